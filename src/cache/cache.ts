@@ -1,0 +1,168 @@
+import { LRUCache } from 'lru-cache'
+import { type Invalidation, keyProblem } from '../record/index.js'
+import { FillGuard, type Lease } from './fill-guard.js'
+import { ENTRY_OVERHEAD_BYTES, estimateBytes } from './size.js'
+import type { CacheHit, CacheOptions, SetOptions, TtlRange } from './types.js'
+
+interface Entry {
+  readonly value: unknown
+  readonly costMs: number
+}
+
+interface Keyspace {
+  readonly ttl: TtlRange
+  readonly store: LRUCache<string, Entry>
+}
+
+/** The part of a key before its first `:`; keys without one have no keyspace. */
+export const keyspaceOf = (key: string): string | undefined => {
+  const colon = key.indexOf(':')
+  return colon === -1 ? undefined : key.slice(0, colon)
+}
+
+/** Draws an integer TTL uniformly from [minMs, maxMs]. */
+export const drawTtl = (range: TtlRange, random: () => number): number =>
+  range.minMs + Math.floor(random() * (range.maxMs - range.minMs + 1))
+
+/**
+ * The in-memory store of one container: lru-cache stores bounded by entries and estimated bytes,
+ * randomised TTLs per keyspace, eviction by key, prefix or everything, and the fill guard.
+ *
+ * Expiry is checked when an entry is read, against the wall clock: no timer ever runs, so a
+ * frozen Lambda container thaws with its entries exactly as expired as they should be.
+ */
+export class Cache {
+  readonly #default: Keyspace
+  readonly #keyspaces = new Map<string, Keyspace>()
+  readonly #stores: LRUCache<string, Entry>[] = []
+  readonly #sizeOf: (value: unknown, key: string) => number
+  readonly #random: () => number
+  readonly #guard = new FillGuard()
+
+  constructor(options: CacheOptions) {
+    this.#sizeOf = options.sizeOf ?? estimateBytes
+    this.#random = options.random ?? Math.random
+    const now = options.now ?? Date.now
+    const newStore = (maxEntries: number, maxBytes: number): LRUCache<string, Entry> => {
+      const store = new LRUCache<string, Entry>({
+        max: maxEntries,
+        maxSize: maxBytes,
+        sizeCalculation: (entry, key) =>
+          Math.max(1, Math.ceil(this.#sizeOf(entry.value, key) + key.length * 2)) +
+          ENTRY_OVERHEAD_BYTES,
+        // Check expiry against the clock on every read, not a cached one: a thawed container's
+        // first read must see time that passed while it was frozen.
+        ttlResolution: 0,
+        perf: { now },
+      })
+      this.#stores.push(store)
+      return store
+    }
+    this.#default = { ttl: options.ttl, store: newStore(options.maxEntries, options.maxBytes) }
+    for (const [name, keyspace] of Object.entries(options.keyspaces ?? {})) {
+      const ownStore = keyspace.maxEntries !== undefined || keyspace.maxBytes !== undefined
+      this.#keyspaces.set(name, {
+        ttl: keyspace.ttl ?? options.ttl,
+        store: ownStore
+          ? newStore(
+              keyspace.maxEntries ?? options.maxEntries,
+              keyspace.maxBytes ?? options.maxBytes,
+            )
+          : this.#default.store,
+      })
+    }
+  }
+
+  #keyspace(key: string): Keyspace {
+    const name = keyspaceOf(key)
+    return (name !== undefined && this.#keyspaces.get(name)) || this.#default
+  }
+
+  /** The live entry for `key`, or undefined when absent or expired. */
+  get<T = unknown>(key: string): CacheHit<T> | undefined {
+    return this.#keyspace(key).store.get(key) as CacheHit<T> | undefined
+  }
+
+  has(key: string): boolean {
+    return this.#keyspace(key).store.has(key)
+  }
+
+  /**
+   * Stores a value with a TTL drawn from its keyspace's range. Returns false when the value was
+   * not stored: larger than its store's byte budget, or (with a lease) overtaken by an
+   * invalidation while it was loading.
+   */
+  set(key: string, value: unknown, options: SetOptions = {}, lease?: Lease): boolean {
+    const problem = keyProblem(key)
+    if (problem !== undefined) throw new TypeError(`scache: cache key ${problem}`)
+    if (lease !== undefined && !lease.valid) return false
+    const keyspace = this.#keyspace(key)
+    const ttl = options.ttlMs ?? drawTtl(keyspace.ttl, this.#random)
+    const status: LRUCache.Status<string, Entry> = {}
+    keyspace.store.set(key, { value, costMs: options.costMs ?? 0 }, { ttl, status })
+    return status.set !== 'miss'
+  }
+
+  delete(key: string): boolean {
+    return this.#keyspace(key).store.delete(key)
+  }
+
+  /**
+   * Applies one invalidation: evicts the keys, every key starting with a prefix, or everything,
+   * and revokes the leases of loads it overtakes. Returns how many entries were evicted.
+   */
+  invalidate(invalidation: Invalidation): number {
+    this.#guard.revoke(invalidation)
+    if (invalidation.all) return this.clear()
+    let evicted = 0
+    for (const key of invalidation.keys) if (this.delete(key)) evicted++
+    if (invalidation.prefixes.length > 0) {
+      for (const store of this.#stores) {
+        for (const key of [...store.keys()]) {
+          if (invalidation.prefixes.some((prefix) => key.startsWith(prefix)) && store.delete(key)) {
+            evicted++
+          }
+        }
+      }
+    }
+    return evicted
+  }
+
+  /** Evicts everything. Returns how many live entries were evicted. */
+  clear(): number {
+    let evicted = 0
+    for (const store of this.#stores) {
+      evicted += store.size
+      store.clear()
+    }
+    return evicted
+  }
+
+  /** Starts a guarded load of `key`; pass the lease to `set` when it finishes, then release it. */
+  acquireLease(key: string): Lease {
+    return this.#guard.acquire(key)
+  }
+
+  releaseLease(lease: Lease): void {
+    this.#guard.release(lease)
+  }
+
+  /** Loads in flight. */
+  get loading(): number {
+    return this.#guard.size
+  }
+
+  /** Entries held, expired ones included until they are next touched. */
+  get size(): number {
+    let size = 0
+    for (const store of this.#stores) size += store.size
+    return size
+  }
+
+  /** Estimated bytes held. */
+  get bytes(): number {
+    let bytes = 0
+    for (const store of this.#stores) bytes += store.calculatedSize
+    return bytes
+  }
+}

@@ -1,0 +1,295 @@
+import type { KinesisClient } from '@aws-sdk/client-kinesis'
+import type { KeyspaceOptions, TtlRange } from '../cache/index.js'
+import { ScacheOptionsError } from '../errors.js'
+import type { Publisher } from '../publish/index.js'
+import type { InvocationLog } from '../telemetry/index.js'
+
+/** What reads get between a failed poll and `maxStalenessMs`. */
+export type OnStreamError = 'bypass' | 'serve-stale'
+
+export interface StreamOptions {
+  /** Stream name or ARN. Default: `SCACHE_STREAM_NAME`. */
+  readonly name?: string
+  /**
+   * Kinesis client for reads, used as given. Default: keep-alive HTTP/1.1, connect timeout 1 s,
+   * request timeout 2 s, `maxAttempts: 1`, configured from the environment.
+   */
+  readonly client?: KinesisClient
+}
+
+export interface ScacheOptions {
+  /** The invalidation stream. */
+  readonly stream?: StreamOptions
+  /** TTL range of entries, ms; each entry's TTL is drawn uniformly from it. Default 30–60 s. */
+  readonly ttl?: TtlRange
+  /** Most entries held. Default 10,000. */
+  readonly maxEntries?: number
+  /** Byte budget by estimated value size. Default 64 MiB. */
+  readonly maxBytes?: number
+  /** Per-keyspace TTL ranges and bounds; a keyspace is the part of a key before its first `:`. */
+  readonly keyspaces?: Readonly<Record<string, KeyspaceOptions>>
+  /** Estimated bytes of a value. Default: a structural estimate. */
+  readonly sizeOf?: (value: unknown, key: string) => number
+  /** Least time between polls, ms; 0 polls before every request. Default 1,000. */
+  readonly pollIntervalMs?: number
+  /** Time budget of one poll, ms, further capped by the invocation's remaining time. Default 1,000. */
+  readonly pollBudgetMs?: number
+  /** Once the last successful poll is older than this, ms, the cache is bypassed. Default 10,000. */
+  readonly maxStalenessMs?: number
+  /** What reads get after a failed poll, until `maxStalenessMs`. Default `'bypass'`. */
+  readonly onStreamError?: OnStreamError
+  /** Margin for clock skew between this container and Kinesis, ms. Default 5,000. */
+  readonly clockSkewMs?: number
+  /** Most GetRecords pages per shard in one poll. Default 5. */
+  readonly maxPagesPerShard?: number
+  /** Publisher used by `invalidate` in handlers. Default: one on the same stream. */
+  readonly publisher?: Publisher
+  /**
+   * Where the per-invocation log line goes: `true` (default) writes one JSON line to stdout,
+   * `false` writes nothing, a function receives the line.
+   */
+  readonly log?: boolean | ((line: InvocationLog) => void)
+}
+
+export interface ResolvedOptions {
+  readonly streamName: string
+  readonly client: KinesisClient | undefined
+  readonly ttl: TtlRange
+  readonly maxEntries: number
+  readonly maxBytes: number
+  readonly keyspaces: Readonly<Record<string, KeyspaceOptions>>
+  readonly sizeOf: ((value: unknown, key: string) => number) | undefined
+  readonly pollIntervalMs: number
+  readonly pollBudgetMs: number
+  readonly maxStalenessMs: number
+  readonly onStreamError: OnStreamError
+  readonly clockSkewMs: number
+  readonly maxPagesPerShard: number
+  readonly publisher: Publisher | undefined
+  readonly log: (line: InvocationLog) => void
+}
+
+export const defaults = {
+  ttl: { minMs: 30_000, maxMs: 60_000 },
+  maxEntries: 10_000,
+  maxBytes: 64 * 1_048_576,
+  pollIntervalMs: 1_000,
+  pollBudgetMs: 1_000,
+  maxStalenessMs: 10_000,
+  onStreamError: 'bypass',
+  clockSkewMs: 5_000,
+  maxPagesPerShard: 5,
+} as const
+
+const DAY_MS = 86_400_000
+
+const describe = (value: unknown): string =>
+  typeof value === 'string'
+    ? JSON.stringify(value)
+    : typeof value === 'object'
+      ? typeof value
+      : String(value)
+
+const onlyKnown = (path: string, value: object, known: readonly string[]): void => {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new ScacheOptionsError(
+        path === '' ? key : `${path}.${key}`,
+        `is not an option (known: ${known.join(', ')})`,
+      )
+    }
+  }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+const integer = (path: string, value: unknown, min: number, max: number): number => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ScacheOptionsError(
+      path,
+      `must be an integer from ${min} to ${max} (got ${describe(value)})`,
+    )
+  }
+  return value
+}
+
+const ttlRange = (path: string, value: unknown): TtlRange => {
+  if (!isObject(value))
+    throw new ScacheOptionsError(path, `must be { minMs, maxMs } (got ${describe(value)})`)
+  onlyKnown(path, value, ['minMs', 'maxMs'])
+  // lru-cache reads a TTL of 0 as "never expires"; 1 ms is the shortest real TTL.
+  const minMs = integer(`${path}.minMs`, value.minMs, 1, 365 * DAY_MS)
+  const maxMs = integer(`${path}.maxMs`, value.maxMs, 1, 365 * DAY_MS)
+  if (maxMs < minMs)
+    throw new ScacheOptionsError(
+      `${path}.maxMs`,
+      `must be at least ${path}.minMs (${minMs}), got ${maxMs}`,
+    )
+  return { minMs, maxMs }
+}
+
+const fn = <T>(path: string, value: unknown): T => {
+  if (typeof value !== 'function')
+    throw new ScacheOptionsError(path, `must be a function (got ${describe(value)})`)
+  return value as T
+}
+
+const writeLine = (line: InvocationLog): void => {
+  process.stdout.write(`${JSON.stringify(line)}\n`)
+}
+
+/** Validates every option once, at construction, and fills in the defaults. */
+export const resolveOptions = (input: unknown): ResolvedOptions => {
+  const options = input ?? {}
+  if (!isObject(options))
+    throw new ScacheOptionsError('options', `must be an object (got ${describe(options)})`)
+  onlyKnown('', options, [
+    'stream',
+    'ttl',
+    'maxEntries',
+    'maxBytes',
+    'keyspaces',
+    'sizeOf',
+    'pollIntervalMs',
+    'pollBudgetMs',
+    'maxStalenessMs',
+    'onStreamError',
+    'clockSkewMs',
+    'maxPagesPerShard',
+    'publisher',
+    'log',
+  ])
+
+  const stream = options.stream ?? {}
+  if (!isObject(stream))
+    throw new ScacheOptionsError('stream', `must be { name, client? } (got ${describe(stream)})`)
+  onlyKnown('stream', stream, ['name', 'client'])
+  const streamName = stream.name ?? process.env.SCACHE_STREAM_NAME
+  if (typeof streamName !== 'string' || streamName === '') {
+    throw new ScacheOptionsError(
+      'stream.name',
+      'is required: pass the stream name or ARN, or set SCACHE_STREAM_NAME',
+    )
+  }
+  if (
+    stream.client !== undefined &&
+    (!isObject(stream.client) || typeof stream.client.send !== 'function')
+  ) {
+    throw new ScacheOptionsError('stream.client', 'must be a KinesisClient')
+  }
+
+  const ttl = options.ttl === undefined ? defaults.ttl : ttlRange('ttl', options.ttl)
+  const maxEntries = integer('maxEntries', options.maxEntries ?? defaults.maxEntries, 1, 2 ** 30)
+  const maxBytes = integer(
+    'maxBytes',
+    options.maxBytes ?? defaults.maxBytes,
+    1_024,
+    Number.MAX_SAFE_INTEGER,
+  )
+
+  const keyspaces: Record<string, KeyspaceOptions> = {}
+  if (options.keyspaces !== undefined) {
+    if (!isObject(options.keyspaces))
+      throw new ScacheOptionsError('keyspaces', 'must be an object of keyspace names')
+    for (const [name, keyspace] of Object.entries(options.keyspaces)) {
+      const path = `keyspaces.${name}`
+      if (name === '' || name.includes(':'))
+        throw new ScacheOptionsError(path, 'must be a keyspace name: non-empty, without ":"')
+      if (!isObject(keyspace))
+        throw new ScacheOptionsError(path, `must be { ttl?, maxEntries?, maxBytes? }`)
+      onlyKnown(path, keyspace, ['ttl', 'maxEntries', 'maxBytes'])
+      keyspaces[name] = {
+        ...(keyspace.ttl === undefined ? {} : { ttl: ttlRange(`${path}.ttl`, keyspace.ttl) }),
+        ...(keyspace.maxEntries === undefined
+          ? {}
+          : { maxEntries: integer(`${path}.maxEntries`, keyspace.maxEntries, 1, 2 ** 30) }),
+        ...(keyspace.maxBytes === undefined
+          ? {}
+          : {
+              maxBytes: integer(
+                `${path}.maxBytes`,
+                keyspace.maxBytes,
+                1_024,
+                Number.MAX_SAFE_INTEGER,
+              ),
+            }),
+      }
+    }
+  }
+
+  const pollIntervalMs = integer(
+    'pollIntervalMs',
+    options.pollIntervalMs ?? defaults.pollIntervalMs,
+    0,
+    DAY_MS,
+  )
+  const pollBudgetMs = integer(
+    'pollBudgetMs',
+    options.pollBudgetMs ?? defaults.pollBudgetMs,
+    10,
+    60_000,
+  )
+  const maxStalenessMs = integer(
+    'maxStalenessMs',
+    options.maxStalenessMs ?? defaults.maxStalenessMs,
+    1,
+    DAY_MS,
+  )
+  if (maxStalenessMs < pollIntervalMs) {
+    throw new ScacheOptionsError(
+      'maxStalenessMs',
+      `must be at least pollIntervalMs (${pollIntervalMs}), or every poll interval would bypass the cache (got ${maxStalenessMs})`,
+    )
+  }
+  const onStreamError = options.onStreamError ?? defaults.onStreamError
+  if (onStreamError !== 'bypass' && onStreamError !== 'serve-stale') {
+    throw new ScacheOptionsError(
+      'onStreamError',
+      `must be 'bypass' or 'serve-stale' (got ${describe(onStreamError)})`,
+    )
+  }
+  const clockSkewMs = integer(
+    'clockSkewMs',
+    options.clockSkewMs ?? defaults.clockSkewMs,
+    0,
+    3_600_000,
+  )
+  const maxPagesPerShard = integer(
+    'maxPagesPerShard',
+    options.maxPagesPerShard ?? defaults.maxPagesPerShard,
+    1,
+    1_000,
+  )
+
+  const publisher = options.publisher
+  if (
+    publisher !== undefined &&
+    (!isObject(publisher) || typeof publisher.publish !== 'function')
+  ) {
+    throw new ScacheOptionsError('publisher', 'must be a Publisher from createPublisher()')
+  }
+  const log = options.log ?? true
+  if (typeof log !== 'boolean' && typeof log !== 'function') {
+    throw new ScacheOptionsError('log', `must be a boolean or a function (got ${describe(log)})`)
+  }
+
+  return {
+    streamName,
+    client: stream.client as KinesisClient | undefined,
+    ttl,
+    maxEntries,
+    maxBytes,
+    keyspaces,
+    sizeOf: options.sizeOf === undefined ? undefined : fn('sizeOf', options.sizeOf),
+    pollIntervalMs,
+    pollBudgetMs,
+    maxStalenessMs,
+    onStreamError,
+    clockSkewMs,
+    maxPagesPerShard,
+    publisher: publisher as Publisher | undefined,
+    log:
+      log === true ? writeLine : log === false ? () => {} : (log as (line: InvocationLog) => void),
+  }
+}

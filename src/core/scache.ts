@@ -1,0 +1,347 @@
+import { performance } from 'node:perf_hooks'
+import { Cache, type Lease, type SetOptions } from '../cache/index.js'
+import { createPublisher, type Publisher } from '../publish/index.js'
+import type { Invalidation } from '../record/index.js'
+import {
+  createDefaultClient,
+  type PollResult,
+  type SkippedRecord,
+  StreamReader,
+} from '../stream/index.js'
+import { type ClearReason, type InvocationLog, round } from '../telemetry/index.js'
+import { type ResolvedOptions, resolveOptions, type ScacheOptions } from './options.js'
+
+/** The cache as a handler sees it during one invocation (`context.cache` under Middy). */
+export interface RequestCache {
+  /** The cached value, or undefined on a miss (also when the cache is bypassed). */
+  get<T = unknown>(key: string): T | undefined
+  /**
+   * Stores a value with a TTL drawn from its keyspace's range; `costMs` is credited as time saved
+   * on every later hit. Returns false when not stored (bypassed, or larger than the byte budget).
+   */
+  set(key: string, value: unknown, options?: SetOptions): boolean
+  /**
+   * The cached value, else the loader's, stored with the load's duration as its cost. Concurrent
+   * calls for one key share one load. A value whose key was invalidated while it loaded is
+   * returned to this caller but not stored.
+   */
+  getOrLoad<T>(
+    key: string,
+    loader: () => T | Promise<T>,
+    options?: { readonly ttlMs?: number },
+  ): Promise<T>
+  /** Evicts the keys here at once, then publishes the invalidation; resolves once Kinesis acknowledged it. */
+  invalidate(keys: string | readonly string[]): Promise<void>
+  /** Evicts every key starting with a prefix, here and, once published, everywhere. */
+  invalidatePrefix(prefixes: string | readonly string[]): Promise<void>
+  /** Evicts everything, here and, once published, everywhere. */
+  invalidateAll(): Promise<void>
+  /** True when this invocation does not use the cache (stream too stale to trust). */
+  readonly bypassed: boolean
+}
+
+/** The parts of a Lambda context scache uses. */
+export interface InvocationContext {
+  readonly awsRequestId?: string
+  getRemainingTimeInMillis?(): number
+}
+
+/** One invocation's use of the cache, from the poll in `begin` to the log line in `end`. */
+export interface Invocation {
+  readonly cache: RequestCache
+  /** The poll made (or skipped) when the invocation began. */
+  readonly poll: PollResult | undefined
+  /** Writes the invocation's log line and returns it. Call exactly once. */
+  end(options?: { readonly error?: boolean }): InvocationLog
+}
+
+interface Load {
+  readonly promise: Promise<unknown>
+  readonly lease: Lease
+}
+
+interface Counters {
+  hits: number
+  misses: number
+  bypassed: number
+  savedMs: number
+  loads: number
+  loadMs: number
+  evicted: number
+  cleared: ClearReason | undefined
+}
+
+/** A skipped poll keeps an iterator this young: re-reading its backlog is cheaper than a new iterator. */
+const SKIP_KEEPS_ITERATOR_MS = 60_000
+
+/**
+ * One container's cache and its view of the invalidation stream. Create it once, at module scope;
+ * call `begin` before each request and `end` after it. The `scache()` middleware does exactly
+ * that; without Middy, call them yourself.
+ *
+ * Consistency: the cache only holds values loaded after the reader's position, and every poll
+ * applies everything written since that position, so an entry is served at most
+ * `pollIntervalMs` + poll time + Kinesis' visibility delay after its invalidation was
+ * acknowledged, or the cache is bypassed (`maxStalenessMs`, `onStreamError`).
+ */
+export class Scache {
+  readonly cache: Cache
+  readonly options: ResolvedOptions
+  readonly #reader: StreamReader
+  #publisher: Publisher | undefined
+  readonly #loads = new Map<string, Load>()
+  /** Start of the last successful poll (or skip): the cache reflects the stream up to here. */
+  #syncedAt: number
+  #lastPollAt = Number.NEGATIVE_INFINITY
+  #nextPollDelayMs = 0
+  #streamHealthy = true
+  #polling: Promise<PollResult> | undefined
+
+  constructor(options: ScacheOptions = {}) {
+    this.options = resolveOptions(options)
+    const o = this.options
+    this.cache = new Cache({
+      ttl: o.ttl,
+      maxEntries: o.maxEntries,
+      maxBytes: o.maxBytes,
+      keyspaces: o.keyspaces,
+      ...(o.sizeOf === undefined ? {} : { sizeOf: o.sizeOf }),
+    })
+    this.#reader = new StreamReader({
+      stream: o.streamName,
+      client: o.client ?? createDefaultClient({ maxAttempts: 1 }),
+      clockSkewMs: o.clockSkewMs,
+      maxPagesPerShard: o.maxPagesPerShard,
+    })
+    this.#publisher = o.publisher
+    this.#syncedAt = Date.now()
+  }
+
+  /** The publisher `invalidate` uses; created on first use so read-only functions never build one. */
+  get publisher(): Publisher {
+    this.#publisher ??= createPublisher({ streamName: this.options.streamName })
+    return this.#publisher
+  }
+
+  /** Per-shard positions, for diagnostics. */
+  positions(): ReturnType<StreamReader['positions']> {
+    return this.#reader.positions()
+  }
+
+  /**
+   * Brings the cache up to date with the stream if a poll is due, and opens an invocation.
+   * Never throws for stream trouble: a failed poll is reported in the log line, and reads are
+   * bypassed as `onStreamError` and `maxStalenessMs` say.
+   */
+  async begin(context: InvocationContext = {}): Promise<Invocation> {
+    const counters: Counters = {
+      hits: 0,
+      misses: 0,
+      bypassed: 0,
+      savedMs: 0,
+      loads: 0,
+      loadMs: 0,
+      evicted: 0,
+      cleared: undefined,
+    }
+    const skipped: SkippedRecord[] = []
+    const started = performance.now()
+    const now = Date.now()
+    let poll: PollResult | undefined
+    let pollSkipped = false
+    if (this.cache.size === 0 && this.cache.loading === 0 && this.#polling === undefined) {
+      // Nothing here can be stale, so nothing needs reading: move to now for free.
+      this.#reader.skipToNow(SKIP_KEEPS_ITERATOR_MS)
+      this.#syncedAt = now
+      this.#streamHealthy = true
+      pollSkipped = true
+    } else if (now - this.#lastPollAt >= this.#nextPollDelayMs || this.#polling !== undefined) {
+      poll = await this.#poll(context, counters, skipped)
+    }
+    const streamMs = performance.now() - started
+    const stalenessMs = Math.max(0, Date.now() - this.#syncedAt)
+    const bypass =
+      stalenessMs > this.options.maxStalenessMs ||
+      (!this.#streamHealthy && this.options.onStreamError === 'bypass')
+    const cache = this.#requestCache(counters, bypass)
+    let ended = false
+    return {
+      cache,
+      poll,
+      end: ({ error } = {}) => {
+        if (ended) throw new Error('scache: invocation already ended')
+        ended = true
+        const line: InvocationLog = {
+          message: 'scache',
+          ...(context.awsRequestId === undefined ? {} : { requestId: context.awsRequestId }),
+          streamMs: round(streamMs),
+          savedMs: round(counters.savedMs),
+          netMs: round(counters.savedMs - streamMs),
+          hits: counters.hits,
+          misses: counters.misses,
+          bypassed: counters.bypassed,
+          loads: counters.loads,
+          loadMs: round(counters.loadMs),
+          evicted: counters.evicted,
+          records: poll?.records ?? 0,
+          skippedRecords: poll?.skippedRecords ?? 0,
+          ...(skipped.length === 0 ? {} : { skipped }),
+          shardsPolled: poll?.shardsPolled ?? 0,
+          streamCalls:
+            poll === undefined
+              ? 0
+              : poll.calls.getRecords + poll.calls.getShardIterator + poll.calls.listShards,
+          pollSkipped,
+          polled: poll !== undefined,
+          stalenessMs: round(stalenessMs),
+          ...(poll?.errors[0] === undefined
+            ? {}
+            : { streamError: `${poll.errors[0].name}: ${poll.errors[0].message}` }),
+          ...(counters.cleared === undefined ? {} : { cleared: counters.cleared }),
+          entries: this.cache.size,
+          bytes: this.cache.bytes,
+          ...(error === true ? { handlerError: true } : {}),
+        }
+        this.options.log(line)
+        return line
+      },
+    }
+  }
+
+  /** One poll at a time per container; a caller arriving mid-poll waits for it. */
+  async #poll(
+    context: InvocationContext,
+    counters: Counters,
+    skipped: SkippedRecord[],
+  ): Promise<PollResult> {
+    if (this.#polling !== undefined) return this.#polling
+    const startedAt = Date.now()
+    const remaining = context.getRemainingTimeInMillis?.()
+    // Never let the poll take more than half of what is left of the invocation.
+    const budgetMs = Math.max(
+      10,
+      Math.min(
+        this.options.pollBudgetMs,
+        remaining === undefined ? Number.POSITIVE_INFINITY : remaining / 2,
+      ),
+    )
+    this.#polling = this.#reader
+      .poll({
+        apply: (invalidation) => {
+          counters.evicted += this.#apply(invalidation, counters)
+        },
+        onSkip: (record) => {
+          if (skipped.length < 10) skipped.push(record)
+        },
+        signal: AbortSignal.timeout(budgetMs),
+      })
+      .finally(() => {
+        this.#polling = undefined
+      })
+    const result = await this.#polling
+    this.#lastPollAt = startedAt
+    // Jitter spreads the polls of many containers; drawn below the interval so it stays a bound.
+    this.#nextPollDelayMs = this.options.pollIntervalMs * (0.8 + 0.2 * Math.random())
+    this.#streamHealthy = result.ok
+    if (result.ok) this.#syncedAt = startedAt
+    return result
+  }
+
+  #apply(invalidation: Invalidation, counters: Counters): number {
+    if (invalidation.all) counters.cleared = 'invalidate-all'
+    const evicted = this.cache.invalidate(invalidation)
+    // The cache revoked the leases of loads this overtook; later callers must not join them.
+    for (const [key, load] of this.#loads) if (!load.lease.valid) this.#loads.delete(key)
+    return evicted
+  }
+
+  #requestCache(counters: Counters, bypassed: boolean): RequestCache {
+    const publishAndEvict = async (invalidation: Invalidation): Promise<void> => {
+      counters.evicted += this.#apply(invalidation, counters)
+      await this.publisher.publish(invalidation)
+    }
+    const toArray = (value: string | readonly string[]): readonly string[] =>
+      typeof value === 'string' ? [value] : value
+    return {
+      bypassed,
+      get: <T>(key: string): T | undefined => {
+        if (bypassed) {
+          counters.bypassed++
+          return undefined
+        }
+        const hit = this.cache.get<T>(key)
+        if (hit === undefined) {
+          counters.misses++
+          return undefined
+        }
+        counters.hits++
+        counters.savedMs += hit.costMs
+        return hit.value
+      },
+      set: (key, value, options) => (bypassed ? false : this.cache.set(key, value, options)),
+      getOrLoad: async <T>(
+        key: string,
+        loader: () => T | Promise<T>,
+        options?: { readonly ttlMs?: number },
+      ) => {
+        if (bypassed) counters.bypassed++
+        else {
+          const hit = this.cache.get<T>(key)
+          if (hit !== undefined) {
+            counters.hits++
+            counters.savedMs += hit.costMs
+            return hit.value
+          }
+          counters.misses++
+        }
+        const inflight = this.#loads.get(key)
+        if (inflight?.lease.valid) return inflight.promise as Promise<T>
+        return this.#load(key, loader, counters, bypassed, options?.ttlMs)
+      },
+      invalidate: (keys) => publishAndEvict({ keys: [...toArray(keys)], prefixes: [], all: false }),
+      invalidatePrefix: (prefixes) =>
+        publishAndEvict({ keys: [], prefixes: [...toArray(prefixes)], all: false }),
+      invalidateAll: () => publishAndEvict({ keys: [], prefixes: [], all: true }),
+    }
+  }
+
+  #load<T>(
+    key: string,
+    loader: () => T | Promise<T>,
+    counters: Counters,
+    bypassed: boolean,
+    ttlMs: number | undefined,
+  ): Promise<T> {
+    const lease = this.cache.acquireLease(key)
+    const started = performance.now()
+    const promise = (async () => {
+      try {
+        const value = await loader()
+        const costMs = performance.now() - started
+        counters.loads++
+        counters.loadMs += costMs
+        if (!bypassed)
+          this.cache.set(key, value, { costMs, ...(ttlMs === undefined ? {} : { ttlMs }) }, lease)
+        return value
+      } finally {
+        this.cache.releaseLease(lease)
+        if (this.#loads.get(key)?.lease === lease) this.#loads.delete(key)
+      }
+    })()
+    this.#loads.set(key, { promise, lease })
+    return promise
+  }
+
+  /** Empties the cache and forgets the stream position, as a cold start would. For tests. */
+  reset(): void {
+    this.cache.clear()
+    this.#loads.clear()
+    this.#reader.skipToNow(0)
+    this.#syncedAt = Date.now()
+    this.#lastPollAt = Number.NEGATIVE_INFINITY
+    this.#streamHealthy = true
+  }
+}
+
+/** Creates a container's cache: call once, at module scope. */
+export const createScache = (options: ScacheOptions = {}): Scache => new Scache(options)

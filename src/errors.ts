@@ -1,0 +1,65 @@
+/** Base class of every error scache throws, so callers can catch them all with one `instanceof`. */
+export class ScacheError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'ScacheError'
+  }
+}
+
+/** An option passed to `scache()`, `createScache()` or `createPublisher()` is invalid. */
+export class ScacheOptionsError extends ScacheError {
+  /** Dotted path of the offending option, e.g. `ttl.minMs`. */
+  readonly option: string
+
+  constructor(option: string, reason: string) {
+    super(`scache: option \`${option}\` ${reason}`, { cause: { package: 'scache', option } })
+    this.name = 'ScacheOptionsError'
+    this.option = option
+  }
+}
+
+/** A key, prefix or record passed to the publisher cannot be encoded as an invalidation. */
+export class InvalidKeyError extends ScacheError {
+  constructor(message: string) {
+    super(`scache: ${message}`)
+    this.name = 'InvalidKeyError'
+  }
+}
+
+/**
+ * Some invalidations were not acknowledged by Kinesis after every retry. The invalidations named
+ * here may not reach other containers; the caller decides whether to retry or fail its write.
+ */
+export class PublishError extends ScacheError {
+  readonly failedKeys: readonly string[]
+  readonly failedPrefixes: readonly string[]
+  readonly failedAll: boolean
+  /** Kinesis error codes seen for the failed entries, e.g. `ProvisionedThroughputExceededException`. */
+  readonly errorCodes: readonly string[]
+
+  constructor(
+    failed: { keys: readonly string[]; prefixes: readonly string[]; all: boolean },
+    errorCodes: readonly string[],
+    options?: ErrorOptions,
+  ) {
+    const parts = [
+      failed.keys.length > 0 ? `keys ${preview(failed.keys)}` : '',
+      failed.prefixes.length > 0 ? `prefixes ${preview(failed.prefixes)}` : '',
+      failed.all ? 'invalidate-all' : '',
+    ].filter(Boolean)
+    super(
+      `scache: invalidation not published for ${parts.join(', ')} (${errorCodes.join(', ') || 'unknown error'})`,
+      options,
+    )
+    this.name = 'PublishError'
+    this.failedKeys = failed.keys
+    this.failedPrefixes = failed.prefixes
+    this.failedAll = failed.all
+    this.errorCodes = errorCodes
+  }
+}
+
+const preview = (items: readonly string[]): string => {
+  const shown = items.slice(0, 10).map((item) => JSON.stringify(item))
+  return items.length > 10 ? `${shown.join(', ')} and ${items.length - 10} more` : shown.join(', ')
+}

@@ -1,0 +1,50 @@
+export {
+  Cache,
+  type CacheHit,
+  type CacheOptions,
+  estimateBytes,
+  type KeyspaceOptions,
+  type SetOptions,
+  type TtlRange,
+} from './cache/index.js'
+export {
+  createScache,
+  defaults,
+  type Invocation,
+  type InvocationContext,
+  type OnStreamError,
+  type RequestCache,
+  Scache,
+  type ScacheOptions,
+  type StreamOptions,
+} from './core/index.js'
+export { InvalidKeyError, PublishError, ScacheError, ScacheOptionsError } from './errors.js'
+export {
+  type MiddyLikeRequest,
+  type ScacheMiddleware,
+  scache,
+  type WithCache,
+} from './middleware/index.js'
+export {
+  createPublisher,
+  type Publisher,
+  type PublisherOptions,
+  type PublishResult,
+} from './publish/index.js'
+export {
+  type DecodeResult,
+  decodeRecord,
+  encodeRecord,
+  type Invalidation,
+  recordLimits,
+  type SkipReason,
+} from './record/index.js'
+export {
+  createDefaultClient,
+  type PollResult,
+  type SkippedRecord,
+  type StreamError,
+  StreamReader,
+  type StreamReaderOptions,
+} from './stream/index.js'
+export type { ClearReason, InvocationLog } from './telemetry/index.js'

@@ -1,0 +1,64 @@
+import {
+  type Invocation,
+  type InvocationContext,
+  type RequestCache,
+  Scache,
+  type ScacheOptions,
+} from '../core/index.js'
+
+/** Add to a handler's context type: `(event, context: Context & WithCache)`. */
+export interface WithCache {
+  readonly cache: RequestCache
+}
+
+/**
+ * The part of a Middy request scache touches, declared here so that Middy stays an optional peer
+ * dependency (the core works without it).
+ */
+export interface MiddyLikeRequest {
+  readonly context: InvocationContext & { cache?: RequestCache }
+}
+
+export interface ScacheMiddleware {
+  readonly before: (request: MiddyLikeRequest) => Promise<void>
+  readonly after: (request: MiddyLikeRequest) => void
+  readonly onError: (request: MiddyLikeRequest) => void
+  /** The container's cache behind this middleware. */
+  readonly instance: Scache
+}
+
+/**
+ * Middy middleware: before the handler, brings the container's cache up to date with the
+ * invalidation stream and puts it on `context.cache`; after it (or on error), writes the
+ * invocation's log line. Create it at module scope, so the cache outlives the invocation.
+ *
+ * Pass options (validated here, at construction) or a `Scache` you created yourself to share one
+ * cache between handlers or reach it outside them.
+ */
+export const scache = (options: ScacheOptions | Scache = {}): ScacheMiddleware => {
+  const instance = options instanceof Scache ? options : new Scache(options)
+  // Per-request state, keyed by the request's context: never shared between middleware instances.
+  const invocations = new WeakMap<object, Invocation>()
+
+  const end = (request: MiddyLikeRequest, error: boolean): void => {
+    const invocation = invocations.get(request.context)
+    if (invocation === undefined) return
+    invocations.delete(request.context)
+    invocation.end({ error })
+  }
+
+  const scacheMiddlewareBefore = async (request: MiddyLikeRequest): Promise<void> => {
+    const invocation = await instance.begin(request.context)
+    invocations.set(request.context, invocation)
+    request.context.cache = invocation.cache
+  }
+  const scacheMiddlewareAfter = (request: MiddyLikeRequest): void => end(request, false)
+  const scacheMiddlewareOnError = (request: MiddyLikeRequest): void => end(request, true)
+
+  return {
+    before: scacheMiddlewareBefore,
+    after: scacheMiddlewareAfter,
+    onError: scacheMiddlewareOnError,
+    instance,
+  }
+}

@@ -1,0 +1,6 @@
+export {
+  createPublisher,
+  type Publisher,
+  type PublisherOptions,
+  type PublishResult,
+} from './publisher.js'

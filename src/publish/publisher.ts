@@ -1,0 +1,263 @@
+import { randomUUID } from 'node:crypto'
+import {
+  type KinesisClient,
+  PutRecordsCommand,
+  type PutRecordsRequestEntry,
+} from '@aws-sdk/client-kinesis'
+import { InvalidKeyError, PublishError, ScacheOptionsError } from '../errors.js'
+import { encodeRecord, type Invalidation, keyProblem, recordLimits } from '../record/index.js'
+import { createDefaultClient, streamParams } from '../stream/client.js'
+
+/** PutRecords' limits: 500 entries and 5 MiB (data + partition keys) per request. */
+const MAX_ENTRIES_PER_REQUEST = 500
+const MAX_REQUEST_BYTES = 5 * 1_048_576
+
+export interface PublisherOptions {
+  /** Stream name or ARN. Default: `SCACHE_STREAM_NAME`. */
+  readonly streamName?: string
+  /**
+   * Kinesis client, used as given. Default: a keep-alive HTTP/1.1 client with tight timeouts and
+   * 3 SDK attempts, configured from the environment.
+   */
+  readonly client?: KinesisClient
+  /** Attempts for entries Kinesis fails (`FailedRecordCount`) or requests that throw. Default 5. */
+  readonly maxAttempts?: number
+  /** First retry delay, ms; doubles each attempt with full jitter. Default 50. */
+  readonly baseDelayMs?: number
+  /** Longest retry delay, ms. Default 1,000. */
+  readonly maxDelayMs?: number
+  /** Most keys or prefixes in one record. Default 1,000. */
+  readonly maxKeysPerRecord?: number
+  /** Largest record, bytes. Default 256 KiB (Kinesis allows 1 MiB). */
+  readonly maxRecordBytes?: number
+}
+
+/** What a publish acknowledged. */
+export interface PublishResult {
+  readonly records: number
+  readonly requests: number
+  /** Entries Kinesis failed at first and accepted on a retry. */
+  readonly retriedEntries: number
+}
+
+export interface Publisher {
+  /** Publishes the eviction of these keys; resolves once Kinesis acknowledged every record. */
+  invalidate(keys: string | readonly string[]): Promise<PublishResult>
+  /** Publishes the eviction of every key starting with these prefixes. */
+  invalidatePrefix(prefixes: string | readonly string[]): Promise<PublishResult>
+  /** Publishes the eviction of everything. */
+  invalidateAll(): Promise<PublishResult>
+  /** Publishes one combined invalidation. */
+  publish(invalidation: Partial<Invalidation>): Promise<PublishResult>
+}
+
+interface Pending {
+  readonly entry: PutRecordsRequestEntry
+  readonly invalidation: Invalidation
+  readonly bytes: number
+}
+
+const positiveInteger = (value: unknown): boolean =>
+  typeof value === 'number' && Number.isInteger(value) && value > 0
+
+const validate = (options: PublisherOptions): void => {
+  const known = new Set([
+    'streamName',
+    'client',
+    'maxAttempts',
+    'baseDelayMs',
+    'maxDelayMs',
+    'maxKeysPerRecord',
+    'maxRecordBytes',
+  ])
+  for (const name of Object.keys(options)) {
+    if (!known.has(name)) throw new ScacheOptionsError(name, 'is not a publisher option')
+  }
+  const integers: [keyof PublisherOptions, number, number][] = [
+    ['maxAttempts', 1, 20],
+    ['baseDelayMs', 1, 60_000],
+    ['maxDelayMs', 1, 60_000],
+    ['maxKeysPerRecord', 1, recordLimits.maxKeysPerRecord],
+    ['maxRecordBytes', 4_096, recordLimits.maxRecordBytes],
+  ]
+  for (const [name, min, max] of integers) {
+    const value = options[name]
+    if (value === undefined) continue
+    if (!positiveInteger(value) || (value as number) < min || (value as number) > max) {
+      throw new ScacheOptionsError(
+        name,
+        `must be an integer from ${min} to ${max} (got ${String(value)})`,
+      )
+    }
+  }
+}
+
+const checkEntries = (kind: 'key' | 'prefix', entries: readonly string[]): void => {
+  for (const entry of entries) {
+    const problem = keyProblem(entry)
+    if (problem !== undefined)
+      throw new InvalidKeyError(`${kind} ${JSON.stringify(entry)} ${problem}`)
+  }
+}
+
+const toArray = (value: string | readonly string[]): readonly string[] =>
+  typeof value === 'string' ? [value] : value
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Creates a publisher of invalidations. Keys are packed many to a record and records many to a
+ * PutRecords request, within Kinesis' limits. Entries Kinesis fails are retried with exponential
+ * backoff; a publish resolves only when every record was acknowledged, and otherwise rejects with
+ * a `PublishError` naming the keys, prefixes or invalidate-all that were not published.
+ */
+export const createPublisher = (options: PublisherOptions = {}): Publisher => {
+  validate(options)
+  const streamName = options.streamName ?? process.env.SCACHE_STREAM_NAME
+  if (streamName === undefined || streamName === '') {
+    throw new ScacheOptionsError('streamName', 'is required (or set SCACHE_STREAM_NAME)')
+  }
+  const maxAttempts = options.maxAttempts ?? 5
+  const baseDelayMs = options.baseDelayMs ?? 50
+  const maxDelayMs = options.maxDelayMs ?? 1_000
+  const maxKeysPerRecord = options.maxKeysPerRecord ?? 1_000
+  const maxRecordBytes = options.maxRecordBytes ?? 262_144
+  let client = options.client
+
+  /** Splits an invalidation into records within the per-record limits. */
+  const toRecords = (invalidation: Invalidation, at: number): Pending[] => {
+    const pending: Pending[] = []
+    const push = (part: Invalidation): void => {
+      const data = encodeRecord(part, at)
+      // A random partition key spreads records over every shard: readers read all of them anyway.
+      const partitionKey = randomUUID()
+      pending.push({
+        entry: { Data: data, PartitionKey: partitionKey },
+        invalidation: part,
+        bytes: data.byteLength + partitionKey.length,
+      })
+    }
+    if (invalidation.all) push({ keys: [], prefixes: [], all: true })
+    const emptyBytes = encodeRecord({ keys: [], prefixes: [], all: false }, at).byteLength
+    for (const kind of ['keys', 'prefixes'] as const) {
+      let batch: string[] = []
+      let bytes = emptyBytes
+      for (const item of invalidation[kind]) {
+        // JSON-escaped size plus a comma; exact enough to stay under the cap.
+        const itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1
+        if (
+          batch.length > 0 &&
+          (batch.length >= maxKeysPerRecord || bytes + itemBytes > maxRecordBytes)
+        ) {
+          push(
+            kind === 'keys'
+              ? { keys: batch, prefixes: [], all: false }
+              : { keys: [], prefixes: batch, all: false },
+          )
+          batch = []
+          bytes = emptyBytes
+        }
+        batch.push(item)
+        bytes += itemBytes
+      }
+      if (batch.length > 0) {
+        push(
+          kind === 'keys'
+            ? { keys: batch, prefixes: [], all: false }
+            : { keys: [], prefixes: batch, all: false },
+        )
+      }
+    }
+    return pending
+  }
+
+  /** Groups records into PutRecords requests within the per-request limits. */
+  const toRequests = (pending: readonly Pending[]): Pending[][] => {
+    const requests: Pending[][] = []
+    let current: Pending[] = []
+    let bytes = 0
+    for (const item of pending) {
+      if (
+        current.length > 0 &&
+        (current.length >= MAX_ENTRIES_PER_REQUEST || bytes + item.bytes > MAX_REQUEST_BYTES)
+      ) {
+        requests.push(current)
+        current = []
+        bytes = 0
+      }
+      current.push(item)
+      bytes += item.bytes
+    }
+    if (current.length > 0) requests.push(current)
+    return requests
+  }
+
+  const backoff = (attempt: number): Promise<void> =>
+    sleep(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)))
+
+  const publish = async (input: Partial<Invalidation>): Promise<PublishResult> => {
+    const keys = [...new Set(input.keys ?? [])]
+    const prefixes = [...new Set(input.prefixes ?? [])]
+    checkEntries('key', keys)
+    checkEntries('prefix', prefixes)
+    const invalidation: Invalidation = { keys, prefixes, all: input.all === true }
+    const pending = toRecords(invalidation, Date.now())
+    if (pending.length === 0) return { records: 0, requests: 0, retriedEntries: 0 }
+    client ??= createDefaultClient({ maxAttempts: 3 })
+
+    let remaining = pending
+    let requests = 0
+    let retriedEntries = 0
+    const errorCodes = new Set<string>()
+    let lastError: unknown
+    for (let attempt = 1; attempt <= maxAttempts && remaining.length > 0; attempt++) {
+      if (attempt > 1) await backoff(attempt - 1)
+      const failed: Pending[] = []
+      for (const batch of toRequests(remaining)) {
+        requests++
+        try {
+          const response = await client.send(
+            new PutRecordsCommand({
+              ...streamParams(streamName),
+              Records: batch.map((item) => item.entry),
+            }),
+          )
+          const results = response.Records ?? []
+          batch.forEach((item, index) => {
+            const result = results[index]
+            // A missing result is treated as a failure: only an acknowledged record counts.
+            if (result?.SequenceNumber === undefined || result.ErrorCode !== undefined) {
+              errorCodes.add(result?.ErrorCode ?? 'MissingResult')
+              failed.push(item)
+            }
+          })
+        } catch (error) {
+          lastError = error
+          errorCodes.add(error instanceof Error ? error.name : 'Error')
+          failed.push(...batch)
+        }
+      }
+      if (attempt > 1) retriedEntries += remaining.length - failed.length
+      remaining = failed
+    }
+    if (remaining.length > 0) {
+      throw new PublishError(
+        {
+          keys: remaining.flatMap((item) => item.invalidation.keys),
+          prefixes: remaining.flatMap((item) => item.invalidation.prefixes),
+          all: remaining.some((item) => item.invalidation.all),
+        },
+        [...errorCodes],
+        lastError === undefined ? undefined : { cause: lastError },
+      )
+    }
+    return { records: pending.length, requests, retriedEntries }
+  }
+
+  return {
+    publish,
+    invalidate: (keys) => publish({ keys: toArray(keys) }),
+    invalidatePrefix: (prefixes) => publish({ prefixes: toArray(prefixes) }),
+    invalidateAll: () => publish({ all: true }),
+  }
+}

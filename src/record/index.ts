@@ -1,0 +1,135 @@
+/**
+ * The invalidation record: scache's wire format on the stream, shared by the publisher (encode)
+ * and the stream reader (decode). Every record read is untrusted input: anyone allowed to
+ * PutRecord on the stream can write one.
+ *
+ * `{"v":1,"keys":["users:42"],"prefixes":["orders:"],"all":false,"at":1763700000000}`
+ */
+
+export const RECORD_VERSION = 1
+
+/** Limits every record must respect; the publisher splits work so that it never exceeds them. */
+export const recordLimits = {
+  /** Kinesis caps a record (data + partition key) at 1 MiB. */
+  maxRecordBytes: 1_048_576 - 256,
+  maxKeysPerRecord: 10_000,
+  /** In UTF-16 code units, as `string.length`; also the longest key the cache accepts. */
+  maxKeyLength: 1_024,
+} as const
+
+/** What one record asks readers to evict. */
+export interface Invalidation {
+  readonly keys: readonly string[]
+  readonly prefixes: readonly string[]
+  readonly all: boolean
+}
+
+export type SkipReason =
+  | 'too-large'
+  | 'not-utf8'
+  | 'not-json'
+  | 'not-an-object'
+  | 'bad-version'
+  | 'bad-field'
+  | 'empty'
+
+export type DecodeResult =
+  | {
+      readonly ok: true
+      readonly invalidation: Invalidation
+      /** Entries of `keys`/`prefixes` dropped because they were not valid keys. */
+      readonly droppedEntries: number
+      /** The record came from a newer writer; it is applied as invalidate-all, which is always safe. */
+      readonly futureVersion: boolean
+    }
+  | { readonly ok: false; readonly reason: SkipReason }
+
+/** Encodes one record. The caller guarantees the limits (see `publish`). */
+export const encodeRecord = (invalidation: Invalidation, at: number): Uint8Array =>
+  new TextEncoder().encode(
+    JSON.stringify({
+      v: RECORD_VERSION,
+      keys: invalidation.keys,
+      prefixes: invalidation.prefixes,
+      all: invalidation.all,
+      at,
+    }),
+  )
+
+/** Why `key` is not a valid cache key, or undefined when it is. */
+export const keyProblem = (key: unknown): string | undefined => {
+  if (typeof key !== 'string') return `must be a string (got ${typeof key})`
+  if (key.length === 0) return 'must not be empty'
+  if (key.length > recordLimits.maxKeyLength)
+    return `must be at most ${recordLimits.maxKeyLength} characters (got ${key.length})`
+  return undefined
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+const skip = (reason: SkipReason): DecodeResult => ({ ok: false, reason })
+const has = (object: object, field: string): boolean => Object.hasOwn(object, field)
+
+/**
+ * Decodes one record's data. Never throws: anything that is not a valid record comes back as
+ * `{ ok: false, reason }` for the caller to count and move past. Work is linear in the size of
+ * the record, which Kinesis caps at 1 MiB.
+ */
+export const decodeRecord = (data: Uint8Array): DecodeResult => {
+  if (data.byteLength > recordLimits.maxRecordBytes) return skip('too-large')
+  let text: string
+  try {
+    text = utf8.decode(data)
+  } catch {
+    return skip('not-utf8')
+  }
+  let parsed: unknown
+  try {
+    // JSON.parse creates `__proto__` as an own data property, so no prototype is touched.
+    parsed = JSON.parse(text)
+  } catch {
+    return skip('not-json')
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return skip('not-an-object')
+  }
+  const record = parsed as Record<string, unknown>
+  const version = has(record, 'v') ? record.v : undefined
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+    return skip('bad-version')
+  }
+  if (version > RECORD_VERSION) {
+    // A newer writer meant to invalidate something we cannot interpret: evicting everything keeps
+    // the no-lost-invalidation promise at the price of a refill.
+    return {
+      ok: true,
+      invalidation: { keys: [], prefixes: [], all: true },
+      droppedEntries: 0,
+      futureVersion: true,
+    }
+  }
+  const keys = has(record, 'keys') ? record.keys : []
+  const prefixes = has(record, 'prefixes') ? record.prefixes : []
+  const all = has(record, 'all') ? record.all : false
+  if (!Array.isArray(keys) || !Array.isArray(prefixes) || typeof all !== 'boolean') {
+    return skip('bad-field')
+  }
+  if (keys.length + prefixes.length > recordLimits.maxKeysPerRecord) return skip('too-large')
+  let droppedEntries = 0
+  const validKeys: string[] = []
+  for (const key of keys) {
+    if (keyProblem(key) === undefined) validKeys.push(key as string)
+    else droppedEntries++
+  }
+  const validPrefixes: string[] = []
+  for (const prefix of prefixes) {
+    if (keyProblem(prefix) === undefined) validPrefixes.push(prefix as string)
+    else droppedEntries++
+  }
+  if (!all && validKeys.length === 0 && validPrefixes.length === 0) return skip('empty')
+  return {
+    ok: true,
+    invalidation: { keys: validKeys, prefixes: validPrefixes, all },
+    droppedEntries,
+    futureVersion: false,
+  }
+}

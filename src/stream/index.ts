@@ -1,0 +1,9 @@
+export { createDefaultClient, type DefaultClientOptions } from './client.js'
+export {
+  type PollOptions,
+  type PollResult,
+  type SkippedRecord,
+  type StreamError,
+  StreamReader,
+  type StreamReaderOptions,
+} from './reader.js'

@@ -1,0 +1,50 @@
+import type { SkippedRecord } from '../stream/index.js'
+
+/** Why the cache was emptied during an invocation. */
+export type ClearReason = 'invalidate-all'
+
+/**
+ * The one structured line scache writes per invocation. Durations in ms, rounded to 0.01.
+ * `netMs` = `savedMs` − `streamMs`: positive when the cache paid for its stream reads.
+ */
+export interface InvocationLog {
+  readonly message: 'scache'
+  readonly requestId?: string
+  /** Time spent reading the stream in this invocation. */
+  readonly streamMs: number
+  /** Sum of the recorded load costs of the entries served from cache. */
+  readonly savedMs: number
+  readonly netMs: number
+  readonly hits: number
+  readonly misses: number
+  /** Reads that skipped the cache because the stream could not be trusted (staleness bound). */
+  readonly bypassed: number
+  /** Loads run by `getOrLoad`, and their total time. */
+  readonly loads: number
+  readonly loadMs: number
+  /** Entries evicted by invalidations: from the stream and from this handler. */
+  readonly evicted: number
+  readonly records: number
+  readonly skippedRecords: number
+  /** Up to 10 of the skipped records: where they are and why; never their content. */
+  readonly skipped?: readonly SkippedRecord[]
+  readonly shardsPolled: number
+  /** GetRecords, GetShardIterator and ListShards calls made. */
+  readonly streamCalls: number
+  /** `true` when nothing was cached, so the stream was not read at all. */
+  readonly pollSkipped: boolean
+  /** A poll was due and ran (successfully or not). */
+  readonly polled: boolean
+  /** Age of the last successful poll when the request started. */
+  readonly stalenessMs: number
+  /** The poll failed: the first error, as `Name: message`. */
+  readonly streamError?: string
+  readonly cleared?: ClearReason
+  /** Entries and estimated bytes held after the invocation. */
+  readonly entries: number
+  readonly bytes: number
+  /** The handler threw. */
+  readonly handlerError?: boolean
+}
+
+export const round = (ms: number): number => Math.round(ms * 100) / 100
