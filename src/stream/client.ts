@@ -27,6 +27,7 @@ export const createDefaultClient = (
       httpsAgent: new Agent({ keepAlive: true, maxSockets: 50 }),
       connectionTimeout: options.connectionTimeoutMs ?? 1_000,
       requestTimeout: options.requestTimeoutMs ?? 2_000,
+      throwOnRequestTimeout: true,
     }),
     ...config,
   })

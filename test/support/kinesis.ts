@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto'
+import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+  PutRecordCommand,
+  type PutRecordsCommandInput,
+  type PutRecordsCommandOutput,
+  type PutRecordsRequestEntry,
+  type PutRecordsResultEntry,
+} from '@aws-sdk/client-kinesis'
+import type kinesaliteType from 'kinesalite'
+import { createDefaultClient } from '../../src/stream/index.js'
+
+// The shim must be in require.cache before kinesalite loads its actions.
+const require = createRequire(import.meta.url)
+require('./kinesalite-at-timestamp.cjs')
+const kinesalite = require('kinesalite') as typeof kinesaliteType
+
+export interface LocalKinesis {
+  readonly endpoint: string
+  /** A client like the one scache builds by default, pointed at the emulator. */
+  client(options?: { maxAttempts?: number }): KinesisClient
+  /** Creates an ACTIVE stream with a unique name and returns the name. */
+  createStream(shardCount?: number): Promise<string>
+  /** Writes raw bytes to the stream, as any PutRecord-capable writer could. */
+  putRaw(stream: string, data: Uint8Array | string, partitionKey?: string): Promise<string>
+  close(): Promise<void>
+}
+
+/** Starts kinesalite in this process on a free loopback port, in memory. */
+export const startKinesis = async (): Promise<LocalKinesis> => {
+  const server = kinesalite({
+    createStreamMs: 0,
+    deleteStreamMs: 0,
+    updateStreamMs: 0,
+    shardLimit: 1000,
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  const endpoint = `http://127.0.0.1:${port}`
+  const clients: KinesisClient[] = []
+  const client = (options: { maxAttempts?: number } = {}): KinesisClient => {
+    const created = createDefaultClient(
+      { maxAttempts: options.maxAttempts ?? 1 },
+      {
+        endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      },
+    )
+    clients.push(created)
+    return created
+  }
+  const admin = client({ maxAttempts: 3 })
+  return {
+    endpoint,
+    client,
+    async createStream(shardCount = 1) {
+      const name = `scache-${randomUUID().slice(0, 8)}`
+      await admin.send(new CreateStreamCommand({ StreamName: name, ShardCount: shardCount }))
+      for (let i = 0; i < 100; i++) {
+        const { StreamDescriptionSummary } = await admin.send(
+          new DescribeStreamSummaryCommand({ StreamName: name }),
+        )
+        if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return name
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      throw new Error(`stream ${name} never became ACTIVE`)
+    },
+    async putRaw(stream, data, partitionKey = randomUUID()) {
+      const response = await admin.send(
+        new PutRecordCommand({
+          StreamName: stream,
+          PartitionKey: partitionKey,
+          Data: typeof data === 'string' ? new TextEncoder().encode(data) : data,
+        }),
+      )
+      return response.ShardId ?? ''
+    },
+    async close() {
+      for (const created of clients) created.destroy()
+      await new Promise<void>((resolve, reject) =>
+        server.close((error) => (error ? reject(error) : resolve())),
+      )
+    },
+  }
+}
+
+/** Counts the SDK commands a client sends, by name (`GetRecords`, `ListShards`, …). */
+export const countCommands = (client: KinesisClient): Map<string, number> => {
+  const counts = new Map<string, number>()
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = String(context.commandName).replace(/Command$/, '')
+      counts.set(name, (counts.get(name) ?? 0) + 1)
+      return next(args)
+    },
+    { step: 'initialize', name: 'scacheTestCountCommands' },
+  )
+  return counts
+}
+
+/**
+ * Fault injection: makes Kinesis report the entries `fail` picks as failed
+ * (`ProvisionedThroughputExceededException`), while the others really go to the emulator.
+ */
+export const failPutRecordsEntries = (
+  client: KinesisClient,
+  fail: (entry: PutRecordsRequestEntry, call: number) => boolean,
+): void => {
+  let call = 0
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== 'PutRecordsCommand') return next(args)
+      call++
+      const input = args.input as PutRecordsCommandInput
+      const entries = input.Records ?? []
+      const failing = entries.map((entry) => fail(entry, call))
+      const passing = entries.filter((_, index) => !failing[index])
+      const result =
+        passing.length > 0
+          ? await next({ ...args, input: { ...input, Records: passing } })
+          : { output: { Records: [], FailedRecordCount: 0, $metadata: {} }, response: {} }
+      const accepted = [...((result.output as PutRecordsCommandOutput).Records ?? [])]
+      const records: PutRecordsResultEntry[] = failing.map((failed) =>
+        failed
+          ? {
+              ErrorCode: 'ProvisionedThroughputExceededException',
+              ErrorMessage: 'injected by the test',
+            }
+          : (accepted.shift() ?? {}),
+      )
+      return {
+        ...result,
+        output: {
+          ...(result.output as PutRecordsCommandOutput),
+          Records: records,
+          FailedRecordCount: failing.filter(Boolean).length,
+        },
+      }
+    },
+    { step: 'initialize', name: 'scacheTestFailPutRecords' },
+  )
+}
+
+/** Fault injection: every command named `command` fails with an error named `name`. */
+export const failCommand = (
+  client: KinesisClient,
+  command: string,
+  name: string,
+  enabled: () => boolean = () => true,
+): void => {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === `${command}Command` && enabled()) {
+        const error = new Error(`injected ${name}`)
+        error.name = name
+        throw error
+      }
+      return next(args)
+    },
+    { step: 'initialize', name: `scacheTestFail${command}` },
+  )
+}
