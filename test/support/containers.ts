@@ -77,7 +77,8 @@ export const container = (
   return {
     logs,
     instance: middleware.instance,
-    invoke: (event: Request) => handler(event, lambdaContext()),
+    // Middy types the outer handler with the inner one's context; scache adds `cache` in `before`.
+    invoke: (event: Request) => handler(event, lambdaContext() as Context & WithCache),
     lastLog: () => logs.at(-1) as InvocationLog,
   }
 }
