@@ -1,0 +1,233 @@
+import middy from '@middy/core'
+import type { Context } from 'aws-lambda'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import {
+  createPublisher,
+  createScache,
+  type InvocationLog,
+  scache,
+  type WithCache,
+} from '../../../src/index.js'
+import { container, lambdaContext, Source } from '../../support/containers.js'
+import {
+  countCommands,
+  failCommand,
+  type LocalKinesis,
+  startKinesis,
+} from '../../support/kinesis.js'
+
+let kinesis: LocalKinesis
+beforeAll(async () => {
+  kinesis = await startKinesis()
+})
+afterAll(() => kinesis.close())
+afterEach(() => {
+  vi.restoreAllMocks()
+})
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe('a container with nothing cached (kinesalite)', () => {
+  it('skips the poll at no cost, and still applies an invalidation written during its first load', async () => {
+    const stream = await kinesis.createStream(2)
+    const client = kinesis.client()
+    const calls = countCommands(client)
+    const source = new Source()
+    source.values.set('users:1', 'v1')
+    const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
+    const reader = createScache({ stream: { name: stream, client }, pollIntervalMs: 0, log: false })
+
+    for (let i = 0; i < 3; i++) {
+      const idle = await reader.begin()
+      expect(idle.end()).toMatchObject({ pollSkipped: true, streamCalls: 0 })
+    }
+    expect(calls.size).toBe(0)
+
+    // The load reads v1, then the writer changes the value and publishes before the load stores it.
+    const invocation = await reader.begin()
+    const value = await invocation.cache.getOrLoad('users:1', async () => {
+      const read = await source.read('users:1')
+      source.values.set('users:1', 'v2')
+      await publisher.invalidate('users:1')
+      return read
+    })
+    expect(value).toBe('v1')
+    invocation.end()
+
+    const next = await reader.begin()
+    expect(await next.cache.getOrLoad('users:1', () => source.read('users:1'))).toBe('v2')
+    expect(next.end()).toMatchObject({ pollSkipped: false, polled: true, evicted: 1, misses: 1 })
+  })
+})
+
+describe('loads in one container (kinesalite)', () => {
+  it('concurrent getOrLoad calls share one load, whose duration is credited on every later hit', async () => {
+    const stream = await kinesis.createStream(1)
+    const source = new Source(30)
+    source.values.set('users:1', 'Ada')
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      log: false,
+    })
+    const first = await instance.begin()
+    const values = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        first.cache.getOrLoad('users:1', () => source.read('users:1')),
+      ),
+    )
+    expect(values).toEqual(Array(10).fill('Ada'))
+    expect(source.loads).toBe(1)
+    const loaded = first.end()
+    expect(loaded).toMatchObject({ loads: 1, misses: 10 })
+
+    const second = await instance.begin()
+    second.cache.get('users:1')
+    await second.cache.getOrLoad('users:1', () => source.read('users:1'))
+    const line = second.end()
+    expect(line.hits).toBe(2)
+    expect(line.savedMs).toBeCloseTo(2 * loaded.loadMs, 0)
+    expect(line.savedMs).toBeGreaterThanOrEqual(2 * 25)
+  })
+
+  it('the fill guard: a value whose key is invalidated mid-load is returned but not stored, and not joined', async () => {
+    const stream = await kinesis.createStream(1)
+    const source = new Source()
+    source.values.set('users:1', 'old')
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      publisher: createPublisher({ streamName: stream, client: kinesis.client() }),
+      log: false,
+    })
+    for (const scope of [
+      (k: string) => ({ keys: [k] }),
+      () => ({ prefixes: ['users:'] }),
+      () => ({ all: true }),
+    ]) {
+      source.values.set('users:1', 'old')
+      instance.reset()
+      let release: () => void = () => {}
+      const gate = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      const slow = await instance.begin()
+      const loading = slow.cache.getOrLoad('users:1', async () => {
+        const read = await source.read('users:1')
+        await gate
+        return read
+      })
+      // A concurrent request in the same container writes and invalidates while the load runs.
+      const writer = await instance.begin()
+      source.values.set('users:1', 'new')
+      const what = scope('users:1')
+      if ('keys' in what) await writer.cache.invalidate(what.keys)
+      else if ('prefixes' in what) await writer.cache.invalidatePrefix(what.prefixes)
+      else await writer.cache.invalidateAll()
+      // A read after the invalidation does not join the overtaken load.
+      expect(await writer.cache.getOrLoad('users:1', () => source.read('users:1'))).toBe('new')
+      release()
+      expect(await loading).toBe('old')
+      writer.end()
+      slow.end()
+      expect(instance.cache.get('users:1')?.value).toBe('new')
+    }
+  })
+})
+
+describe('stream errors (kinesalite with injected faults)', () => {
+  const setup = async (options: {
+    onStreamError: 'bypass' | 'serve-stale'
+    maxStalenessMs: number
+  }) => {
+    const stream = await kinesis.createStream(1)
+    const client = kinesis.client()
+    let down = false
+    failCommand(client, 'GetRecords', 'InternalFailure', () => down)
+    const source = new Source()
+    source.values.set('users:1', 'v1')
+    const c = container(source, stream, client, { pollIntervalMs: 0, ...options })
+    await c.invoke({ op: 'get', key: 'users:1' })
+    await c.invoke({ op: 'get', key: 'users:1' })
+    expect(c.lastLog()).toMatchObject({ hits: 1 })
+    const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
+    return { c, source, publisher, setDown: (value: boolean) => (down = value) }
+  }
+
+  it("'bypass': reads go to the source from the first failed poll, and the outage's invalidations apply on recovery", async () => {
+    const { c, source, publisher, setDown } = await setup({
+      onStreamError: 'bypass',
+      maxStalenessMs: 10_000,
+    })
+    setDown(true)
+    source.values.set('users:1', 'v2')
+    await publisher.invalidate('users:1')
+    expect(await c.invoke({ op: 'get', key: 'users:1' })).toBe('v2')
+    expect(c.lastLog()).toMatchObject({
+      bypassed: 1,
+      hits: 0,
+      streamError: 'InternalFailure: injected InternalFailure',
+    })
+    setDown(false)
+    expect(await c.invoke({ op: 'get', key: 'users:1' })).toBe('v2')
+    expect(c.lastLog()).toMatchObject({ evicted: 1, misses: 1, bypassed: 0 })
+    expect(c.lastLog().streamError).toBeUndefined()
+  })
+
+  it("'serve-stale': reads are served from cache until maxStalenessMs, then bypassed", async () => {
+    const { c, setDown } = await setup({ onStreamError: 'serve-stale', maxStalenessMs: 200 })
+    setDown(true)
+    await c.invoke({ op: 'get', key: 'users:1' })
+    expect(c.lastLog()).toMatchObject({ hits: 1, bypassed: 0 })
+    expect(c.lastLog().streamError).toBeDefined()
+    await sleep(250)
+    await c.invoke({ op: 'get', key: 'users:1' })
+    expect(c.lastLog()).toMatchObject({ hits: 0, bypassed: 1 })
+    expect(c.lastLog().stalenessMs).toBeGreaterThan(200)
+    setDown(false)
+    await c.invoke({ op: 'get', key: 'users:1' })
+    expect(c.lastLog()).toMatchObject({ hits: 1, bypassed: 0 })
+  })
+})
+
+describe('the per-invocation log line (kinesalite)', () => {
+  it('is one JSON line on stdout after the handler, and after a handler error', async () => {
+    const stream = await kinesis.createStream(1)
+    const lines: string[] = []
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk))
+      return true
+    })
+    const handler = middy(async (event: { fail: boolean }, context: Context & WithCache) => {
+      await context.cache.getOrLoad('users:1', () => 'Ada')
+      if (event.fail) throw new Error('handler failed')
+      return context.cache.get('users:1')
+    }).use(scache({ stream: { name: stream, client: kinesis.client() } }))
+
+    expect(await handler({ fail: false }, lambdaContext() as Context & WithCache)).toBe('Ada')
+    await expect(handler({ fail: true }, lambdaContext() as Context & WithCache)).rejects.toThrow(
+      'handler failed',
+    )
+    vi.restoreAllMocks()
+
+    expect(lines).toHaveLength(2)
+    expect(lines.every((line) => line.endsWith('\n') && !line.slice(0, -1).includes('\n'))).toBe(
+      true,
+    )
+    const [ok, failed] = lines.map((line) => JSON.parse(line) as InvocationLog)
+    expect(ok).toMatchObject({ message: 'scache', misses: 1, hits: 1, loads: 1, pollSkipped: true })
+    expect(ok?.requestId).toMatch(/^request-/)
+    expect(ok?.handlerError).toBeUndefined()
+    expect(failed).toMatchObject({ hits: 1, handlerError: true, polled: true, shardsPolled: 1 })
+    for (const field of [
+      'streamMs',
+      'savedMs',
+      'netMs',
+      'stalenessMs',
+      'evicted',
+      'records',
+      'bytes',
+    ]) {
+      expect(typeof (failed as unknown as Record<string, unknown>)[field]).toBe('number')
+    }
+    expect(failed?.netMs).toBeCloseTo((failed?.savedMs ?? 0) - (failed?.streamMs ?? 0), 1)
+  })
+})
