@@ -78,8 +78,25 @@ const validate = (options: PublisherOptions): void => {
     ['baseDelayMs', 1, 60_000],
     ['maxDelayMs', 1, 60_000],
     ['maxKeysPerRecord', 1, recordLimits.maxKeysPerRecord],
-    ['maxRecordBytes', 4_096, recordLimits.maxRecordBytes],
+    // The longest key, JSON-escaped at 6 bytes a character, must fit in one record.
+    ['maxRecordBytes', 8_192, recordLimits.maxRecordBytes],
   ]
+  if (
+    options.streamName !== undefined &&
+    (typeof options.streamName !== 'string' || options.streamName === '')
+  ) {
+    throw new ScacheOptionsError(
+      'streamName',
+      `must be a stream name or ARN (got ${String(options.streamName)})`,
+    )
+  }
+  const client: unknown = options.client
+  if (
+    client !== undefined &&
+    (typeof client !== 'object' || client === null || !('send' in client))
+  ) {
+    throw new ScacheOptionsError('client', 'must be a KinesisClient')
+  }
   for (const [name, min, max] of integers) {
     const value = options[name]
     if (value === undefined) continue
