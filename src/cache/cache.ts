@@ -95,6 +95,15 @@ export class Cache {
   set(key: string, value: unknown, options: SetOptions = {}, lease?: Lease): boolean {
     const problem = keyProblem(key)
     if (problem !== undefined) throw new TypeError(`scache: cache key ${problem}`)
+    if (options.ttlMs !== undefined && !(Number.isInteger(options.ttlMs) && options.ttlMs >= 1)) {
+      // lru-cache reads 0 as "never expires": refuse it rather than keep a value forever.
+      throw new RangeError(`scache: ttlMs must be an integer of at least 1 (got ${options.ttlMs})`)
+    }
+    if (options.costMs !== undefined && !(Number.isFinite(options.costMs) && options.costMs >= 0)) {
+      throw new RangeError(
+        `scache: costMs must be a finite number of at least 0 (got ${options.costMs})`,
+      )
+    }
     if (lease !== undefined && !lease.valid) return false
     const keyspace = this.#keyspace(key)
     const ttl = options.ttlMs ?? drawTtl(keyspace.ttl, this.#random)
@@ -103,8 +112,12 @@ export class Cache {
     return status.set !== 'miss'
   }
 
+  /** Evicts `key`. Returns true when a live entry was evicted (an expired one is removed too). */
   delete(key: string): boolean {
-    return this.#keyspace(key).store.delete(key)
+    const store = this.#keyspace(key).store
+    const live = store.has(key)
+    store.delete(key)
+    return live
   }
 
   /**
@@ -118,6 +131,8 @@ export class Cache {
     for (const key of invalidation.keys) if (this.delete(key)) evicted++
     if (invalidation.prefixes.length > 0) {
       for (const store of this.#stores) {
+        // This walks the store anyway: drop expired entries too, which keys() would not yield.
+        store.purgeStale()
         for (const key of [...store.keys()]) {
           if (invalidation.prefixes.some((prefix) => key.startsWith(prefix)) && store.delete(key)) {
             evicted++
@@ -132,7 +147,8 @@ export class Cache {
   clear(): number {
     let evicted = 0
     for (const store of this.#stores) {
-      evicted += store.size
+      // keys() skips expired entries: count only what was still live.
+      for (const _ of store.keys()) evicted++
       store.clear()
     }
     return evicted
