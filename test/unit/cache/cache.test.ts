@@ -1,0 +1,588 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  Cache,
+  type CacheOptions,
+  drawTtl,
+  estimateBytes,
+  keyspaceOf,
+} from '../../../src/cache/index.js'
+import type { Invalidation } from '../../../src/record/index.js'
+
+/** A hand-moved wall clock. Starts far from 0: lru-cache treats a start time of 0 as "no TTL". */
+const manualClock = (start = 1_700_000_000_000) => {
+  let now = start
+  return {
+    now: () => now,
+    /** Moves the clock to `ms` after its start. */
+    at: (ms: number) => {
+      now = start + ms
+    },
+  }
+}
+
+/** A small deterministic PRNG (mulberry32). */
+const prng = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+}
+
+const invalidation = (fields: Partial<Invalidation>): Invalidation => ({
+  keys: [],
+  prefixes: [],
+  all: false,
+  ...fields,
+})
+
+const newCache = (options: Partial<CacheOptions> = {}): Cache =>
+  new Cache({
+    ttl: { minMs: 60_000, maxMs: 60_000 },
+    maxEntries: 1_000,
+    maxBytes: 10_000_000,
+    ...options,
+  })
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('keyspaceOf', () => {
+  it('is the part before the first colon, undefined without one', () => {
+    expect(keyspaceOf('users:1')).toBe('users')
+    expect(keyspaceOf('users:1:profile')).toBe('users')
+    expect(keyspaceOf('plain')).toBeUndefined()
+  })
+})
+
+describe('drawTtl', () => {
+  it('spans [minMs, maxMs] inclusive and stays integral', () => {
+    const range = { minMs: 1000, maxMs: 2000 }
+    expect(drawTtl(range, () => 0)).toBe(range.minMs)
+    expect(drawTtl(range, () => 1 - Number.EPSILON)).toBe(range.maxMs)
+    const random = prng(7)
+    for (let i = 0; i < 1000; i++) {
+      const ttl = drawTtl(range, random)
+      expect(Number.isInteger(ttl)).toBe(true)
+      expect(ttl).toBeGreaterThanOrEqual(range.minMs)
+      expect(ttl).toBeLessThanOrEqual(range.maxMs)
+    }
+  })
+})
+
+describe('TTL', () => {
+  it('spreads expiries uniformly over [minMs, maxMs] with the real Math.random', () => {
+    const clock = manualClock()
+    const ttl = { minMs: 1000, maxMs: 2000 }
+    const count = 2000
+    const cache = newCache({ ttl, maxEntries: count, now: clock.now })
+    const keys = Array.from({ length: count }, (_, i) => `k${i}`)
+    for (const key of keys) expect(cache.set(key, key)).toBe(true)
+
+    // lru-cache: an entry is stale once now - start > ttl, so it is still alive at exactly its TTL.
+    clock.at(ttl.minMs - 1)
+    expect(keys.filter((key) => cache.has(key))).toHaveLength(count)
+    clock.at(ttl.minMs)
+    expect(keys.filter((key) => cache.has(key))).toHaveLength(count)
+
+    const bucketMs = 100
+    const buckets: number[] = []
+    let alive = keys
+    for (let end = ttl.minMs + bucketMs; end <= ttl.maxMs; end += bucketMs) {
+      clock.at(end)
+      const stillAlive = alive.filter((key) => cache.get(key) !== undefined)
+      buckets.push(alive.length - stillAlive.length)
+      alive = stillAlive
+    }
+    expect(buckets).toHaveLength((ttl.maxMs - ttl.minMs) / bucketMs)
+    for (const expired of buckets) {
+      expect(expired).toBeGreaterThanOrEqual(count * 0.05)
+      expect(expired).toBeLessThanOrEqual(count * 0.15)
+    }
+
+    clock.at(ttl.maxMs + 1)
+    expect(keys.filter((key) => cache.get(key) !== undefined)).toEqual([])
+  })
+
+  it('a fixed TTL (minMs == maxMs): alive at max - 1 and at max, gone at max + 1', () => {
+    const clock = manualClock()
+    const ttlMs = 5000
+    const cache = newCache({ ttl: { minMs: ttlMs, maxMs: ttlMs }, now: clock.now })
+    const keys = Array.from({ length: 50 }, (_, i) => `fixed:${i}`)
+    for (const key of keys) cache.set(key, key)
+
+    clock.at(ttlMs - 1)
+    expect(keys.every((key) => cache.get(key)?.value === key)).toBe(true)
+    clock.at(ttlMs)
+    expect(keys.every((key) => cache.get(key)?.value === key)).toBe(true)
+    clock.at(ttlMs + 1)
+    expect(keys.some((key) => cache.has(key))).toBe(false)
+    expect(keys.some((key) => cache.get(key) !== undefined)).toBe(false)
+  })
+
+  it('uses the injected random for the draw', () => {
+    const clock = manualClock()
+    const ttl = { minMs: 1000, maxMs: 2000 }
+    const low = newCache({ ttl, now: clock.now, random: () => 0 })
+    const high = newCache({ ttl, now: clock.now, random: () => 1 - Number.EPSILON })
+    low.set('k', 1)
+    high.set('k', 1)
+    clock.at(ttl.minMs)
+    expect(low.has('k')).toBe(true)
+    clock.at(ttl.minMs + 1)
+    expect(low.has('k')).toBe(false)
+    expect(high.has('k')).toBe(true)
+    clock.at(ttl.maxMs)
+    expect(high.has('k')).toBe(true)
+    clock.at(ttl.maxMs + 1)
+    expect(high.has('k')).toBe(false)
+  })
+
+  it('options.ttlMs overrides the keyspace range', () => {
+    const clock = manualClock()
+    const cache = newCache({ ttl: { minMs: 60_000, maxMs: 60_000 }, now: clock.now })
+    cache.set('short', 1, { ttlMs: 50 })
+    cache.set('long', 1)
+    clock.at(50)
+    expect(cache.has('short')).toBe(true)
+    clock.at(51)
+    expect(cache.has('short')).toBe(false)
+    expect(cache.has('long')).toBe(true)
+  })
+
+  it('get returns the stored value and cost', () => {
+    const cache = newCache()
+    const value = { name: 'Ada' }
+    cache.set('users:1', value, { costMs: 12 })
+    expect(cache.get('users:1')).toEqual({ value, costMs: 12 })
+    expect(cache.get<{ name: string }>('users:1')?.value).toBe(value)
+    cache.set('users:2', 'x')
+    expect(cache.get('users:2')?.costMs).toBe(0)
+    expect(cache.get('users:3')).toBeUndefined()
+  })
+})
+
+describe('expiry without timers', () => {
+  it('expires on read when only the injected clock moves, and schedules no timer', () => {
+    vi.useFakeTimers()
+    const clock = manualClock()
+    const cache = newCache({ ttl: { minMs: 1000, maxMs: 1000 }, now: clock.now })
+    for (let i = 0; i < 100; i++) cache.set(`k${i}`, i)
+    expect(vi.getTimerCount()).toBe(0)
+    expect(cache.get('k0')?.value).toBe(0)
+    expect(vi.getTimerCount()).toBe(0)
+
+    clock.at(1001)
+    expect(vi.getTimerCount()).toBe(0)
+    // Nothing ran in between: the entries are still held, and only a read finds them expired.
+    expect(cache.size).toBe(100)
+    expect(cache.get('k0')).toBeUndefined()
+    expect(cache.has('k1')).toBe(false)
+    expect(cache.get('k1')).toBeUndefined()
+    expect(cache.size).toBe(98)
+  })
+
+  it('by default reads the wall clock (Date.now) on every read', () => {
+    vi.useFakeTimers()
+    vi.setSystemTime(new Date('2025-01-01T00:00:00Z'))
+    const cache = newCache({ ttl: { minMs: 1000, maxMs: 1000 } })
+    cache.set('k', 1)
+    expect(vi.getTimerCount()).toBe(0)
+    vi.setSystemTime(Date.now() + 1000)
+    expect(cache.has('k')).toBe(true)
+    vi.setSystemTime(Date.now() + 1)
+    expect(cache.has('k')).toBe(false)
+    expect(vi.getTimerCount()).toBe(0)
+  })
+})
+
+describe('bounds', () => {
+  it('keeps bytes <= maxBytes while 10x maxBytes is written, keeping the newest entries', () => {
+    const maxBytes = 20_000
+    const cache = newCache({ maxBytes, maxEntries: 100_000 })
+    const random = prng(42)
+    const keys: string[] = []
+    let written = 0
+    while (written < 10 * maxBytes) {
+      const key = `k${keys.length}`
+      const value = 'v'.repeat(50 + Math.floor(random() * 500))
+      expect(cache.set(key, value)).toBe(true)
+      expect(cache.bytes).toBeLessThanOrEqual(maxBytes)
+      keys.push(key)
+      written += estimateBytes(value)
+    }
+    const kept = keys.filter((key) => cache.has(key))
+    expect(kept.length).toBe(cache.size)
+    expect(kept.length).toBeGreaterThan(1)
+    expect(kept.length).toBeLessThan(keys.length)
+    // LRU: what is kept is exactly the most recently set suffix.
+    expect(kept).toEqual(keys.slice(keys.length - kept.length))
+    // It evicts only what it must: the store stays well filled.
+    expect(cache.bytes).toBeGreaterThan(maxBytes / 2)
+  })
+
+  it('a read makes an entry recently used', () => {
+    const maxEntries = 5
+    const cache = newCache({ maxEntries })
+    const keys = Array.from({ length: maxEntries }, (_, i) => `k${i}`)
+    for (const key of keys) cache.set(key, key)
+    expect(cache.get('k0')?.value).toBe('k0')
+    cache.set('new', 'new')
+    expect(cache.has('k0')).toBe(true)
+    expect(cache.has('k1')).toBe(false)
+    expect(cache.size).toBe(maxEntries)
+  })
+
+  it('does not store a value larger than maxBytes, and set returns false', () => {
+    const maxBytes = 10_000
+    const cache = newCache({ maxBytes })
+    expect(cache.set('small', 'x')).toBe(true)
+    const before = cache.bytes
+    const big = 'x'.repeat(maxBytes)
+    expect(estimateBytes(big)).toBeGreaterThan(maxBytes)
+    expect(cache.set('big', big)).toBe(false)
+    expect(cache.has('big')).toBe(false)
+    expect(cache.bytes).toBe(before)
+    expect(cache.has('small')).toBe(true)
+  })
+
+  it('an oversized replacement does not leave the old value behind', () => {
+    const maxBytes = 10_000
+    const cache = newCache({ maxBytes })
+    expect(cache.set('k', 'old')).toBe(true)
+    expect(cache.set('k', 'x'.repeat(maxBytes))).toBe(false)
+    expect(cache.get('k')?.value).not.toBe('old')
+  })
+
+  it('keeps at most maxEntries, the most recently set', () => {
+    const maxEntries = 10
+    const cache = newCache({ maxEntries })
+    const keys = Array.from({ length: 10 * maxEntries }, (_, i) => `k${i}`)
+    for (const key of keys) {
+      expect(cache.set(key, key)).toBe(true)
+      expect(cache.size).toBeLessThanOrEqual(maxEntries)
+    }
+    expect(keys.filter((key) => cache.has(key))).toEqual(keys.slice(-maxEntries))
+  })
+
+  it('uses the injected sizeOf', () => {
+    const sizeOf = vi.fn((value: unknown) => (value as { bytes: number }).bytes)
+    const cache = newCache({ maxBytes: 1000, sizeOf })
+    expect(cache.set('a', { bytes: 10 })).toBe(true)
+    const small = cache.bytes
+    expect(sizeOf).toHaveBeenCalledWith({ bytes: 10 }, 'a')
+    expect(cache.set('b', { bytes: 110 })).toBe(true)
+    expect(cache.bytes - small).toBeGreaterThanOrEqual(110)
+    expect(cache.set('c', { bytes: 1000 })).toBe(false)
+  })
+})
+
+describe('keyspaces', () => {
+  it('a keyed entry uses its keyspace TTL range; keys without ":" and unknown keyspaces use the default', () => {
+    const clock = manualClock()
+    const cache = newCache({
+      ttl: { minMs: 1000, maxMs: 1000 },
+      keyspaces: { users: { ttl: { minMs: 5000, maxMs: 5000 } } },
+      now: clock.now,
+    })
+    cache.set('users:1', 'u')
+    cache.set('orders:1', 'o')
+    cache.set('plain', 'p')
+    clock.at(1001)
+    expect(cache.has('users:1')).toBe(true)
+    expect(cache.has('orders:1')).toBe(false)
+    expect(cache.has('plain')).toBe(false)
+    clock.at(5000)
+    expect(cache.has('users:1')).toBe(true)
+    clock.at(5001)
+    expect(cache.has('users:1')).toBe(false)
+  })
+
+  it('only the part before the first ":" names the keyspace', () => {
+    const clock = manualClock()
+    const cache = newCache({
+      ttl: { minMs: 1000, maxMs: 1000 },
+      keyspaces: { users: { ttl: { minMs: 5000, maxMs: 5000 } } },
+      now: clock.now,
+    })
+    cache.set('users:1:profile', 'u')
+    cache.set('x:users:1', 'x')
+    clock.at(1001)
+    expect(cache.has('users:1:profile')).toBe(true)
+    expect(cache.has('x:users:1')).toBe(false)
+  })
+
+  it('a keyspace with only a TTL shares the default store', () => {
+    const maxEntries = 5
+    const cache = newCache({
+      maxEntries,
+      keyspaces: { users: { ttl: { minMs: 5000, maxMs: 5000 } } },
+    })
+    cache.set('plain', 1)
+    for (let i = 0; i < maxEntries; i++) cache.set(`users:${i}`, i)
+    expect(cache.has('plain')).toBe(false)
+    expect(cache.size).toBe(maxEntries)
+  })
+
+  it('a keyspace with its own maxEntries has its own store', () => {
+    const maxEntries = 5
+    const cache = newCache({ maxEntries, keyspaces: { sessions: { maxEntries: 3 } } })
+    const plain = Array.from({ length: maxEntries }, (_, i) => `p${i}`)
+    const sessions = Array.from({ length: 20 }, (_, i) => `sessions:${i}`)
+    for (const key of plain) cache.set(key, key)
+    for (const key of sessions) cache.set(key, key)
+    // Filling the keyspace store evicted nothing from the default store...
+    expect(plain.every((key) => cache.has(key))).toBe(true)
+    // ...and the keyspace store holds its own bound.
+    expect(sessions.filter((key) => cache.has(key))).toEqual(sessions.slice(-3))
+    expect(cache.size).toBe(maxEntries + 3)
+
+    // Vice versa: filling the default store evicts no session.
+    const more = Array.from({ length: 20 }, (_, i) => `more${i}`)
+    for (const key of more) cache.set(key, key)
+    expect(sessions.filter((key) => cache.has(key))).toEqual(sessions.slice(-3))
+    expect(more.filter((key) => cache.has(key))).toEqual(more.slice(-maxEntries))
+  })
+
+  it('a keyspace with its own maxBytes has its own byte budget', () => {
+    const cache = newCache({ maxBytes: 1_000_000, keyspaces: { blobs: { maxBytes: 5_000 } } })
+    cache.set('plain', 'x'.repeat(3_000))
+    expect(cache.set('blobs:1', 'x'.repeat(3_000))).toBe(false)
+    expect(cache.has('plain')).toBe(true)
+    expect(cache.set('blobs:2', 'x'.repeat(1_000))).toBe(true)
+    expect(cache.has('blobs:2')).toBe(true)
+  })
+})
+
+describe('invalidate', () => {
+  it('by keys: evicts them and returns how many were held', () => {
+    const cache = newCache({ keyspaces: { sessions: { maxEntries: 10 } } })
+    for (const key of ['a', 'b', 'c', 'sessions:1']) cache.set(key, key)
+    expect(cache.invalidate(invalidation({ keys: ['a', 'sessions:1', 'missing', 'a'] }))).toBe(2)
+    expect(cache.has('a')).toBe(false)
+    expect(cache.has('sessions:1')).toBe(false)
+    expect(cache.has('b')).toBe(true)
+    expect(cache.has('c')).toBe(true)
+    expect(cache.invalidate(invalidation({ keys: ['a'] }))).toBe(0)
+  })
+
+  it('by prefix: any string prefix, across keyspace stores', () => {
+    const cache = newCache({ keyspaces: { users: { maxEntries: 10 } } })
+    const matching = ['users:1', 'users:2', 'user', 'us']
+    const others = ['orders:1', 'u', 'plain', 'xus']
+    for (const key of [...matching, ...others]) cache.set(key, key)
+    expect(cache.invalidate(invalidation({ prefixes: ['us'] }))).toBe(matching.length)
+    expect(matching.filter((key) => cache.has(key))).toEqual([])
+    expect(others.filter((key) => cache.has(key))).toEqual(others)
+  })
+
+  it('by several prefixes and keys at once, counting each entry once', () => {
+    const cache = newCache()
+    for (const key of ['a:1', 'a:2', 'b:1', 'c:1']) cache.set(key, key)
+    expect(cache.invalidate(invalidation({ keys: ['a:1'], prefixes: ['a:', 'a', 'b:'] }))).toBe(3)
+    expect(cache.has('c:1')).toBe(true)
+    expect(cache.size).toBe(1)
+  })
+
+  it('all: evicts every store and returns the count', () => {
+    const cache = newCache({ keyspaces: { sessions: { maxEntries: 10 } } })
+    const keys = ['a', 'b', 'sessions:1', 'sessions:2', 'users:1']
+    for (const key of keys) cache.set(key, key)
+    expect(cache.invalidate(invalidation({ all: true }))).toBe(keys.length)
+    expect(keys.some((key) => cache.has(key))).toBe(false)
+    expect(cache.size).toBe(0)
+    expect(cache.bytes).toBe(0)
+  })
+
+  // The `evicted` count of the log line counts what was live, however the entries are evicted.
+  it('invalidate-all counts only live entries, not already expired ones', () => {
+    const clock = manualClock()
+    const cache = newCache({ ttl: { minMs: 100, maxMs: 100 }, now: clock.now })
+    cache.set('expired:1', 1)
+    cache.set('expired:2', 2)
+    clock.at(101)
+    cache.set('live', 3)
+    expect(cache.has('expired:1')).toBe(false)
+    // 'expired:2' is expired but untouched: held, not live.
+    expect(cache.invalidate(invalidation({ all: true }))).toBe(1)
+  })
+
+  it('invalidating by key or by prefix counts only live entries', () => {
+    const clock = manualClock()
+    const cache = newCache({ ttl: { minMs: 100, maxMs: 100 }, now: clock.now })
+    cache.set('a:1', 1)
+    cache.set('b:1', 1)
+    clock.at(101)
+    cache.set('a:2', 2)
+    cache.set('b:2', 2)
+    expect(cache.invalidate(invalidation({ keys: ['a:1', 'a:2'] }))).toBe(1)
+    expect(cache.invalidate(invalidation({ prefixes: ['b:'] }))).toBe(1)
+    expect(cache.size).toBe(0)
+  })
+
+  it('refuses a TTL of 0 (lru-cache would keep the value forever) and a negative cost', () => {
+    const cache = newCache()
+    expect(() => cache.set('a', 1, { ttlMs: 0 })).toThrow(RangeError)
+    expect(() => cache.set('a', 1, { ttlMs: 1.5 })).toThrow(/ttlMs/)
+    expect(() => cache.set('a', 1, { costMs: -1 })).toThrow(/costMs/)
+    expect(() => cache.set('a', 1, { costMs: Number.NaN })).toThrow(/costMs/)
+    expect(cache.has('a')).toBe(false)
+  })
+
+  it('delete removes one key', () => {
+    const cache = newCache()
+    cache.set('a', 1)
+    expect(cache.delete('a')).toBe(true)
+    expect(cache.delete('a')).toBe(false)
+    expect(cache.has('a')).toBe(false)
+  })
+})
+
+describe('keys', () => {
+  it('set throws on an empty key and on a key longer than 1024 characters', () => {
+    const cache = newCache()
+    expect(() => cache.set('', 1)).toThrow(TypeError)
+    expect(() => cache.set('x'.repeat(1025), 1)).toThrow(TypeError)
+    expect(cache.size).toBe(0)
+    expect(cache.set('x'.repeat(1024), 1)).toBe(true)
+    expect(cache.has('x'.repeat(1024))).toBe(true)
+  })
+})
+
+describe('fill guard', () => {
+  const cases: [string, Invalidation][] = [
+    ['the key', invalidation({ keys: ['users:1'] })],
+    ['a keyspace prefix of the key', invalidation({ prefixes: ['users:'] })],
+    ['any string prefix of the key', invalidation({ prefixes: ['us'] })],
+    ['the whole key as a prefix', invalidation({ prefixes: ['users:1'] })],
+    ['everything', invalidation({ all: true })],
+  ]
+  for (const [what, overtaking] of cases) {
+    it(`an invalidation of ${what} during a load makes set return false and not store`, () => {
+      const cache = newCache()
+      const lease = cache.acquireLease('users:1')
+      expect(lease.valid).toBe(true)
+      cache.invalidate(overtaking)
+      expect(lease.valid).toBe(false)
+      expect(cache.set('users:1', 'stale', {}, lease)).toBe(false)
+      expect(cache.has('users:1')).toBe(false)
+      cache.releaseLease(lease)
+    })
+  }
+
+  const unrelated: [string, Invalidation][] = [
+    ['another key', invalidation({ keys: ['users:10', 'users'] })],
+    ['another prefix', invalidation({ prefixes: ['orders:', 'users:2', 'users:10'] })],
+  ]
+  for (const [what, other] of unrelated) {
+    it(`an invalidation of ${what} leaves the lease valid and the value is stored`, () => {
+      const cache = newCache()
+      const lease = cache.acquireLease('users:1')
+      cache.invalidate(other)
+      expect(lease.valid).toBe(true)
+      expect(cache.set('users:1', 'fresh', {}, lease)).toBe(true)
+      expect(cache.get('users:1')?.value).toBe('fresh')
+      cache.releaseLease(lease)
+    })
+  }
+
+  it('a revoked load does not overwrite a value stored after the invalidation', () => {
+    const cache = newCache()
+    const lease = cache.acquireLease('k')
+    cache.invalidate(invalidation({ keys: ['k'] }))
+    cache.set('k', 'new')
+    expect(cache.set('k', 'old', {}, lease)).toBe(false)
+    expect(cache.get('k')?.value).toBe('new')
+  })
+
+  it('only loads in flight at the invalidation are revoked', () => {
+    const cache = newCache()
+    cache.invalidate(invalidation({ keys: ['k'] }))
+    const lease = cache.acquireLease('k')
+    expect(cache.set('k', 'v', {}, lease)).toBe(true)
+    expect(cache.has('k')).toBe(true)
+  })
+
+  it('loading counts leases until they are released', () => {
+    const cache = newCache()
+    expect(cache.loading).toBe(0)
+    const a = cache.acquireLease('a')
+    const b = cache.acquireLease('b')
+    const a2 = cache.acquireLease('a')
+    expect(cache.loading).toBe(3)
+    cache.invalidate(invalidation({ all: true }))
+    expect(cache.loading).toBe(3)
+    cache.releaseLease(a)
+    expect(cache.loading).toBe(2)
+    cache.releaseLease(a)
+    expect(cache.loading).toBe(2)
+    cache.releaseLease(b)
+    cache.releaseLease(a2)
+    expect(cache.loading).toBe(0)
+  })
+})
+
+describe('estimateBytes', () => {
+  it('grows with string length, at 2 bytes per character', () => {
+    const sizes = [0, 1, 10, 100, 1000].map((length) => estimateBytes('x'.repeat(length)))
+    for (let i = 1; i < sizes.length; i++) expect(sizes[i]).toBeGreaterThan(sizes[i - 1]!)
+    expect(estimateBytes('x'.repeat(1000)) - estimateBytes('x'.repeat(500))).toBe(1000)
+    expect(estimateBytes({ s: 'x'.repeat(1000) })).toBeGreaterThan(estimateBytes({ s: 'x' }))
+  })
+
+  it('a 1 MB string estimates to at least 2 MB', () => {
+    const length = 1024 * 1024
+    expect(estimateBytes('x'.repeat(length))).toBeGreaterThanOrEqual(2 * length)
+  })
+
+  it('terminates on cycles', () => {
+    const a: Record<string, unknown> = { name: 'a' }
+    const b: Record<string, unknown> = { name: 'b', a }
+    a.b = b
+    a.self = a
+    const list: unknown[] = []
+    list.push(list, a)
+    const map = new Map<unknown, unknown>()
+    map.set(map, map)
+    const set = new Set<unknown>()
+    set.add(set)
+    for (const value of [a, list, map, set]) {
+      const bytes = estimateBytes(value)
+      expect(Number.isFinite(bytes)).toBe(true)
+      expect(bytes).toBeGreaterThan(0)
+    }
+  })
+
+  it('counts a shared reference once', () => {
+    const shared = { text: 'x'.repeat(10_000) }
+    const twice = estimateBytes([shared, shared])
+    const copies = estimateBytes([shared, { text: 'x'.repeat(10_000) }])
+    expect(twice).toBeLessThan(copies)
+    expect(copies - twice).toBeGreaterThanOrEqual(20_000)
+  })
+
+  it('counts the byteLength of typed arrays and buffers', () => {
+    expect(estimateBytes(new Uint8Array(5000)) - estimateBytes(new Uint8Array(0))).toBe(5000)
+    expect(estimateBytes(new Float64Array(1000)) - estimateBytes(new Float64Array(0))).toBe(8000)
+    expect(estimateBytes(new ArrayBuffer(4096)) - estimateBytes(new ArrayBuffer(0))).toBe(4096)
+    // A view counts its own bytes, not the whole buffer behind it.
+    const view = new Uint8Array(new ArrayBuffer(1_000_000), 10, 100)
+    expect(estimateBytes(view)).toBe(estimateBytes(new Uint8Array(100)))
+    expect(estimateBytes(Buffer.alloc(3000)) - estimateBytes(Buffer.alloc(0))).toBe(3000)
+  })
+
+  it('handles deep nesting without recursion', () => {
+    let deep: unknown = 'leaf'
+    for (let i = 0; i < 100_000; i++) deep = { next: deep }
+    const bytes = estimateBytes(deep)
+    expect(Number.isFinite(bytes)).toBe(true)
+    expect(bytes).toBeGreaterThan(estimateBytes({ next: 'leaf' }))
+  })
+
+  it('counts Map and Set contents', () => {
+    const text = 'x'.repeat(1000)
+    expect(estimateBytes(new Map([['k', text]]))).toBeGreaterThan(2000)
+    expect(estimateBytes(new Set([text]))).toBeGreaterThan(2000)
+    expect(estimateBytes(new Map([[text, 1]]))).toBeGreaterThan(2000)
+  })
+})
