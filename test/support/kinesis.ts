@@ -1,9 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { createRequire } from 'node:module'
-import type { AddressInfo } from 'node:net'
 import {
-  CreateStreamCommand,
-  DescribeStreamSummaryCommand,
   type KinesisClient,
   PutRecordCommand,
   type PutRecordsCommandInput,
@@ -11,13 +7,7 @@ import {
   type PutRecordsRequestEntry,
   type PutRecordsResultEntry,
 } from '@aws-sdk/client-kinesis'
-import type kinesaliteType from 'kinesalite'
-import { createDefaultClient } from '../../src/stream/index.js'
-
-// The shim must be in require.cache before kinesalite loads its actions.
-const require = createRequire(import.meta.url)
-require('./kinesalite-at-timestamp.cjs')
-const kinesalite = require('kinesalite') as typeof kinesaliteType
+import { startLocalKinesis } from '../../infra/local/kinesis.js'
 
 export interface LocalKinesis {
   readonly endpoint: string
@@ -32,43 +22,15 @@ export interface LocalKinesis {
 
 /** Starts kinesalite in this process on a free loopback port, in memory. */
 export const startKinesis = async (): Promise<LocalKinesis> => {
-  const server = kinesalite({
-    createStreamMs: 0,
-    deleteStreamMs: 0,
-    updateStreamMs: 0,
-    shardLimit: 1000,
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  const endpoint = `http://127.0.0.1:${port}`
-  const clients: KinesisClient[] = []
-  const client = (options: { maxAttempts?: number } = {}): KinesisClient => {
-    const created = createDefaultClient(
-      { maxAttempts: options.maxAttempts ?? 1 },
-      {
-        endpoint,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      },
-    )
-    clients.push(created)
-    return created
-  }
-  const admin = client({ maxAttempts: 3 })
+  const local = await startLocalKinesis()
+  const admin = local.client({ maxAttempts: 3 })
   return {
-    endpoint,
-    client,
+    endpoint: local.config.endpoint,
+    client: local.client,
     async createStream(shardCount = 1) {
       const name = `scache-${randomUUID().slice(0, 8)}`
-      await admin.send(new CreateStreamCommand({ StreamName: name, ShardCount: shardCount }))
-      for (let i = 0; i < 100; i++) {
-        const { StreamDescriptionSummary } = await admin.send(
-          new DescribeStreamSummaryCommand({ StreamName: name }),
-        )
-        if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return name
-        await new Promise((resolve) => setTimeout(resolve, 20))
-      }
-      throw new Error(`stream ${name} never became ACTIVE`)
+      await local.createStream(name, shardCount)
+      return name
     },
     async putRaw(stream, data, partitionKey = randomUUID()) {
       const response = await admin.send(
@@ -80,12 +42,7 @@ export const startKinesis = async (): Promise<LocalKinesis> => {
       )
       return response.ShardId ?? ''
     },
-    async close() {
-      for (const created of clients) created.destroy()
-      await new Promise<void>((resolve, reject) =>
-        server.close((error) => (error ? reject(error) : resolve())),
-      )
-    },
+    close: local.close,
   }
 }
 
