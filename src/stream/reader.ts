@@ -27,6 +27,8 @@ export interface StreamReaderOptions {
   readonly clockSkewMs: number
   /** Most GetRecords pages read from one shard in one poll. */
   readonly maxPagesPerShard: number
+  /** `Limit` of each GetRecords call. Default 10,000, Kinesis' maximum. */
+  readonly recordsPerPage?: number
   /** Wall clock, ms. */
   readonly now?: () => number
 }
@@ -121,6 +123,7 @@ const errorOf = (error: unknown, shardId?: string): StreamError => {
 export class StreamReader {
   readonly #options: StreamReaderOptions
   readonly #now: () => number
+  readonly #recordsPerPage: number
   #shards: Map<string, ShardState> | undefined
   /** Position of shards not yet listed: the cold start, or the last skip. */
   #start: StartPosition
@@ -128,6 +131,10 @@ export class StreamReader {
   constructor(options: StreamReaderOptions) {
     this.#options = options
     this.#now = options.now ?? Date.now
+    this.#recordsPerPage = Math.min(
+      RECORDS_PER_PAGE,
+      Math.max(1, options.recordsPerPage ?? RECORDS_PER_PAGE),
+    )
     this.#start = { type: 'AT_TIMESTAMP', at: this.#now() - options.clockSkewMs }
   }
 
@@ -328,7 +335,7 @@ export class StreamReader {
         try {
           tally.getRecords++
           response = await this.#options.client.send(
-            new GetRecordsCommand({ ShardIterator: iterator, Limit: RECORDS_PER_PAGE }),
+            new GetRecordsCommand({ ShardIterator: iterator, Limit: this.#recordsPerPage }),
             { abortSignal: options.signal },
           )
         } catch (error) {
@@ -359,7 +366,7 @@ export class StreamReader {
         }
         shard.iterator = response.NextShardIterator
         const caughtUp =
-          (response.MillisBehindLatest ?? 0) === 0 && records.length < RECORDS_PER_PAGE
+          (response.MillisBehindLatest ?? 0) === 0 && records.length < this.#recordsPerPage
         if (caughtUp) return
       }
       tally.behind = true

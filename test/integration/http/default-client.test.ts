@@ -1,0 +1,49 @@
+import { createServer, type IncomingMessage } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { GetRecordsCommand } from '@aws-sdk/client-kinesis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDefaultClient } from '../../../src/index.js'
+
+// A server that accepts requests and never answers: a hung Kinesis endpoint.
+const received: IncomingMessage[] = []
+const server = createServer((request) => {
+  received.push(request)
+})
+let endpoint = ''
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+})
+
+describe('the default client (against a hung HTTP endpoint)', () => {
+  it('fails a read after its request timeout, with a single attempt and no SDK retry', async () => {
+    const client = createDefaultClient(
+      { maxAttempts: 1, requestTimeoutMs: 200 },
+      { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
+    )
+    received.length = 0
+    const error = await client
+      .send(new GetRecordsCommand({ ShardIterator: 'x' }))
+      .catch((e: unknown) => e as Error)
+    expect(error).toBeInstanceOf(Error)
+    expect((error as Error).name).toBe('TimeoutError')
+    expect(received).toHaveLength(1)
+    expect(received[0]?.headers['x-amz-target']).toBe('Kinesis_20131202.GetRecords')
+    client.destroy()
+  })
+
+  it('keeps connections alive between calls', async () => {
+    const client = createDefaultClient(
+      { maxAttempts: 1, requestTimeoutMs: 100 },
+      { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
+    )
+    received.length = 0
+    await client.send(new GetRecordsCommand({ ShardIterator: 'x' })).catch(() => {})
+    expect(received[0]?.headers.connection).toBe('keep-alive')
+    client.destroy()
+  })
+})

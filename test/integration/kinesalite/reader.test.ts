@@ -1,0 +1,163 @@
+import {
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+  ListShardsCommand,
+  MergeShardsCommand,
+  SplitShardCommand,
+} from '@aws-sdk/client-kinesis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createPublisher, type Invalidation, StreamReader } from '../../../src/index.js'
+import { countCommands, type LocalKinesis, startKinesis } from '../../support/kinesis.js'
+
+let kinesis: LocalKinesis
+let admin: KinesisClient
+beforeAll(async () => {
+  kinesis = await startKinesis()
+  admin = kinesis.client({ maxAttempts: 3 })
+})
+afterAll(() => kinesis.close())
+
+const untilActive = async (stream: string): Promise<void> => {
+  for (let i = 0; i < 100; i++) {
+    const { StreamDescriptionSummary } = await admin.send(
+      new DescribeStreamSummaryCommand({ StreamName: stream }),
+    )
+    if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  throw new Error(`${stream} stayed UPDATING`)
+}
+
+const openShards = async (stream: string): Promise<string[]> => {
+  const { Shards = [] } = await admin.send(new ListShardsCommand({ StreamName: stream }))
+  return Shards.filter(
+    (shard) => shard.SequenceNumberRange?.EndingSequenceNumber === undefined,
+  ).map((shard) => shard.ShardId ?? '')
+}
+
+const newReader = (
+  stream: string,
+  client: KinesisClient,
+  options: { maxPagesPerShard?: number; recordsPerPage?: number } = {},
+) => {
+  const reader = new StreamReader({
+    stream,
+    client,
+    clockSkewMs: 5_000,
+    maxPagesPerShard: options.maxPagesPerShard ?? 5,
+    ...(options.recordsPerPage === undefined ? {} : { recordsPerPage: options.recordsPerPage }),
+  })
+  const applied: Invalidation[] = []
+  return { reader, applied, poll: () => reader.poll({ apply: (i) => applied.push(i) }) }
+}
+
+const keys = (applied: Invalidation[]) => applied.flatMap((i) => i.keys).sort()
+
+/** Polls until `done`, at most 5 times; returns every poll's result. */
+const pollUntil = async <T>(poll: () => Promise<T>, done: () => boolean): Promise<T[]> => {
+  const results: T[] = []
+  while (results.length < 5) {
+    results.push(await poll())
+    if (done()) break
+  }
+  return results
+}
+
+describe('StreamReader paging (kinesalite)', () => {
+  it('pages a shard until caught up, and resumes where the page cap stopped it', async () => {
+    const stream = await kinesis.createStream(1)
+    const client = kinesis.client()
+    const calls = countCommands(client)
+    const publisher = createPublisher({
+      streamName: stream,
+      client: kinesis.client(),
+      maxKeysPerRecord: 1,
+    })
+    const { poll, applied } = newReader(stream, client, { recordsPerPage: 2, maxPagesPerShard: 2 })
+    await poll()
+
+    await publisher.invalidate(['k:1', 'k:2', 'k:3', 'k:4', 'k:5', 'k:6', 'k:7'])
+    calls.clear()
+    const first = await poll()
+    expect(first).toMatchObject({ ok: true, records: 4, behind: true })
+    expect(calls.get('GetRecords')).toBe(2)
+    const second = await poll()
+    expect(second).toMatchObject({ ok: true, records: 3, behind: false })
+    expect(keys(applied)).toEqual(['k:1', 'k:2', 'k:3', 'k:4', 'k:5', 'k:6', 'k:7'])
+    // Caught up after a short page: the next poll is a single call.
+    calls.clear()
+    expect(await poll()).toMatchObject({ records: 0, behind: false })
+    expect(Object.fromEntries(calls)).toEqual({ GetRecords: 1 })
+  })
+})
+
+describe('StreamReader resharding (kinesalite SplitShard and MergeShards mid-run)', () => {
+  it('reads a split parent to its end, then its children, in the same poll', async () => {
+    const stream = await kinesis.createStream(1)
+    const client = kinesis.client()
+    const calls = countCommands(client)
+    const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
+    const { poll, applied } = newReader(stream, client)
+    await poll()
+
+    await publisher.invalidate('before:split')
+    const [parent] = await openShards(stream)
+    await admin.send(
+      new SplitShardCommand({
+        StreamName: stream,
+        ShardToSplit: parent,
+        NewStartingHashKey: (2n ** 127n).toString(),
+      }),
+    )
+    await untilActive(stream)
+    const children = await openShards(stream)
+    expect(children).toHaveLength(2)
+    const after = Array.from({ length: 20 }, (_, i) => `after:${i}`)
+    for (const key of after) await publisher.invalidate(key) // random partition keys: both children
+
+    // A closed shard says so only on a read that returns nothing past its last record: the poll
+    // that reads the parent's last records may need one more poll to reach the children.
+    const polls = await pollUntil(poll, () => keys(applied).length === after.length + 1)
+    expect(polls.every((result) => result.ok)).toBe(true)
+    expect(polls.length).toBeLessThanOrEqual(2)
+    expect(keys(applied)).toEqual(['before:split', ...after].sort())
+    expect(applied[0]?.keys).toEqual(['before:split']) // the parent before its children
+    // kinesalite returns no ChildShards: the reader listed the shards again, once.
+    expect(polls.reduce((sum, result) => sum + result.calls.listShards, 0)).toBe(1)
+
+    calls.clear()
+    await publisher.invalidate('later')
+    const warm = await poll()
+    expect(warm.shardsPolled).toBe(2)
+    expect(Object.fromEntries(calls)).toEqual({ GetRecords: 2 })
+    expect(keys(applied)).toContain('later')
+  })
+
+  it('follows a merge: both parents to their end, then the child', async () => {
+    const stream = await kinesis.createStream(2)
+    const client = kinesis.client()
+    const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
+    const { poll, applied } = newReader(stream, client)
+    await poll()
+
+    const before = Array.from({ length: 10 }, (_, i) => `before:${i}`)
+    for (const key of before) await publisher.invalidate(key)
+    const [left, right] = await openShards(stream)
+    await admin.send(
+      new MergeShardsCommand({
+        StreamName: stream,
+        ShardToMerge: left,
+        AdjacentShardToMerge: right,
+      }),
+    )
+    await untilActive(stream)
+    await publisher.invalidate(['after:1', 'after:2'])
+
+    const polls = await pollUntil(poll, () => keys(applied).length === before.length + 2)
+    expect(polls.length).toBeLessThanOrEqual(2)
+    expect(keys(applied)).toEqual([...before, 'after:1', 'after:2'].sort())
+    expect(applied.at(-1)?.keys).toEqual(['after:1', 'after:2']) // both parents before the child
+    const warm = await poll()
+    expect(warm.shardsPolled).toBe(1)
+  })
+})
