@@ -225,6 +225,9 @@ export class Scache {
         remaining === undefined ? Number.POSITIVE_INFINITY : remaining / 2,
       ),
     )
+    // A timer cleared when the poll settles: none is left to fire after a freeze.
+    const budget = new AbortController()
+    const timer = setTimeout(() => budget.abort(), budgetMs)
     this.#polling = this.#reader
       .poll({
         apply: (invalidation) => {
@@ -233,9 +236,10 @@ export class Scache {
         onSkip: (record) => {
           if (skipped.length < 10) skipped.push(record)
         },
-        signal: AbortSignal.timeout(budgetMs),
+        signal: budget.signal,
       })
       .finally(() => {
+        clearTimeout(timer)
         this.#polling = undefined
       })
     const result = await this.#polling

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { GetRecordsCommand } from '@aws-sdk/client-kinesis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDefaultClient } from '../../../src/index.js'
+import { createDefaultClient, createScache } from '../../../src/index.js'
 
 // A server that accepts requests and never answers: a hung Kinesis endpoint.
 const received: IncomingMessage[] = []
@@ -45,5 +45,46 @@ describe('the default client (against a hung HTTP endpoint)', () => {
     await client.send(new GetRecordsCommand({ ShardIterator: 'x' })).catch(() => {})
     expect(received[0]?.headers.connection).toBe('keep-alive')
     client.destroy()
+  })
+})
+
+describe('a poll against a hung Kinesis endpoint', () => {
+  const hungClient = () =>
+    // A request timeout far beyond the test's: only the poll budget can end the poll.
+    createDefaultClient(
+      { maxAttempts: 1, requestTimeoutMs: 10_000 },
+      { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
+    )
+
+  it('ends within pollBudgetMs, and the request goes on with the cache bypassed', {
+    timeout: 5_000,
+  }, async () => {
+    const instance = createScache({
+      stream: { name: 's', client: hungClient() },
+      pollBudgetMs: 100,
+      log: false,
+    })
+    instance.cache.set('users:1', 'Ada')
+    const invocation = await instance.begin()
+    expect(invocation.poll?.ok).toBe(false)
+    expect(invocation.cache.bypassed).toBe(true)
+    expect(invocation.cache.get('users:1')).toBeUndefined()
+    const line = invocation.end()
+    expect(line.streamError).toMatch(/^AbortError/)
+    expect(line.bypassed).toBe(1)
+  })
+
+  it('takes at most half of what is left of the invocation', { timeout: 5_000 }, async () => {
+    const instance = createScache({
+      stream: { name: 's', client: hungClient() },
+      pollBudgetMs: 60_000,
+      log: false,
+    })
+    instance.cache.set('users:1', 'Ada')
+    const invocation = await instance.begin({
+      awsRequestId: 'r',
+      getRemainingTimeInMillis: () => 200,
+    })
+    expect(invocation.end().streamError).toMatch(/^AbortError/)
   })
 })
