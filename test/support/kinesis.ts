@@ -8,6 +8,12 @@ import {
   type PutRecordsResultEntry,
 } from '@aws-sdk/client-kinesis'
 import { startLocalKinesis } from '../../infra/local/kinesis.js'
+import {
+  type Invalidation,
+  type PollResult,
+  type SkippedRecord,
+  StreamReader,
+} from '../../src/index.js'
 
 export interface LocalKinesis {
   readonly endpoint: string
@@ -44,6 +50,32 @@ export const startKinesis = async (): Promise<LocalKinesis> => {
     },
     close: local.close,
   }
+}
+
+/** Everything on the stream since `since` (ms), read by a fresh StreamReader in one poll. */
+export const readInvalidations = async (
+  kinesis: LocalKinesis,
+  stream: string,
+  since: number,
+): Promise<{
+  result: PollResult
+  applied: Invalidation[]
+  skipped: SkippedRecord[]
+  keys: string[]
+}> => {
+  const reader = new StreamReader({
+    stream,
+    client: kinesis.client(),
+    clockSkewMs: Date.now() - since,
+    maxPagesPerShard: 10,
+  })
+  const applied: Invalidation[] = []
+  const skipped: SkippedRecord[] = []
+  const result = await reader.poll({
+    apply: (i) => applied.push(i),
+    onSkip: (s) => skipped.push(s),
+  })
+  return { result, applied, skipped, keys: applied.flatMap((i) => i.keys).sort() }
 }
 
 /** Counts the SDK commands a client sends, by name (`GetRecords`, `ListShards`, …). */

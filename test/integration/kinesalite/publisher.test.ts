@@ -1,15 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  createPublisher,
-  decodeRecord,
-  type Invalidation,
-  PublishError,
-  StreamReader,
-} from '../../../src/index.js'
+import { createPublisher, decodeRecord, PublishError } from '../../../src/index.js'
 import {
   failCommand,
   failPutRecordsEntries,
   type LocalKinesis,
+  readInvalidations,
   startKinesis,
 } from '../../support/kinesis.js'
 
@@ -20,16 +15,9 @@ beforeAll(async () => {
 afterAll(() => kinesis.close())
 
 const keysOnStream = async (stream: string, since: number): Promise<string[]> => {
-  const reader = new StreamReader({
-    stream,
-    client: kinesis.client(),
-    clockSkewMs: Date.now() - since,
-    maxPagesPerShard: 10,
-  })
-  const applied: Invalidation[] = []
-  const result = await reader.poll({ apply: (i) => applied.push(i) })
+  const { result, keys } = await readInvalidations(kinesis, stream, since)
   expect(result.ok).toBe(true)
-  return applied.flatMap((i) => i.keys).sort()
+  return keys
 }
 
 const keysOf = (data: Uint8Array | undefined): readonly string[] => {

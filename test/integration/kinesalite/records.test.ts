@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  createPublisher,
-  type Invalidation,
-  type SkippedRecord,
-  StreamReader,
-} from '../../../src/index.js'
+import { createPublisher } from '../../../src/index.js'
 import { container, Source } from '../../support/containers.js'
-import { type LocalKinesis, startKinesis } from '../../support/kinesis.js'
+import { type LocalKinesis, readInvalidations, startKinesis } from '../../support/kinesis.js'
 
 let kinesis: LocalKinesis
 beforeAll(async () => {
@@ -14,21 +9,7 @@ beforeAll(async () => {
 })
 afterAll(() => kinesis.close())
 
-const readAll = async (stream: string, since: number) => {
-  const reader = new StreamReader({
-    stream,
-    client: kinesis.client(),
-    clockSkewMs: Date.now() - since,
-    maxPagesPerShard: 10,
-  })
-  const applied: Invalidation[] = []
-  const skipped: SkippedRecord[] = []
-  const result = await reader.poll({
-    apply: (i) => applied.push(i),
-    onSkip: (s) => skipped.push(s),
-  })
-  return { result, applied, skipped }
-}
+const readAll = (stream: string, since: number) => readInvalidations(kinesis, stream, since)
 
 describe('invalidation records on the stream (kinesalite)', () => {
   it('reads a 3,000-key publish back complete from a 4-shard stream', async () => {
