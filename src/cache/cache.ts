@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache'
+import { InvalidKeyError } from '../errors.js'
 import { type Invalidation, keyProblem } from '../record/index.js'
 import { FillGuard, type Lease } from './fill-guard.js'
 import { ENTRY_OVERHEAD_BYTES, estimateBytes } from './size.js'
@@ -47,9 +48,6 @@ export class Cache {
       const store = new LRUCache<string, Entry>({
         max: maxEntries,
         maxSize: maxBytes,
-        sizeCalculation: (entry, key) =>
-          Math.max(1, Math.ceil(this.#sizeOf(entry.value, key) + key.length * 2)) +
-          ENTRY_OVERHEAD_BYTES,
         // Check expiry against the clock on every read, not a cached one: a thawed container's
         // first read must see time that passed while it was frozen.
         ttlResolution: 0,
@@ -94,7 +92,7 @@ export class Cache {
    */
   set(key: string, value: unknown, options: SetOptions = {}, lease?: Lease): boolean {
     const problem = keyProblem(key)
-    if (problem !== undefined) throw new TypeError(`scache: cache key ${problem}`)
+    if (problem !== undefined) throw new InvalidKeyError(`cache key ${problem}`)
     if (options.ttlMs !== undefined && !(Number.isInteger(options.ttlMs) && options.ttlMs >= 1)) {
       // lru-cache reads 0 as "never expires": refuse it rather than keep a value forever.
       throw new RangeError(`scache: ttlMs must be an integer of at least 1 (got ${options.ttlMs})`)
@@ -105,14 +103,32 @@ export class Cache {
       )
     }
     if (lease !== undefined && !lease.valid) return false
+    const size = this.#entrySize(key, value)
+    if (size === undefined) return false
     const keyspace = this.#keyspace(key)
     const ttl = options.ttlMs ?? drawTtl(keyspace.ttl, this.#random)
     const status: LRUCache.Status<string, Entry> = {}
-    keyspace.store.set(key, { value, costMs: options.costMs ?? 0 }, { ttl, status })
+    keyspace.store.set(key, { value, costMs: options.costMs ?? 0 }, { ttl, size, status })
     return status.set !== 'miss'
   }
 
   /** Evicts `key`. Returns true when a live entry was evicted (an expired one is removed too). */
+  /**
+   * Estimated bytes of an entry, or undefined when its value cannot be sized (too large to walk,
+   * or a `sizeOf` that throws or returns something other than a finite number): such a value is
+   * not stored, so the byte bound always holds.
+   */
+  #entrySize(key: string, value: unknown): number | undefined {
+    let bytes: number
+    try {
+      bytes = this.#sizeOf(value, key)
+    } catch {
+      return undefined
+    }
+    if (typeof bytes !== 'number' || !Number.isFinite(bytes) || bytes < 0) return undefined
+    return Math.ceil(bytes) + key.length * 2 + ENTRY_OVERHEAD_BYTES
+  }
+
   delete(key: string): boolean {
     const store = this.#keyspace(key).store
     const live = store.has(key)
@@ -141,6 +157,16 @@ export class Cache {
       }
     }
     return evicted
+  }
+
+  /** Revokes the leases of loads an invalidation overtakes, without evicting anything yet. */
+  revokeLeases(invalidation: Invalidation): void {
+    this.#guard.revoke(invalidation)
+  }
+
+  /** Drops expired entries; `size` then counts only live ones. O(entries). */
+  purgeStale(): void {
+    for (const store of this.#stores) store.purgeStale()
   }
 
   /** Evicts everything. Returns how many live entries were evicted. */

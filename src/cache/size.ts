@@ -1,20 +1,23 @@
 /** Fixed cost of one entry beyond its key and value: the store's slots and the entry wrapper. */
 export const ENTRY_OVERHEAD_BYTES = 96
 
-const MAX_NODES = 10_000
+/** A value with more nodes than this is not sized (nor cached) unless `sizeOf` is given. */
+export const MAX_ESTIMATED_NODES = 1_000_000
 
 /**
  * Rough retained size of a value in bytes, the way V8 lays it out: 2 bytes per string character,
- * 8 per number, ~32 bytes per object header plus its properties. Walks at most 10,000 nodes and
- * counts shared or cyclic references once, so it stays cheap and always terminates; pass your
- * own `sizeOf` when you know better (e.g. a `Buffer`'s length).
+ * 8 per number, ~32 bytes per object header plus its properties. Counts shared or cyclic
+ * references once. Returns `Infinity` for a value of more than a million nodes rather than
+ * underestimate it: the cache does not store what it cannot size. Pass your own `sizeOf` when
+ * you know better (e.g. a `Buffer`'s length).
  */
 export const estimateBytes = (value: unknown): number => {
   const seen = new Set<object>()
   const stack: unknown[] = [value]
   let bytes = 0
   let nodes = 0
-  while (stack.length > 0 && nodes < MAX_NODES) {
+  while (stack.length > 0) {
+    if (nodes >= MAX_ESTIMATED_NODES) return Number.POSITIVE_INFINITY
     const item = stack.pop()
     nodes++
     switch (typeof item) {

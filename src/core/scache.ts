@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks'
 import { Cache, type Lease, type SetOptions } from '../cache/index.js'
+import { InvalidKeyError } from '../errors.js'
 import { createPublisher, type Publisher } from '../publish/index.js'
-import type { Invalidation } from '../record/index.js'
+import { type Invalidation, keyProblem } from '../record/index.js'
 import {
   createDefaultClient,
   type PollResult,
@@ -71,8 +72,25 @@ interface Counters {
   cleared: ClearReason | undefined
 }
 
+const newCounters = (): Counters => ({
+  hits: 0,
+  misses: 0,
+  bypassed: 0,
+  savedMs: 0,
+  loads: 0,
+  loadMs: 0,
+  evicted: 0,
+  cleared: undefined,
+})
+
 /** A skipped poll keeps an iterator this young: re-reading its backlog is cheaper than a new iterator. */
 const SKIP_KEEPS_ITERATOR_MS = 60_000
+/**
+ * Most key-prefix comparisons one poll's prefix invalidations may cost (prefixes × entries);
+ * beyond it the cache is cleared instead, which is always safe and bounds the work a writer of
+ * many prefixes can cause.
+ */
+const PREFIX_SCAN_LIMIT = 1_000_000
 
 /**
  * One container's cache and its view of the invalidation stream. Create it once, at module scope;
@@ -119,7 +137,11 @@ export class Scache {
 
   /** The publisher `invalidate` uses; created on first use so read-only functions never build one. */
   get publisher(): Publisher {
-    this.#publisher ??= createPublisher({ streamName: this.options.streamName })
+    this.#publisher ??= createPublisher({
+      streamName: this.options.streamName,
+      // The client the reads use also knows where the stream is (region, endpoint, credentials).
+      ...(this.options.client === undefined ? {} : { client: this.options.client }),
+    })
     return this.#publisher
   }
 
@@ -134,36 +156,28 @@ export class Scache {
    * bypassed as `onStreamError` and `maxStalenessMs` say.
    */
   async begin(context: InvocationContext = {}): Promise<Invocation> {
-    const counters: Counters = {
-      hits: 0,
-      misses: 0,
-      bypassed: 0,
-      savedMs: 0,
-      loads: 0,
-      loadMs: 0,
-      evicted: 0,
-      cleared: undefined,
-    }
+    const counters = newCounters()
     const skipped: SkippedRecord[] = []
     const started = performance.now()
     const now = Date.now()
     let poll: PollResult | undefined
     let pollSkipped = false
+    const due = now - this.#lastPollAt >= this.#nextPollDelayMs || this.#polling !== undefined
+    // Before paying for a poll, drop expired entries: a container thawed after its TTLs holds
+    // nothing, and nothing needs reading.
+    if (due && this.cache.size > 0) this.cache.purgeStale()
     if (this.cache.size === 0 && this.cache.loading === 0 && this.#polling === undefined) {
       // Nothing here can be stale, so nothing needs reading: move to now for free.
       this.#reader.skipToNow(SKIP_KEEPS_ITERATOR_MS)
       this.#syncedAt = now
       this.#streamHealthy = true
       pollSkipped = true
-    } else if (now - this.#lastPollAt >= this.#nextPollDelayMs || this.#polling !== undefined) {
+    } else if (due) {
       poll = await this.#poll(context, counters, skipped)
     }
     const streamMs = performance.now() - started
     const stalenessMs = Math.max(0, Date.now() - this.#syncedAt)
-    const bypass =
-      stalenessMs > this.options.maxStalenessMs ||
-      (!this.#streamHealthy && this.options.onStreamError === 'bypass')
-    const cache = this.#requestCache(counters, bypass)
+    const cache = this.#requestCache(counters)
     let ended = false
     return {
       cache,
@@ -228,10 +242,18 @@ export class Scache {
     // A timer cleared when the poll settles: none is left to fire after a freeze.
     const budget = new AbortController()
     const timer = setTimeout(() => budget.abort(), budgetMs)
+    const prefixes = new Set<string>()
     this.#polling = this.#reader
       .poll({
         apply: (invalidation) => {
-          counters.evicted += this.#apply(invalidation, counters)
+          // Keys and invalidate-all apply at once. Prefixes revoke the leases they cover at once,
+          // but evict in one scan at the end of the poll: a scan per record would let a writer of
+          // many prefix records stall every reader.
+          counters.evicted += this.#apply({ ...invalidation, prefixes: [] }, counters)
+          if (invalidation.prefixes.length > 0) {
+            this.cache.revokeLeases(invalidation)
+            for (const prefix of invalidation.prefixes) prefixes.add(prefix)
+          }
         },
         onSkip: (record) => {
           if (skipped.length < 10) skipped.push(record)
@@ -243,12 +265,31 @@ export class Scache {
         this.#polling = undefined
       })
     const result = await this.#polling
+    if (prefixes.size > 0) {
+      if (prefixes.size * this.cache.size > PREFIX_SCAN_LIMIT)
+        this.#clear('prefix-scan-limit', counters)
+      else
+        counters.evicted += this.#apply({ keys: [], prefixes: [...prefixes], all: false }, counters)
+    }
     this.#lastPollAt = startedAt
     // Jitter spreads the polls of many containers; drawn below the interval so it stays a bound.
     this.#nextPollDelayMs = this.options.pollIntervalMs * (0.8 + 0.2 * Math.random())
     this.#streamHealthy = result.ok
-    if (result.ok) this.#syncedAt = startedAt
+    if (result.behind) {
+      // More backlog than maxPagesPerShard pages: rather than serve what the unread records may
+      // invalidate, or read them inside later requests, empty the cache and start again at now.
+      this.#clear('behind', counters)
+      this.#reader.skipToNow(0)
+      this.#syncedAt = Date.now()
+    } else if (result.ok) {
+      this.#syncedAt = startedAt
+    }
     return result
+  }
+
+  #clear(reason: ClearReason, counters: Counters): void {
+    counters.evicted += this.#apply({ keys: [], prefixes: [], all: true }, counters)
+    counters.cleared = reason
   }
 
   #apply(invalidation: Invalidation, counters: Counters): number {
@@ -259,17 +300,23 @@ export class Scache {
     return evicted
   }
 
-  #requestCache(counters: Counters, bypassed: boolean): RequestCache {
+  #requestCache(counters: Counters): RequestCache {
     const publishAndEvict = async (invalidation: Invalidation): Promise<void> => {
       counters.evicted += this.#apply(invalidation, counters)
       await this.publisher.publish(invalidation)
     }
     const toArray = (value: string | readonly string[]): readonly string[] =>
       typeof value === 'string' ? [value] : value
+    // Checked on every read, not once per invocation: a long handler must not outlive the bound.
+    const bypassed = (): boolean =>
+      Date.now() - this.#syncedAt > this.options.maxStalenessMs ||
+      (!this.#streamHealthy && this.options.onStreamError === 'bypass')
     return {
-      bypassed,
+      get bypassed() {
+        return bypassed()
+      },
       get: <T>(key: string): T | undefined => {
-        if (bypassed) {
+        if (bypassed()) {
           counters.bypassed++
           return undefined
         }
@@ -282,13 +329,16 @@ export class Scache {
         counters.savedMs += hit.costMs
         return hit.value
       },
-      set: (key, value, options) => (bypassed ? false : this.cache.set(key, value, options)),
+      set: (key, value, options) => (bypassed() ? false : this.cache.set(key, value, options)),
       getOrLoad: async <T>(
         key: string,
         loader: () => T | Promise<T>,
         options?: { readonly ttlMs?: number },
       ) => {
-        if (bypassed) counters.bypassed++
+        const problem = keyProblem(key)
+        if (problem !== undefined) throw new InvalidKeyError(`cache key ${problem}`)
+        const bypass = bypassed()
+        if (bypass) counters.bypassed++
         else {
           const hit = this.cache.get<T>(key)
           if (hit !== undefined) {
@@ -300,7 +350,7 @@ export class Scache {
         }
         const inflight = this.#loads.get(key)
         if (inflight?.lease.valid) return inflight.promise as Promise<T>
-        return this.#load(key, loader, counters, bypassed, options?.ttlMs)
+        return this.#load(key, loader, counters, bypass, options?.ttlMs)
       },
       invalidate: (keys) => publishAndEvict({ keys: [...toArray(keys)], prefixes: [], all: false }),
       invalidatePrefix: (prefixes) =>

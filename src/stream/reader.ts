@@ -15,6 +15,8 @@ import { streamParams } from './client.js'
 const ITERATOR_MAX_AGE_MS = 5 * 60_000 - 15_000
 /** GetRecords' own maximum. */
 const RECORDS_PER_PAGE = 10_000
+/** Generations of shards followed in one poll (a split of a split of …). */
+const MAX_ROUNDS = 8
 
 export interface StreamReaderOptions {
   /** Stream name or ARN. */
@@ -101,8 +103,6 @@ interface Tally {
   getShardIterator: number
   listShards: number
   errors: StreamError[]
-  /** A shard closed without telling its children: list the shards again. */
-  relist: boolean
 }
 
 const errorOf = (error: unknown, shardId?: string): StreamError => {
@@ -127,6 +127,11 @@ export class StreamReader {
   #shards: Map<string, ShardState> | undefined
   /** Position of shards not yet listed: the cold start, or the last skip. */
   #start: StartPosition
+  /**
+   * A shard closed without naming its children: list the shards again. Kept across polls and
+   * cleared only by a successful listing, or the children would never be read.
+   */
+  #needsRelist = false
 
   constructor(options: StreamReaderOptions) {
     this.#options = options
@@ -177,22 +182,33 @@ export class StreamReader {
       getShardIterator: 0,
       listShards: 0,
       errors: [],
-      relist: false,
     }
     const read = new Set<string>()
     try {
-      if (this.#shards === undefined) await this.#listShards(tally, options.signal)
       // A round reads every readable shard once; a shard that closes makes its children readable
       // in the next round, so a split or merge is followed within the same poll.
-      for (let round = 0; round < 8; round++) {
-        if (tally.relist) {
-          tally.relist = false
+      for (let round = 0; ; round++) {
+        if (this.#shards === undefined || this.#needsRelist)
           await this.#listShards(tally, options.signal)
-        }
         const readable = this.#readable().filter((shard) => !read.has(shard.id))
         if (readable.length === 0) break
+        if (round === MAX_ROUNDS) {
+          tally.errors.push({
+            name: 'ReshardingInProgress',
+            message: `${readable.length} shards left for the next poll`,
+          })
+          break
+        }
         for (const shard of readable) read.add(shard.id)
         await Promise.all(readable.map((shard) => this.#readShard(shard, tally, options)))
+      }
+      if (read.size === 0) {
+        // A stream always has an open shard: our view of it is out of date.
+        this.#needsRelist = true
+        tally.errors.push({
+          name: 'NoReadableShard',
+          message: 'no open shard found; listing again next poll',
+        })
       }
     } catch (error) {
       tally.errors.push(errorOf(error))
@@ -243,17 +259,16 @@ export class StreamReader {
     for (const shard of listed) {
       if (shard.ShardId === undefined) continue
       const previous = known?.get(shard.ShardId)
+      const parentIds = [shard.ParentShardId, shard.AdjacentParentShardId].filter(
+        (id): id is string => id !== undefined,
+      )
       shards.set(
         shard.ShardId,
         previous ??
           this.#newShard(
             shard.ShardId,
-            [shard.ParentShardId, shard.AdjacentParentShardId].filter(
-              (id): id is string => id !== undefined,
-            ),
-            // A shard that appears after the first listing was created after our position:
-            // everything in it is new to us.
-            known === undefined ? this.#start : { type: 'TRIM_HORIZON' },
+            parentIds,
+            known === undefined ? this.#start : this.#childStart(parentIds),
           ),
       )
     }
@@ -261,6 +276,7 @@ export class StreamReader {
     // stay readable.
     for (const [id, shard] of known ?? []) if (!shards.has(id)) shards.set(id, shard)
     this.#shards = shards
+    this.#needsRelist = false
   }
 
   #newShard(id: string, parentIds: readonly string[], start: StartPosition): ShardState {
@@ -280,12 +296,33 @@ export class StreamReader {
     if (shards === undefined) return
     for (const child of children) {
       if (child.ShardId === undefined || shards.has(child.ShardId)) continue
-      // Records reach a child only after its parents closed, which we read to their end.
+      const parentIds = child.ParentShards ?? []
       shards.set(
         child.ShardId,
-        this.#newShard(child.ShardId, child.ParentShards ?? [], { type: 'TRIM_HORIZON' }),
+        this.#newShard(child.ShardId, parentIds, this.#childStart(parentIds)),
       )
     }
+  }
+
+  /**
+   * Where a new shard is read from. Records reach a child only after its parents closed, so its
+   * start is safe; but when every parent was positioned at a timestamp (the cold start or a
+   * skip), nothing older than that is needed, and reading from it spares a backlog.
+   */
+  #childStart(parentIds: readonly string[]): StartPosition {
+    const parents = parentIds.map((id) => this.#shards?.get(id))
+    let at = Number.POSITIVE_INFINITY
+    for (const parent of parents) {
+      if (
+        parent === undefined ||
+        parent.sequenceNumber !== undefined ||
+        parent.start.type !== 'AT_TIMESTAMP'
+      ) {
+        return { type: 'TRIM_HORIZON' }
+      }
+      at = Math.min(at, parent.start.at)
+    }
+    return parents.length === 0 ? { type: 'TRIM_HORIZON' } : { type: 'AT_TIMESTAMP', at }
   }
 
   async #iterator(
@@ -332,6 +369,7 @@ export class StreamReader {
       for (let page = 0; page < this.#options.maxPagesPerShard; ) {
         const iterator = await this.#iterator(shard, tally, options.signal)
         let response: GetRecordsCommandOutput
+        const calledAt = this.#now()
         try {
           tally.getRecords++
           response = await this.#options.client.send(
@@ -360,11 +398,13 @@ export class StreamReader {
           if (response.ChildShards !== undefined && response.ChildShards.length > 0) {
             this.#adoptChildren(response.ChildShards)
           } else {
-            tally.relist = true
+            this.#needsRelist = true
           }
           return
         }
+        // Each NextShardIterator is a new iterator, valid for 5 minutes from this call.
         shard.iterator = response.NextShardIterator
+        shard.iteratorIssuedAt = calledAt
         const caughtUp =
           (response.MillisBehindLatest ?? 0) === 0 && records.length < this.#recordsPerPage
         if (caughtUp) return

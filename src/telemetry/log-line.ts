@@ -1,7 +1,10 @@
 import type { SkippedRecord } from '../stream/index.js'
 
-/** Why the cache was emptied during an invocation. */
-export type ClearReason = 'invalidate-all'
+/**
+ * Why the cache was emptied during an invocation: an invalidate-all record or call; a backlog
+ * larger than `maxPagesPerShard` pages (`behind`); or prefix invalidations too costly to scan.
+ */
+export type ClearReason = 'invalidate-all' | 'behind' | 'prefix-scan-limit'
 
 /**
  * The one structured line scache writes per invocation. Durations in ms, rounded to 0.01.

@@ -6,6 +6,7 @@ import {
   estimateBytes,
   keyspaceOf,
 } from '../../../src/cache/index.js'
+import { InvalidKeyError } from '../../../src/errors.js'
 import type { Invalidation } from '../../../src/record/index.js'
 
 /** A hand-moved wall clock. Starts far from 0: lru-cache treats a start time of 0 as "no TTL". */
@@ -441,8 +442,8 @@ describe('invalidate', () => {
 describe('keys', () => {
   it('set throws on an empty key and on a key longer than 1024 characters', () => {
     const cache = newCache()
-    expect(() => cache.set('', 1)).toThrow(TypeError)
-    expect(() => cache.set('x'.repeat(1025), 1)).toThrow(TypeError)
+    expect(() => cache.set('', 1)).toThrow(InvalidKeyError)
+    expect(() => cache.set('x'.repeat(1025), 1)).toThrow(InvalidKeyError)
     expect(cache.size).toBe(0)
     expect(cache.set('x'.repeat(1024), 1)).toBe(true)
     expect(cache.has('x'.repeat(1024))).toBe(true)
