@@ -1,9 +1,9 @@
 // kinesalite answers GetShardIterator(AT_TIMESTAMP) with the first record at or after the
 // timestamp, and never answers at all when there is none (the request hangs). Real Kinesis
 // returns an iterator at the tip of the shard. This shim, installed in require.cache before
-// kinesalite loads its actions, gives kinesalite the real behaviour: it takes a LATEST-style
-// position first, then looks for a record at or after the timestamp, so a record put meanwhile
-// is never skipped.
+// kinesalite loads its actions, positions AT_TIMESTAMP iterators from the shard's records: at
+// the first record at or after the timestamp; else just after the last record; else (an empty
+// shard) at its start. A record put meanwhile always lands after that position.
 const db = require('kinesalite/db')
 const original = require('kinesalite/actions/getShardIterator')
 
@@ -23,25 +23,19 @@ function getShardIterator(store, data, cb) {
   }
   store.getStream(data.StreamName, (err, stream) => {
     if (err || shardIx >= stream.Shards.length) return original(store, data, cb)
-    const shardSeqObj = db.parseSequence(
-      stream.Shards[shardIx].SequenceNumberRange.StartingSequenceNumber,
-    )
-    const tip = db.stringifySequence({
-      shardCreateTime: shardSeqObj.shardCreateTime,
-      seqIx: stream._seqIx[Math.floor(shardIx / 5)],
-      seqTime: Date.now(),
-      shardIx: shardSeqObj.shardIx,
-    })
     const range = { gt: db.shardIxToHex(shardIx), lt: db.shardIxToHex(shardIx + 1) }
-    db.lazy(store.getStreamDb(data.StreamName).createReadStream(range), cb)
-      .filter((item) => item.value.ApproximateArrivalTimestamp >= data.Timestamp)
-      .take(1)
-      .join((items) => {
-        if (items.length > 0) return original(store, data, cb)
-        cb(null, {
-          ShardIterator: db.createShardIterator(data.StreamName, db.shardIdName(shardIx), tip),
-        })
+    db.lazy(store.getStreamDb(data.StreamName).createReadStream(range), cb).join((items) => {
+      const at = items.find((item) => item.value.ApproximateArrivalTimestamp >= data.Timestamp)
+      const last = items.at(-1)
+      const sequence = at
+        ? at.key.split('/')[1]
+        : last
+          ? db.incrementSequence(db.parseSequence(last.key.split('/')[1]))
+          : stream.Shards[shardIx].SequenceNumberRange.StartingSequenceNumber
+      cb(null, {
+        ShardIterator: db.createShardIterator(data.StreamName, db.shardIdName(shardIx), sequence),
       })
+    })
   })
 }
 
