@@ -27,6 +27,8 @@ export interface LocalKinesis {
   client(options?: { maxAttempts?: number }): KinesisClient
   /** Creates a stream and waits until it is ACTIVE. */
   createStream(name: string, shardCount?: number): Promise<void>
+  /** Waits until a stream is ACTIVE again, e.g. after a split or merge. */
+  untilActive(name: string): Promise<void>
   close(): Promise<void>
 }
 
@@ -58,20 +60,24 @@ export const startLocalKinesis = async (port = 0): Promise<LocalKinesis> => {
     return created
   }
   const admin = client({ maxAttempts: 3 })
+  const untilActive = async (name: string): Promise<void> => {
+    for (let i = 0; i < 100; i++) {
+      const { StreamDescriptionSummary } = await admin.send(
+        new DescribeStreamSummaryCommand({ StreamName: name }),
+      )
+      if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    throw new Error(`stream ${name} never became ACTIVE`)
+  }
   return {
     config,
     client,
     async createStream(name, shardCount = 1) {
       await admin.send(new CreateStreamCommand({ StreamName: name, ShardCount: shardCount }))
-      for (let i = 0; i < 100; i++) {
-        const { StreamDescriptionSummary } = await admin.send(
-          new DescribeStreamSummaryCommand({ StreamName: name }),
-        )
-        if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return
-        await new Promise((resolve) => setTimeout(resolve, 20))
-      }
-      throw new Error(`stream ${name} never became ACTIVE`)
+      await untilActive(name)
     },
+    untilActive,
     async close() {
       for (const created of clients) created.destroy()
       server.closeAllConnections()

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import {
   type KinesisClient,
+  ListShardsCommand,
+  MergeShardsCommand,
   PutRecordCommand,
   type PutRecordsCommandInput,
   type PutRecordsCommandOutput,
   type PutRecordsRequestEntry,
   type PutRecordsResultEntry,
+  SplitShardCommand,
 } from '@aws-sdk/client-kinesis'
 import { startLocalKinesis } from '../../infra/local/kinesis.js'
 import {
@@ -23,6 +26,12 @@ export interface LocalKinesis {
   createStream(shardCount?: number): Promise<string>
   /** Writes raw bytes to the stream, as any PutRecord-capable writer could. */
   putRaw(stream: string, data: Uint8Array | string, partitionKey?: string): Promise<string>
+  /** Ids of the stream's open shards. */
+  openShards(stream: string): Promise<string[]>
+  /** Splits the first open shard in two (SplitShard), and waits until the stream is ACTIVE. */
+  split(stream: string): Promise<void>
+  /** Merges the first two open shards (MergeShards), and waits until the stream is ACTIVE. */
+  merge(stream: string): Promise<void>
   close(): Promise<void>
 }
 
@@ -30,6 +39,12 @@ export interface LocalKinesis {
 export const startKinesis = async (): Promise<LocalKinesis> => {
   const local = await startLocalKinesis()
   const admin = local.client({ maxAttempts: 3 })
+  const openShards = async (stream: string): Promise<string[]> => {
+    const { Shards = [] } = await admin.send(new ListShardsCommand({ StreamName: stream }))
+    return Shards.filter(
+      (shard) => shard.SequenceNumberRange?.EndingSequenceNumber === undefined,
+    ).map((shard) => shard.ShardId ?? '')
+  }
   return {
     endpoint: local.config.endpoint,
     client: local.client,
@@ -47,6 +62,29 @@ export const startKinesis = async (): Promise<LocalKinesis> => {
         }),
       )
       return response.ShardId ?? ''
+    },
+    openShards,
+    async split(stream) {
+      const [shard] = await openShards(stream)
+      await admin.send(
+        new SplitShardCommand({
+          StreamName: stream,
+          ShardToSplit: shard,
+          NewStartingHashKey: (2n ** 127n).toString(),
+        }),
+      )
+      await local.untilActive(stream)
+    },
+    async merge(stream) {
+      const [left, right] = await openShards(stream)
+      await admin.send(
+        new MergeShardsCommand({
+          StreamName: stream,
+          ShardToMerge: left,
+          AdjacentShardToMerge: right,
+        }),
+      )
+      await local.untilActive(stream)
     },
     close: local.close,
   }

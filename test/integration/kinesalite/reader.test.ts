@@ -1,39 +1,13 @@
-import {
-  DescribeStreamSummaryCommand,
-  type KinesisClient,
-  ListShardsCommand,
-  MergeShardsCommand,
-  SplitShardCommand,
-} from '@aws-sdk/client-kinesis'
+import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPublisher, type Invalidation, StreamReader } from '../../../src/index.js'
 import { countCommands, type LocalKinesis, startKinesis } from '../../support/kinesis.js'
 
 let kinesis: LocalKinesis
-let admin: KinesisClient
 beforeAll(async () => {
   kinesis = await startKinesis()
-  admin = kinesis.client({ maxAttempts: 3 })
 })
 afterAll(() => kinesis.close())
-
-const untilActive = async (stream: string): Promise<void> => {
-  for (let i = 0; i < 100; i++) {
-    const { StreamDescriptionSummary } = await admin.send(
-      new DescribeStreamSummaryCommand({ StreamName: stream }),
-    )
-    if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-  throw new Error(`${stream} stayed UPDATING`)
-}
-
-const openShards = async (stream: string): Promise<string[]> => {
-  const { Shards = [] } = await admin.send(new ListShardsCommand({ StreamName: stream }))
-  return Shards.filter(
-    (shard) => shard.SequenceNumberRange?.EndingSequenceNumber === undefined,
-  ).map((shard) => shard.ShardId ?? '')
-}
 
 const newReader = (
   stream: string,
@@ -101,16 +75,8 @@ describe('StreamReader resharding (kinesalite SplitShard and MergeShards mid-run
     await poll()
 
     await publisher.invalidate('before:split')
-    const [parent] = await openShards(stream)
-    await admin.send(
-      new SplitShardCommand({
-        StreamName: stream,
-        ShardToSplit: parent,
-        NewStartingHashKey: (2n ** 127n).toString(),
-      }),
-    )
-    await untilActive(stream)
-    const children = await openShards(stream)
+    await kinesis.split(stream)
+    const children = await kinesis.openShards(stream)
     expect(children).toHaveLength(2)
     const after = Array.from({ length: 20 }, (_, i) => `after:${i}`)
     for (const key of after) await publisher.invalidate(key) // random partition keys: both children
@@ -142,15 +108,7 @@ describe('StreamReader resharding (kinesalite SplitShard and MergeShards mid-run
 
     const before = Array.from({ length: 10 }, (_, i) => `before:${i}`)
     for (const key of before) await publisher.invalidate(key)
-    const [left, right] = await openShards(stream)
-    await admin.send(
-      new MergeShardsCommand({
-        StreamName: stream,
-        ShardToMerge: left,
-        AdjacentShardToMerge: right,
-      }),
-    )
-    await untilActive(stream)
+    await kinesis.merge(stream)
     await publisher.invalidate(['after:1', 'after:2'])
 
     const polls = await pollUntil(poll, () => keys(applied).length === before.length + 2)

@@ -1,10 +1,4 @@
-import {
-  DescribeStreamSummaryCommand,
-  type GetRecordsCommandOutput,
-  type KinesisClient,
-  ListShardsCommand,
-  SplitShardCommand,
-} from '@aws-sdk/client-kinesis'
+import type { GetRecordsCommandOutput, KinesisClient } from '@aws-sdk/client-kinesis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createPublisher,
@@ -21,33 +15,12 @@ import {
 } from '../../support/kinesis.js'
 
 let kinesis: LocalKinesis
-let admin: KinesisClient
 beforeAll(async () => {
   kinesis = await startKinesis()
-  admin = kinesis.client({ maxAttempts: 3 })
 })
 afterAll(() => kinesis.close())
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-const split = async (stream: string): Promise<void> => {
-  const { Shards = [] } = await admin.send(new ListShardsCommand({ StreamName: stream }))
-  const open = Shards.find((shard) => shard.SequenceNumberRange?.EndingSequenceNumber === undefined)
-  await admin.send(
-    new SplitShardCommand({
-      StreamName: stream,
-      ShardToSplit: open?.ShardId,
-      NewStartingHashKey: (2n ** 127n).toString(),
-    }),
-  )
-  for (let i = 0; i < 100; i++) {
-    const { StreamDescriptionSummary } = await admin.send(
-      new DescribeStreamSummaryCommand({ StreamName: stream }),
-    )
-    if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return
-    await sleep(20)
-  }
-}
 
 /** Fault injection: GetRecords answers as real Kinesis does far behind the tip (empty pages). */
 const farBehind = (client: KinesisClient, enabled: () => boolean): void => {
@@ -75,7 +48,7 @@ describe('stream safeguards (kinesalite)', () => {
     const poll = () => reader.poll({ apply: (i) => applied.push(i) })
     await poll()
 
-    await split(stream)
+    await kinesis.split(stream)
     const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
     const keys = Array.from({ length: 10 }, (_, i) => `users:${i}`)
     for (const key of keys) await publisher.invalidate(key)
@@ -96,7 +69,7 @@ describe('stream safeguards (kinesalite)', () => {
     const reader = new StreamReader({ stream, client, clockSkewMs: 0, maxPagesPerShard: 5 })
     const applied: Invalidation[] = []
     await reader.poll({ apply: (i) => applied.push(i) })
-    await split(stream)
+    await kinesis.split(stream)
     // kinesalite stamps a child's records no earlier than the child's creation, which it rounds
     // up to the next second; real Kinesis stamps real arrival times.
     await sleep(1_100)
