@@ -3,6 +3,7 @@ import type { KeyspaceOptions, TtlRange } from '../cache/index.js'
 import { ScacheOptionsError } from '../errors.js'
 import type { Publisher } from '../publish/index.js'
 import type { InvocationLog } from '../telemetry/index.js'
+import { describe, integer, isObject, onlyKnown } from '../validate.js'
 
 /** What reads get between a failed poll and `maxStalenessMs`. */
 export type OnStreamError = 'bypass' | 'serve-stale'
@@ -82,37 +83,6 @@ export const defaults = {
 } as const
 
 const DAY_MS = 86_400_000
-
-const describe = (value: unknown): string =>
-  typeof value === 'string'
-    ? JSON.stringify(value)
-    : typeof value === 'object'
-      ? typeof value
-      : String(value)
-
-const onlyKnown = (path: string, value: object, known: readonly string[]): void => {
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) {
-      throw new ScacheOptionsError(
-        path === '' ? key : `${path}.${key}`,
-        `is not an option (known: ${known.join(', ')})`,
-      )
-    }
-  }
-}
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
-
-const integer = (path: string, value: unknown, min: number, max: number): number => {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ScacheOptionsError(
-      path,
-      `must be an integer from ${min} to ${max} (got ${describe(value)})`,
-    )
-  }
-  return value
-}
 
 const ttlRange = (path: string, value: unknown): TtlRange => {
   if (!isObject(value))

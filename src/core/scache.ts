@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
-import { Cache, type Lease, type SetOptions } from '../cache/index.js'
+import { Cache, type CacheHit, type Lease, type SetOptions } from '../cache/index.js'
 import { InvalidKeyError } from '../errors.js'
-import { createPublisher, type Publisher } from '../publish/index.js'
+import { createPublisher, type Publisher, toArray } from '../publish/index.js'
 import { type Invalidation, keyProblem } from '../record/index.js'
 import {
   createDefaultClient,
@@ -305,12 +305,20 @@ export class Scache {
       counters.evicted += this.#apply(invalidation, counters)
       await this.publisher.publish(invalidation)
     }
-    const toArray = (value: string | readonly string[]): readonly string[] =>
-      typeof value === 'string' ? [value] : value
     // Checked on every read, not once per invocation: a long handler must not outlive the bound.
     const bypassed = (): boolean =>
       Date.now() - this.#syncedAt > this.options.maxStalenessMs ||
       (!this.#streamHealthy && this.options.onStreamError === 'bypass')
+    // A read from the store, counted as a hit (crediting the entry's cost) or a miss.
+    const lookup = <T>(key: string): CacheHit<T> | undefined => {
+      const hit = this.cache.get<T>(key)
+      if (hit === undefined) counters.misses++
+      else {
+        counters.hits++
+        counters.savedMs += hit.costMs
+      }
+      return hit
+    }
     return {
       get bypassed() {
         return bypassed()
@@ -320,14 +328,7 @@ export class Scache {
           counters.bypassed++
           return undefined
         }
-        const hit = this.cache.get<T>(key)
-        if (hit === undefined) {
-          counters.misses++
-          return undefined
-        }
-        counters.hits++
-        counters.savedMs += hit.costMs
-        return hit.value
+        return lookup<T>(key)?.value
       },
       set: (key, value, options) => (bypassed() ? false : this.cache.set(key, value, options)),
       getOrLoad: async <T>(
@@ -340,21 +341,16 @@ export class Scache {
         const bypass = bypassed()
         if (bypass) counters.bypassed++
         else {
-          const hit = this.cache.get<T>(key)
-          if (hit !== undefined) {
-            counters.hits++
-            counters.savedMs += hit.costMs
-            return hit.value
-          }
-          counters.misses++
+          const hit = lookup<T>(key)
+          if (hit !== undefined) return hit.value
         }
         const inflight = this.#loads.get(key)
         if (inflight?.lease.valid) return inflight.promise as Promise<T>
         return this.#load(key, loader, counters, bypass, options?.ttlMs)
       },
-      invalidate: (keys) => publishAndEvict({ keys: [...toArray(keys)], prefixes: [], all: false }),
+      invalidate: (keys) => publishAndEvict({ keys: toArray(keys), prefixes: [], all: false }),
       invalidatePrefix: (prefixes) =>
-        publishAndEvict({ keys: [], prefixes: [...toArray(prefixes)], all: false }),
+        publishAndEvict({ keys: [], prefixes: toArray(prefixes), all: false }),
       invalidateAll: () => publishAndEvict({ keys: [], prefixes: [], all: true }),
     }
   }

@@ -3,4 +3,5 @@ export {
   type Publisher,
   type PublisherOptions,
   type PublishResult,
+  toArray,
 } from './publisher.js'

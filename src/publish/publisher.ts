@@ -7,6 +7,7 @@ import {
 import { InvalidKeyError, PublishError, ScacheOptionsError } from '../errors.js'
 import { encodeRecord, type Invalidation, keyProblem, recordLimits } from '../record/index.js'
 import { createDefaultClient, streamParams } from '../stream/client.js'
+import { integer, onlyKnown } from '../validate.js'
 
 /** PutRecords' limits: 500 entries and 5 MiB (data + partition keys) per request. */
 const MAX_ENTRIES_PER_REQUEST = 500
@@ -57,22 +58,21 @@ interface Pending {
   readonly bytes: number
 }
 
-const positiveInteger = (value: unknown): boolean =>
-  typeof value === 'number' && Number.isInteger(value) && value > 0
-
 const validate = (options: PublisherOptions): void => {
-  const known = new Set([
-    'streamName',
-    'client',
-    'maxAttempts',
-    'baseDelayMs',
-    'maxDelayMs',
-    'maxKeysPerRecord',
-    'maxRecordBytes',
-  ])
-  for (const name of Object.keys(options)) {
-    if (!known.has(name)) throw new ScacheOptionsError(name, 'is not a publisher option')
-  }
+  onlyKnown(
+    '',
+    options,
+    [
+      'streamName',
+      'client',
+      'maxAttempts',
+      'baseDelayMs',
+      'maxDelayMs',
+      'maxKeysPerRecord',
+      'maxRecordBytes',
+    ],
+    'a publisher option',
+  )
   const integers: [keyof PublisherOptions, number, number][] = [
     ['maxAttempts', 1, 20],
     ['baseDelayMs', 1, 60_000],
@@ -98,14 +98,7 @@ const validate = (options: PublisherOptions): void => {
     throw new ScacheOptionsError('client', 'must be a KinesisClient')
   }
   for (const [name, min, max] of integers) {
-    const value = options[name]
-    if (value === undefined) continue
-    if (!positiveInteger(value) || (value as number) < min || (value as number) > max) {
-      throw new ScacheOptionsError(
-        name,
-        `must be an integer from ${min} to ${max} (got ${String(value)})`,
-      )
-    }
+    if (options[name] !== undefined) integer(name, options[name], min, max)
   }
 }
 
@@ -117,7 +110,8 @@ const checkEntries = (kind: 'key' | 'prefix', entries: readonly string[]): void 
   }
 }
 
-const toArray = (value: string | readonly string[]): readonly string[] =>
+/** One key or prefix, or many, as a list. */
+export const toArray = (value: string | readonly string[]): readonly string[] =>
   typeof value === 'string' ? [value] : value
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
