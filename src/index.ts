@@ -42,6 +42,7 @@ export {
 export {
   createDefaultClient,
   type PollResult,
+  type RestartReason,
   type SkippedRecord,
   type StreamError,
   StreamReader,

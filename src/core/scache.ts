@@ -83,6 +83,12 @@ const newCounters = (): Counters => ({
   cleared: undefined,
 })
 
+/** Backoff after failed polls: the delay doubles per failure from here (or the poll interval)… */
+const MIN_BACKOFF_MS = 100
+/** …up to here (or the poll interval, if longer). */
+const MAX_BACKOFF_MS = 30_000
+const MAX_BACKOFF_LEVEL = 16
+
 /** A skipped poll keeps an iterator this young: re-reading its backlog is cheaper than a new iterator. */
 const SKIP_KEEPS_ITERATOR_MS = 60_000
 /**
@@ -112,6 +118,8 @@ export class Scache {
   #syncedAt: number
   #lastPollAt = Number.NEGATIVE_INFINITY
   #nextPollDelayMs = 0
+  /** Failed polls not yet paid back by successes: each doubles the delay before the next poll. */
+  #backoffLevel = 0
   #streamHealthy = true
   #polling: Promise<PollResult> | undefined
 
@@ -130,6 +138,8 @@ export class Scache {
       client: o.client ?? createDefaultClient({ maxAttempts: 1 }),
       clockSkewMs: o.clockSkewMs,
       maxPagesPerShard: o.maxPagesPerShard,
+      // A backlog spanning more than the staleness bound is not worth reading inside a request.
+      maxBehindMs: o.maxStalenessMs,
     })
     this.#publisher = o.publisher
     this.#syncedAt = Date.now()
@@ -176,6 +186,9 @@ export class Scache {
       poll = await this.#poll(context, counters, skipped)
     }
     const streamMs = performance.now() - started
+    // Only when this poll left the container backing off: how long until it reads again.
+    const backoffMs =
+      poll !== undefined && this.#backoffLevel > 0 ? this.#nextPollDelayMs : undefined
     const stalenessMs = Math.max(0, Date.now() - this.#syncedAt)
     const cache = this.#requestCache(counters)
     let ended = false
@@ -204,13 +217,18 @@ export class Scache {
           streamCalls:
             poll === undefined
               ? 0
-              : poll.calls.getRecords + poll.calls.getShardIterator + poll.calls.listShards,
+              : poll.calls.getRecords +
+                poll.calls.getShardIterator +
+                poll.calls.listShards +
+                poll.calls.describeStreamSummary,
           pollSkipped,
           polled: poll !== undefined,
           stalenessMs: round(stalenessMs),
           ...(poll?.errors[0] === undefined
             ? {}
             : { streamError: `${poll.errors[0].name}: ${poll.errors[0].message}` }),
+          ...(poll?.throttled === true ? { throttled: true } : {}),
+          ...(backoffMs === undefined ? {} : { backoffMs: round(backoffMs) }),
           ...(counters.cleared === undefined ? {} : { cleared: counters.cleared }),
           entries: this.cache.size,
           bytes: this.cache.bytes,
@@ -272,19 +290,38 @@ export class Scache {
         counters.evicted += this.#apply({ keys: [], prefixes: [...prefixes], all: false }, counters)
     }
     this.#lastPollAt = startedAt
-    // Jitter spreads the polls of many containers; drawn below the interval so it stays a bound.
-    this.#nextPollDelayMs = this.options.pollIntervalMs * (0.8 + 0.2 * Math.random())
-    this.#streamHealthy = result.ok
-    if (result.behind) {
-      // More backlog than maxPagesPerShard pages: rather than serve what the unread records may
-      // invalidate, or read them inside later requests, empty the cache and start again at now.
-      this.#clear('behind', counters)
-      this.#reader.skipToNow(0)
+    this.#nextPollDelayMs = this.#pollDelay(result.ok || result.restarted !== undefined)
+    if (result.restarted !== undefined) {
+      // The reader could not vouch for its positions (too far behind, idle past retention, a
+      // rejected position, a recreated stream) and moved them to now: what was written before
+      // may never be read, so nothing cached before may be served.
+      this.#clear(result.restarted, counters)
       this.#syncedAt = Date.now()
-    } else if (result.ok) {
-      this.#syncedAt = startedAt
+      this.#streamHealthy = true
+    } else {
+      this.#streamHealthy = result.ok
+      if (result.ok) this.#syncedAt = startedAt
     }
     return result
+  }
+
+  /**
+   * The delay before the next poll. Jitter spreads the polls of many containers; drawn below the
+   * interval so that it stays a bound. Each failure (throttled, 5xx, timeout) doubles the delay,
+   * with wider jitter so throttled containers do not retry together; each success halves it
+   * again, so a recovering stream is not hit by the whole fleet at once.
+   */
+  #pollDelay(succeeded: boolean): number {
+    const interval = this.options.pollIntervalMs
+    this.#backoffLevel = succeeded
+      ? Math.max(0, this.#backoffLevel - 1)
+      : Math.min(MAX_BACKOFF_LEVEL, this.#backoffLevel + 1)
+    if (this.#backoffLevel === 0) return interval * (0.8 + 0.2 * Math.random())
+    const delay = Math.min(
+      Math.max(MAX_BACKOFF_MS, interval),
+      Math.max(MIN_BACKOFF_MS, interval) * 2 ** this.#backoffLevel,
+    )
+    return delay * (0.5 + 0.5 * Math.random())
   }
 
   #clear(reason: ClearReason, counters: Counters): void {
@@ -389,6 +426,7 @@ export class Scache {
     this.#reader.skipToNow(0)
     this.#syncedAt = Date.now()
     this.#lastPollAt = Number.NEGATIVE_INFINITY
+    this.#backoffLevel = 0
     this.#streamHealthy = true
   }
 }

@@ -1,9 +1,11 @@
 import {
   type _Record,
   type ChildShard,
+  DescribeStreamSummaryCommand,
   GetRecordsCommand,
   type GetRecordsCommandOutput,
   GetShardIteratorCommand,
+  type GetShardIteratorCommandOutput,
   type KinesisClient,
   ListShardsCommand,
   type Shard,
@@ -17,6 +19,22 @@ const ITERATOR_MAX_AGE_MS = 5 * 60_000 - 15_000
 const RECORDS_PER_PAGE = 10_000
 /** Generations of shards followed in one poll (a split of a split of …). */
 const MAX_ROUNDS = 8
+/** Kinesis keeps records at least 24 hours; a shorter gap never needs the stream's retention. */
+const MIN_RETENTION_MS = 24 * 3_600_000
+/** A gap this close to the retention period is treated as past it: trimming is not instantaneous. */
+const RETENTION_MARGIN_MS = 10 * 60_000
+
+/**
+ * Why the reader gave up its positions and restarted at now. The caller must empty its cache:
+ * - `behind`: more backlog than the catch-up budget (`maxPagesPerShard`, `maxBehindMs`);
+ * - `retention`: idle longer than the stream keeps records, so some may be gone unread;
+ * - `position-lost`: Kinesis rejected a sequence number (trimmed, or from another stream);
+ * - `stream-recreated`: the stream was deleted and created again under the same name.
+ */
+export type RestartReason = 'behind' | 'retention' | 'position-lost' | 'stream-recreated'
+
+/** Kinesis' answers to a reader over its share of a shard's (or the account's) limits. */
+const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'LimitExceededException'])
 
 export interface StreamReaderOptions {
   /** Stream name or ARN. */
@@ -29,6 +47,11 @@ export interface StreamReaderOptions {
   readonly clockSkewMs: number
   /** Most GetRecords pages read from one shard in one poll. */
   readonly maxPagesPerShard: number
+  /**
+   * A shard further behind its tip than this (`MillisBehindLatest` after a page) is not read on:
+   * the reader restarts at now. Default: no limit but the page cap.
+   */
+  readonly maxBehindMs?: number
   /** `Limit` of each GetRecords call. Default 10,000, Kinesis' maximum. */
   readonly recordsPerPage?: number
   /** Wall clock, ms. */
@@ -65,12 +88,18 @@ export interface PollResult {
   readonly droppedEntries: number
   readonly invalidations: number
   readonly shardsPolled: number
-  /** Some shard still had records after `maxPagesPerShard` pages. */
-  readonly behind: boolean
+  /**
+   * The positions could not be trusted, so every one moved to now: the caller must empty its
+   * cache, since what was written before now may never be read.
+   */
+  readonly restarted?: RestartReason
+  /** Kinesis throttled a call (the shard's 5 reads/s or 2 MiB/s, or an account limit). */
+  readonly throttled: boolean
   readonly calls: {
     readonly getRecords: number
     readonly getShardIterator: number
     readonly listShards: number
+    readonly describeStreamSummary: number
   }
   readonly errors: readonly StreamError[]
 }
@@ -83,6 +112,8 @@ type StartPosition =
 interface ShardState {
   readonly id: string
   readonly parentIds: readonly string[]
+  /** From ListShards: a shard of the same id with another first sequence number is another stream's. */
+  startingSequenceNumber: string | undefined
   iterator: string | undefined
   iteratorIssuedAt: number
   /** Last record read: the position that survives an expired iterator. */
@@ -98,11 +129,19 @@ interface Tally {
   droppedEntries: number
   invalidations: number
   shardsPolled: number
-  behind: boolean
+  restart: RestartReason | undefined
   getRecords: number
   getShardIterator: number
   listShards: number
+  describeStreamSummary: number
   errors: StreamError[]
+}
+
+/** Thrown inside a poll when the positions cannot be trusted; ends the poll. */
+class Restart extends Error {
+  constructor(readonly reason: RestartReason) {
+    super(reason)
+  }
 }
 
 const errorOf = (error: unknown, shardId?: string): StreamError => {
@@ -111,6 +150,8 @@ const errorOf = (error: unknown, shardId?: string): StreamError => {
   return shardId === undefined ? { name, message } : { shardId, name, message }
 }
 
+const nameOf = (error: unknown): string => (error instanceof Error ? error.name : '')
+
 /**
  * Reads a Kinesis stream from where this container last looked. Per shard it keeps the
  * NextShardIterator and the last sequence number, so a quiet shard never loses its position and
@@ -118,20 +159,29 @@ const errorOf = (error: unknown, shardId?: string): StreamError => {
  * parallel; a closed shard is read to its end before its children.
  *
  * Steady state is one GetRecords per shard per poll: shards are listed once, and again only
- * when one closes without naming its children.
+ * when one closes without naming its children, or before positions are re-anchored after a gap
+ * (which is also when a deleted and recreated stream is recognised).
+ *
+ * When positions cannot be trusted (idle past the stream's retention, a rejected sequence number,
+ * a recreated stream, a backlog past the catch-up budget) it restarts at now and says why: the
+ * caller must then empty its cache.
  */
 export class StreamReader {
   readonly #options: StreamReaderOptions
   readonly #now: () => number
   readonly #recordsPerPage: number
   #shards: Map<string, ShardState> | undefined
-  /** Position of shards not yet listed: the cold start, or the last skip. */
+  /** Position of shards not yet listed: the cold start, or the last skip or restart. */
   #start: StartPosition
   /**
-   * A shard closed without naming its children: list the shards again. Kept across polls and
-   * cleared only by a successful listing, or the children would never be read.
+   * List the shards again: one closed without naming its children, a position is about to be
+   * re-anchored, or Kinesis said a resource is gone. Cleared only by a successful listing.
    */
   #needsRelist = false
+  /** Every position was readable at this time: nothing after it can have been trimmed since. */
+  #positionsAt: number
+  /** The stream's retention, from DescribeStreamSummary the first time a gap needs it. */
+  #retentionMs: number | undefined
 
   constructor(options: StreamReaderOptions) {
     this.#options = options
@@ -140,7 +190,8 @@ export class StreamReader {
       RECORDS_PER_PAGE,
       Math.max(1, options.recordsPerPage ?? RECORDS_PER_PAGE),
     )
-    this.#start = { type: 'AT_TIMESTAMP', at: this.#now() - options.clockSkewMs }
+    this.#positionsAt = this.#now()
+    this.#start = { type: 'AT_TIMESTAMP', at: this.#positionsAt - options.clockSkewMs }
   }
 
   /**
@@ -152,6 +203,7 @@ export class StreamReader {
   skipToNow(keepIteratorMs: number): void {
     const now = this.#now()
     this.#start = { type: 'AT_TIMESTAMP', at: now - this.#options.clockSkewMs }
+    this.#positionsAt = now
     for (const shard of this.#shards?.values() ?? []) {
       if (shard.iterator !== undefined && now - shard.iteratorIssuedAt < keepIteratorMs) continue
       shard.iterator = undefined
@@ -177,17 +229,24 @@ export class StreamReader {
       droppedEntries: 0,
       invalidations: 0,
       shardsPolled: 0,
-      behind: false,
+      restart: undefined,
       getRecords: 0,
       getShardIterator: 0,
       listShards: 0,
+      describeStreamSummary: 0,
       errors: [],
     }
+    const startedAt = this.#now()
     const read = new Set<string>()
     try {
+      await this.#checkRetention(startedAt, tally, options.signal)
+      // A new iterator re-anchors a position by sequence number or timestamp, and a stream deleted
+      // and recreated under the same name would accept either: check the stream's identity first.
+      if (this.#readable().some((shard) => !this.#hasLiveIterator(shard, startedAt)))
+        this.#needsRelist = true
       // A round reads every readable shard once; a shard that closes makes its children readable
       // in the next round, so a split or merge is followed within the same poll.
-      for (let round = 0; ; round++) {
+      for (let round = 0; tally.restart === undefined; round++) {
         if (this.#shards === undefined || this.#needsRelist)
           await this.#listShards(tally, options.signal)
         const readable = this.#readable().filter((shard) => !read.has(shard.id))
@@ -202,7 +261,7 @@ export class StreamReader {
         for (const shard of readable) read.add(shard.id)
         await Promise.all(readable.map((shard) => this.#readShard(shard, tally, options)))
       }
-      if (read.size === 0) {
+      if (read.size === 0 && tally.restart === undefined) {
         // A stream always has an open shard: our view of it is out of date.
         this.#needsRelist = true
         tally.errors.push({
@@ -211,8 +270,11 @@ export class StreamReader {
         })
       }
     } catch (error) {
-      tally.errors.push(errorOf(error))
+      if (error instanceof Restart) tally.restart = error.reason
+      else this.#failed(error, tally)
     }
+    if (tally.restart !== undefined) this.#restart()
+    else if (tally.errors.length === 0) this.#positionsAt = startedAt
     return {
       ok: tally.errors.length === 0,
       records: tally.records,
@@ -220,14 +282,55 @@ export class StreamReader {
       droppedEntries: tally.droppedEntries,
       invalidations: tally.invalidations,
       shardsPolled: tally.shardsPolled,
-      behind: tally.behind,
+      ...(tally.restart === undefined ? {} : { restarted: tally.restart }),
+      throttled: tally.errors.some((error) => THROTTLES.has(error.name)),
       calls: {
         getRecords: tally.getRecords,
         getShardIterator: tally.getShardIterator,
         listShards: tally.listShards,
+        describeStreamSummary: tally.describeStreamSummary,
       },
       errors: tally.errors,
     }
+  }
+
+  /** Forgets every shard and position: the next poll lists the shards and reads from now. */
+  #restart(): void {
+    const now = this.#now()
+    this.#start = { type: 'AT_TIMESTAMP', at: now - this.#options.clockSkewMs }
+    this.#shards = undefined
+    this.#needsRelist = false
+    this.#positionsAt = now
+  }
+
+  #failed(error: unknown, tally: Tally, shardId?: string): void {
+    // The stream or a shard is gone (deleted, perhaps recreated): verify before reading on.
+    if (nameOf(error) === 'ResourceNotFoundException') this.#needsRelist = true
+    tally.errors.push(errorOf(error, shardId))
+  }
+
+  /**
+   * After a gap longer than the stream keeps records, records after our positions may have been
+   * trimmed unread. The retention is read only when a gap reaches the 24-hour minimum, and kept.
+   */
+  async #checkRetention(now: number, tally: Tally, signal: AbortSignal | undefined) {
+    const gap = now - this.#positionsAt
+    if (gap < MIN_RETENTION_MS - RETENTION_MARGIN_MS) return
+    if (this.#retentionMs === undefined) {
+      tally.describeStreamSummary++
+      try {
+        const { StreamDescriptionSummary: summary } = await this.#options.client.send(
+          new DescribeStreamSummaryCommand(streamParams(this.#options.stream)),
+          { abortSignal: signal },
+        )
+        const hours = summary?.RetentionPeriodHours
+        if (typeof hours === 'number' && hours >= 24) this.#retentionMs = hours * 3_600_000
+      } catch {
+        // Unknown retention: assume the minimum, which at worst clears a cache that was fine.
+      }
+    }
+    if (gap >= (this.#retentionMs ?? MIN_RETENTION_MS) - RETENTION_MARGIN_MS)
+      throw new Restart('retention')
   }
 
   /** Open shards, and closed ones not yet read to their end, whose parents have been. */
@@ -238,6 +341,10 @@ export class StreamReader {
         !shard.finished &&
         shard.parentIds.every((parentId) => shards.get(parentId)?.finished ?? true),
     )
+  }
+
+  #hasLiveIterator(shard: ShardState, now: number): boolean {
+    return shard.iterator !== undefined && now - shard.iteratorIssuedAt < ITERATOR_MAX_AGE_MS
   }
 
   async #listShards(tally: Tally, signal: AbortSignal | undefined): Promise<void> {
@@ -258,23 +365,40 @@ export class StreamReader {
     const shards = new Map<string, ShardState>()
     for (const shard of listed) {
       if (shard.ShardId === undefined) continue
+      const starting = shard.SequenceNumberRange?.StartingSequenceNumber
       const previous = known?.get(shard.ShardId)
+      if (previous !== undefined) {
+        // Shard ids restart at shardId-000000000000 in a new stream; sequence numbers do not.
+        if (
+          previous.startingSequenceNumber !== undefined &&
+          starting !== undefined &&
+          previous.startingSequenceNumber !== starting
+        ) {
+          throw new Restart('stream-recreated')
+        }
+        previous.startingSequenceNumber ??= starting
+        shards.set(shard.ShardId, previous)
+        continue
+      }
       const parentIds = [shard.ParentShardId, shard.AdjacentParentShardId].filter(
         (id): id is string => id !== undefined,
       )
-      shards.set(
+      const state = this.#newShard(
         shard.ShardId,
-        previous ??
-          this.#newShard(
-            shard.ShardId,
-            parentIds,
-            known === undefined ? this.#start : this.#childStart(parentIds),
-          ),
+        parentIds,
+        known === undefined ? this.#start : this.#childStart(parentIds),
       )
+      state.startingSequenceNumber = starting
+      shards.set(shard.ShardId, state)
     }
-    // A parent past retention drops out of the listing; its state is kept so that its children
-    // stay readable.
-    for (const [id, shard] of known ?? []) if (!shards.has(id)) shards.set(id, shard)
+    for (const [id, shard] of known ?? []) {
+      if (shards.has(id)) continue
+      // A shard still being read left the listing: trimmed past retention, or its stream is gone.
+      if (!shard.finished) throw new Restart('position-lost')
+      // A parent past retention drops out of the listing; it is kept so that its children stay
+      // readable.
+      shards.set(id, shard)
+    }
     this.#shards = shards
     this.#needsRelist = false
   }
@@ -283,6 +407,7 @@ export class StreamReader {
     return {
       id,
       parentIds,
+      startingSequenceNumber: undefined,
       iterator: undefined,
       iteratorIssuedAt: 0,
       sequenceNumber: undefined,
@@ -330,10 +455,7 @@ export class StreamReader {
     tally: Tally,
     signal: AbortSignal | undefined,
   ): Promise<string> {
-    if (
-      shard.iterator !== undefined &&
-      this.#now() - shard.iteratorIssuedAt < ITERATOR_MAX_AGE_MS
-    ) {
+    if (shard.iterator !== undefined && this.#hasLiveIterator(shard, this.#now())) {
       return shard.iterator
     }
     const position =
@@ -347,14 +469,22 @@ export class StreamReader {
           : { ShardIteratorType: 'TRIM_HORIZON' as const }
     tally.getShardIterator++
     const issuedAt = this.#now()
-    const response = await this.#options.client.send(
-      new GetShardIteratorCommand({
-        ...streamParams(this.#options.stream),
-        ShardId: shard.id,
-        ...position,
-      }),
-      { abortSignal: signal },
-    )
+    let response: GetShardIteratorCommandOutput
+    try {
+      response = await this.#options.client.send(
+        new GetShardIteratorCommand({
+          ...streamParams(this.#options.stream),
+          ShardId: shard.id,
+          ...position,
+        }),
+        { abortSignal: signal },
+      )
+    } catch (error) {
+      // Kinesis rejects a sequence number it cannot place (trimmed, or from another stream).
+      if (shard.sequenceNumber !== undefined && nameOf(error) === 'InvalidArgumentException')
+        throw new Restart('position-lost')
+      throw error
+    }
     if (response.ShardIterator === undefined)
       throw new Error(`no iterator returned for ${shard.id}`)
     shard.iterator = response.ShardIterator
@@ -379,11 +509,7 @@ export class StreamReader {
         } catch (error) {
           // The iterator outlived its 5 minutes (a clock jump, a long freeze mid-poll):
           // resume right after the last record read.
-          if (
-            error instanceof Error &&
-            error.name === 'ExpiredIteratorException' &&
-            expiredRetries++ === 0
-          ) {
+          if (nameOf(error) === 'ExpiredIteratorException' && expiredRetries++ === 0) {
             shard.iterator = undefined
             continue
           }
@@ -405,13 +531,15 @@ export class StreamReader {
         // Each NextShardIterator is a new iterator, valid for 5 minutes from this call.
         shard.iterator = response.NextShardIterator
         shard.iteratorIssuedAt = calledAt
-        const caughtUp =
-          (response.MillisBehindLatest ?? 0) === 0 && records.length < this.#recordsPerPage
-        if (caughtUp) return
+        const behindMs = response.MillisBehindLatest ?? 0
+        if (behindMs === 0 && records.length < this.#recordsPerPage) return
+        // Further behind than the budget allows: reading on would only delay the restart.
+        if (behindMs > (this.#options.maxBehindMs ?? Number.POSITIVE_INFINITY)) break
       }
-      tally.behind = true
+      tally.restart ??= 'behind'
     } catch (error) {
-      tally.errors.push(errorOf(error, shard.id))
+      if (error instanceof Restart) tally.restart ??= error.reason
+      else this.#failed(error, tally, shard.id)
     }
   }
 

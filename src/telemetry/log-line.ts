@@ -1,10 +1,11 @@
-import type { SkippedRecord } from '../stream/index.js'
+import type { RestartReason, SkippedRecord } from '../stream/index.js'
 
 /**
- * Why the cache was emptied during an invocation: an invalidate-all record or call; a backlog
- * larger than `maxPagesPerShard` pages (`behind`); or prefix invalidations too costly to scan.
+ * Why the cache was emptied during an invocation: an invalidate-all record or call; prefix
+ * invalidations too costly to scan; or the stream reader restarted at now because it could not
+ * vouch for its positions (`behind`, `retention`, `position-lost`, `stream-recreated`).
  */
-export type ClearReason = 'invalidate-all' | 'behind' | 'prefix-scan-limit'
+export type ClearReason = 'invalidate-all' | 'prefix-scan-limit' | RestartReason
 
 /**
  * The one structured line scache writes per invocation. Durations in ms, rounded to 0.01.
@@ -32,7 +33,7 @@ export interface InvocationLog {
   /** Up to 10 of the skipped records: where they are and why; never their content. */
   readonly skipped?: readonly SkippedRecord[]
   readonly shardsPolled: number
-  /** GetRecords, GetShardIterator and ListShards calls made. */
+  /** Kinesis calls made: GetRecords, GetShardIterator, ListShards, DescribeStreamSummary. */
   readonly streamCalls: number
   /** `true` when nothing was cached, so the stream was not read at all. */
   readonly pollSkipped: boolean
@@ -42,6 +43,10 @@ export interface InvocationLog {
   readonly stalenessMs: number
   /** The poll failed: the first error, as `Name: message`. */
   readonly streamError?: string
+  /** Kinesis throttled the poll. */
+  readonly throttled?: boolean
+  /** Set while failed polls back off: the delay before this container polls again. */
+  readonly backoffMs?: number
   readonly cleared?: ClearReason
   /** Entries and estimated bytes held after the invocation. */
   readonly entries: number

@@ -22,8 +22,8 @@ export interface LocalKinesis {
   readonly endpoint: string
   /** A client like the one scache builds by default, pointed at the emulator. */
   client(options?: { maxAttempts?: number }): KinesisClient
-  /** Creates an ACTIVE stream with a unique name and returns the name. */
-  createStream(shardCount?: number): Promise<string>
+  /** Creates an ACTIVE stream, by default with a unique name, and returns the name. */
+  createStream(shardCount?: number, name?: string): Promise<string>
   /** Writes raw bytes to the stream, as any PutRecord-capable writer could. */
   putRaw(stream: string, data: Uint8Array | string, partitionKey?: string): Promise<string>
   /** Ids of the stream's open shards. */
@@ -48,8 +48,7 @@ export const startKinesis = async (): Promise<LocalKinesis> => {
   return {
     endpoint: local.config.endpoint,
     client: local.client,
-    async createStream(shardCount = 1) {
-      const name = `scache-${randomUUID().slice(0, 8)}`
+    async createStream(shardCount = 1, name = `scache-${randomUUID().slice(0, 8)}`) {
       await local.createStream(name, shardCount)
       return name
     },

@@ -38,7 +38,7 @@ const pollUntil = async <T>(poll: () => Promise<T>, done: () => boolean): Promis
 }
 
 describe('StreamReader paging (kinesalite)', () => {
-  it('pages a shard until caught up, and resumes where the page cap stopped it', async () => {
+  it('pages a shard until caught up; past the page cap it restarts at now', async () => {
     const stream = await kinesis.createStream(1)
     const client = kinesis.client()
     const calls = countCommands(client)
@@ -47,20 +47,30 @@ describe('StreamReader paging (kinesalite)', () => {
       client: kinesis.client(),
       maxKeysPerRecord: 1,
     })
-    const { poll, applied } = newReader(stream, client, { recordsPerPage: 2, maxPagesPerShard: 2 })
+    const { reader, poll } = newReader(stream, client, {
+      recordsPerPage: 2,
+      maxPagesPerShard: 2,
+    })
     await poll()
 
     await publisher.invalidate(['k:1', 'k:2', 'k:3', 'k:4', 'k:5', 'k:6', 'k:7'])
     calls.clear()
     const first = await poll()
-    expect(first).toMatchObject({ ok: true, records: 4, behind: true })
+    expect(first).toMatchObject({ ok: true, records: 4, restarted: 'behind' })
     expect(calls.get('GetRecords')).toBe(2)
-    const second = await poll()
-    expect(second).toMatchObject({ ok: true, records: 3, behind: false })
-    expect(keys(applied)).toEqual(['k:1', 'k:2', 'k:3', 'k:4', 'k:5', 'k:6', 'k:7'])
+    expect(reader.positions()).toEqual([]) // every position forgotten: the next poll starts at now
+
+    // Within the cap, a backlog is read in full, page by page.
+    const within = newReader(stream, client, { recordsPerPage: 2, maxPagesPerShard: 5 })
+    await within.poll()
+    within.applied.length = 0
+    await publisher.invalidate(['m:1', 'm:2', 'm:3'])
+    const second = await within.poll()
+    expect(second.restarted).toBeUndefined()
+    expect(keys(within.applied)).toEqual(['m:1', 'm:2', 'm:3'])
     // Caught up after a short page: the next poll is a single call.
     calls.clear()
-    expect(await poll()).toMatchObject({ records: 0, behind: false })
+    expect(await within.poll()).toMatchObject({ records: 0 })
     expect(Object.fromEntries(calls)).toEqual({ GetRecords: 1 })
   })
 })
