@@ -117,7 +117,10 @@ export class Scache {
   /** Start of the last successful poll (or skip): the cache reflects the stream up to here. */
   #syncedAt: number
   #lastPollAt = Number.NEGATIVE_INFINITY
-  #nextPollDelayMs = 0
+  /** This cycle's poll interval: `pollIntervalMs`, jittered below it. */
+  #intervalMs = 0
+  /** While backing off, the longer delay before the next poll; 0 otherwise. */
+  #backoffMs = 0
   /** Failed polls not yet paid back by successes: each doubles the delay before the next poll. */
   #backoffLevel = 0
   #streamHealthy = true
@@ -172,7 +175,10 @@ export class Scache {
     const now = Date.now()
     let poll: PollResult | undefined
     let pollSkipped = false
-    const due = now - this.#lastPollAt >= this.#nextPollDelayMs || this.#polling !== undefined
+    const sinceLastPoll = now - this.#lastPollAt
+    // A poll is owed once the interval has passed, but while backing off it is held back longer.
+    const owed = sinceLastPoll >= this.#intervalMs
+    const due = (owed && sinceLastPoll >= this.#backoffMs) || this.#polling !== undefined
     // Before paying for a poll, drop expired entries: a container thawed after its TTLs holds
     // nothing, and nothing needs reading.
     if (due && this.cache.size > 0) this.cache.purgeStale()
@@ -185,12 +191,14 @@ export class Scache {
     } else if (due) {
       poll = await this.#poll(context, counters, skipped)
     }
+    // A poll owed but held back by the backoff: the cache is no fresher than after a failed
+    // poll, so reads get what onStreamError says (even `pollIntervalMs: 0` stays strict).
+    const deferred = owed && !due && !pollSkipped
     const streamMs = performance.now() - started
     // Only when this poll left the container backing off: how long until it reads again.
-    const backoffMs =
-      poll !== undefined && this.#backoffLevel > 0 ? this.#nextPollDelayMs : undefined
+    const backoffMs = poll !== undefined && this.#backoffMs > 0 ? this.#backoffMs : undefined
     const stalenessMs = Math.max(0, Date.now() - this.#syncedAt)
-    const cache = this.#requestCache(counters)
+    const cache = this.#requestCache(counters, deferred)
     let ended = false
     return {
       cache,
@@ -229,6 +237,7 @@ export class Scache {
             : { streamError: `${poll.errors[0].name}: ${poll.errors[0].message}` }),
           ...(poll?.throttled === true ? { throttled: true } : {}),
           ...(backoffMs === undefined ? {} : { backoffMs: round(backoffMs) }),
+          ...(deferred ? { pollDeferred: true } : {}),
           ...(counters.cleared === undefined ? {} : { cleared: counters.cleared }),
           entries: this.cache.size,
           bytes: this.cache.bytes,
@@ -290,7 +299,7 @@ export class Scache {
         counters.evicted += this.#apply({ keys: [], prefixes: [...prefixes], all: false }, counters)
     }
     this.#lastPollAt = startedAt
-    this.#nextPollDelayMs = this.#pollDelay(result.ok || result.restarted !== undefined)
+    this.#scheduleNextPoll(result.ok || result.restarted !== undefined)
     if (result.restarted !== undefined) {
       // The reader could not vouch for its positions (too far behind, idle past retention, a
       // rejected position, a recreated stream) and moved them to now: what was written before
@@ -306,22 +315,25 @@ export class Scache {
   }
 
   /**
-   * The delay before the next poll. Jitter spreads the polls of many containers; drawn below the
+   * When the next poll may run. Jitter spreads the polls of many containers; drawn below the
    * interval so that it stays a bound. Each failure (throttled, 5xx, timeout) doubles the delay,
    * with wider jitter so throttled containers do not retry together; each success halves it
    * again, so a recovering stream is not hit by the whole fleet at once.
    */
-  #pollDelay(succeeded: boolean): number {
+  #scheduleNextPoll(succeeded: boolean): void {
     const interval = this.options.pollIntervalMs
     this.#backoffLevel = succeeded
       ? Math.max(0, this.#backoffLevel - 1)
       : Math.min(MAX_BACKOFF_LEVEL, this.#backoffLevel + 1)
-    if (this.#backoffLevel === 0) return interval * (0.8 + 0.2 * Math.random())
-    const delay = Math.min(
-      Math.max(MAX_BACKOFF_MS, interval),
-      Math.max(MIN_BACKOFF_MS, interval) * 2 ** this.#backoffLevel,
-    )
-    return delay * (0.5 + 0.5 * Math.random())
+    this.#intervalMs = interval * (0.8 + 0.2 * Math.random())
+    this.#backoffMs =
+      this.#backoffLevel === 0
+        ? 0
+        : Math.min(
+            Math.max(MAX_BACKOFF_MS, interval),
+            Math.max(MIN_BACKOFF_MS, interval) * 2 ** this.#backoffLevel,
+          ) *
+          (0.5 + 0.5 * Math.random())
   }
 
   #clear(reason: ClearReason, counters: Counters): void {
@@ -337,7 +349,7 @@ export class Scache {
     return evicted
   }
 
-  #requestCache(counters: Counters): RequestCache {
+  #requestCache(counters: Counters, deferred: boolean): RequestCache {
     const publishAndEvict = async (invalidation: Invalidation): Promise<void> => {
       counters.evicted += this.#apply(invalidation, counters)
       await this.publisher.publish(invalidation)
@@ -345,7 +357,7 @@ export class Scache {
     // Checked on every read, not once per invocation: a long handler must not outlive the bound.
     const bypassed = (): boolean =>
       Date.now() - this.#syncedAt > this.options.maxStalenessMs ||
-      (!this.#streamHealthy && this.options.onStreamError === 'bypass')
+      ((deferred || !this.#streamHealthy) && this.options.onStreamError === 'bypass')
     // A read from the store, counted as a hit (crediting the entry's cost) or a miss.
     const lookup = <T>(key: string): CacheHit<T> | undefined => {
       const hit = this.cache.get<T>(key)
@@ -427,6 +439,7 @@ export class Scache {
     this.#syncedAt = Date.now()
     this.#lastPollAt = Number.NEGATIVE_INFINITY
     this.#backoffLevel = 0
+    this.#backoffMs = 0
     this.#streamHealthy = true
   }
 }

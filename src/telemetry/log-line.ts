@@ -47,6 +47,11 @@ export interface InvocationLog {
   readonly throttled?: boolean
   /** Set while failed polls back off: the delay before this container polls again. */
   readonly backoffMs?: number
+  /**
+   * A poll was due but held back by the backoff: reads were treated as after a failed poll
+   * (`onStreamError`).
+   */
+  readonly pollDeferred?: boolean
   readonly cleared?: ClearReason
   /** Entries and estimated bytes held after the invocation. */
   readonly entries: number

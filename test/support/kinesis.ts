@@ -28,7 +28,7 @@ export interface LocalKinesis {
   putRaw(stream: string, data: Uint8Array | string, partitionKey?: string): Promise<string>
   /** Ids of the stream's open shards. */
   openShards(stream: string): Promise<string[]>
-  /** Splits the first open shard in two (SplitShard), and waits until the stream is ACTIVE. */
+  /** Splits the first open shard in two halves (SplitShard), and waits until the stream is ACTIVE. */
   split(stream: string): Promise<void>
   /** Merges the first two open shards (MergeShards), and waits until the stream is ACTIVE. */
   merge(stream: string): Promise<void>
@@ -64,12 +64,15 @@ export const startKinesis = async (): Promise<LocalKinesis> => {
     },
     openShards,
     async split(stream) {
-      const [shard] = await openShards(stream)
+      const { Shards = [] } = await admin.send(new ListShardsCommand({ StreamName: stream }))
+      const shard = Shards.find((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined)
+      const low = BigInt(shard?.HashKeyRange?.StartingHashKey ?? '0')
+      const high = BigInt(shard?.HashKeyRange?.EndingHashKey ?? '0')
       await admin.send(
         new SplitShardCommand({
           StreamName: stream,
-          ShardToSplit: shard,
-          NewStartingHashKey: (2n ** 127n).toString(),
+          ShardToSplit: shard?.ShardId,
+          NewStartingHashKey: ((low + high + 1n) / 2n).toString(),
         }),
       )
       await local.untilActive(stream)

@@ -1,0 +1,255 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import middy from '@middy/core'
+import type { Context } from 'aws-lambda'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  createPublisher,
+  type InvocationLog,
+  type Publisher,
+  type ScacheOptions,
+  scache,
+  type WithCache,
+} from '../../../src/index.js'
+import { lambdaContext } from '../../support/containers.js'
+import { type LocalKinesis, startKinesis } from '../../support/kinesis.js'
+import { type LimitsProxy, startLimitsProxy } from '../../support/limits-proxy.js'
+
+/**
+ * A randomized consistency check. Several containers (each its own middleware instance: its own
+ * cache and stream position, one request at a time) read keys through the cache while writers
+ * bump versions in a source and publish invalidations. Reads go through the limits proxy, with
+ * throttling, 5xx, resets, hangs and latency injected, and the stream is split mid-run. Every
+ * read is then checked against the acknowledged writes.
+ */
+
+let kinesis: LocalKinesis
+beforeAll(async () => {
+  kinesis = await startKinesis()
+})
+afterAll(() => kinesis.close())
+
+/** A deterministic PRNG (mulberry32), so a failing run can be replayed from its seed. */
+const prng = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+}
+
+/** The source of truth: a version per key, and when each version's invalidation was acknowledged. */
+class VersionedSource {
+  readonly versions = new Map<string, number>()
+  readonly acks = new Map<string, { version: number; at: number }[]>()
+
+  read(key: string): number {
+    return this.versions.get(key) ?? 0
+  }
+
+  async write(key: string, publisher: Publisher): Promise<void> {
+    const version = this.read(key) + 1
+    this.versions.set(key, version)
+    await publisher.invalidate(key)
+    const acks = this.acks.get(key) ?? []
+    acks.push({ version, at: Date.now() })
+    this.acks.set(key, acks)
+  }
+
+  /** When the first version newer than `version` was acknowledged, if one was. */
+  overtakenAt(key: string, version: number): number | undefined {
+    return this.acks.get(key)?.find((ack) => ack.version > version)?.at
+  }
+}
+
+interface Read {
+  readonly key: string
+  readonly version: number
+  /** The invocation began (before its poll). */
+  readonly begunAt: number
+  /** The handler asked the cache. */
+  readonly readAt: number
+}
+
+interface Report {
+  readonly reads: number
+  readonly hits: number
+  readonly misses: number
+  readonly bypassed: number
+  readonly clears: number
+  readonly writes: number
+  /** Reads of a version older than one acknowledged before the invocation began. */
+  readonly stale: number
+  /** How long after a newer version was acknowledged a read still returned an older one, ms. */
+  readonly stalenessMs: { readonly p50: number; readonly p99: number; readonly max: number }
+  readonly throttled: number
+  readonly faults: number
+}
+
+const percentile = (sorted: number[], p: number): number =>
+  sorted.length === 0
+    ? 0
+    : (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0)
+
+interface Scenario {
+  readonly seed: number
+  readonly options: Pick<ScacheOptions, 'pollIntervalMs' | 'maxStalenessMs' | 'onStreamError'>
+  readonly containers: number
+  /** Idle time between a container's requests, ms. */
+  readonly gapMs: readonly [number, number]
+  /** Keys read per request. */
+  readonly readsPerRequest: number
+  /** Idle time between a writer's writes, ms. */
+  readonly writeGapMs: readonly [number, number]
+  /** Split a shard mid-run. */
+  readonly reshard: boolean
+}
+
+const run = async ({
+  seed,
+  options,
+  containers: containerCount,
+  gapMs: [minGap, maxGap],
+  readsPerRequest,
+  writeGapMs: [minWriteGap, maxWriteGap],
+  reshard,
+}: Scenario): Promise<Report> => {
+  const random = prng(seed)
+  const stream = await kinesis.createStream(2)
+  const proxy: LimitsProxy = await startLimitsProxy({
+    target: kinesis.endpoint,
+    seed,
+    latencyMs: () => Math.floor(random() * 5),
+  })
+  const reads = ['GetRecords', 'GetShardIterator', 'ListShards']
+  proxy.inject({ kind: 'throttle', operations: reads, probability: 0.03 })
+  proxy.inject({ kind: '5xx', operations: reads, probability: 0.03 })
+  proxy.inject({ kind: 'reset', operations: reads, probability: 0.02 })
+  proxy.inject({ kind: 'hang', operations: reads, probability: 0.01 })
+
+  const source = new VersionedSource()
+  const keys = Array.from({ length: 12 }, (_, i) => `items:${i}`)
+  const log: InvocationLog[] = []
+  const readsDone: Read[] = []
+  const containers = Array.from({ length: containerCount }, () => {
+    const handler = middy(async (event: { keys: string[] }, context: Context & WithCache) => {
+      const results: { key: string; version: number; readAt: number }[] = []
+      for (const key of event.keys) {
+        const readAt = Date.now()
+        const version = await context.cache.getOrLoad(key, async () => {
+          await sleep(1 + Math.floor(random() * 3)) // a database round trip
+          return source.read(key)
+        })
+        results.push({ key, version, readAt })
+      }
+      return results
+    }).use(
+      scache({
+        ...options,
+        pollBudgetMs: 200,
+        stream: { name: stream, client: proxy.client() },
+        log: (line) => log.push(line),
+      }),
+    )
+    return async (keys: string[]) => {
+      const begunAt = Date.now()
+      const results = await handler({ keys }, lambdaContext() as Context & WithCache)
+      for (const result of results) readsDone.push({ ...result, begunAt })
+    }
+  })
+
+  const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
+  const until = Date.now() + 3_000
+  let writes = 0
+  const pick = () => keys[Math.floor(random() * keys.length)] ?? 'items:0'
+  await Promise.all([
+    // Each container serves one request at a time, with short idle gaps and the odd long one.
+    ...containers.map(async (invoke) => {
+      while (Date.now() < until) {
+        await invoke(Array.from({ length: readsPerRequest }, pick))
+        await sleep(random() < 0.05 ? 500 : minGap + Math.floor(random() * (maxGap - minGap)))
+      }
+    }),
+    // Two writers.
+    ...[0, 1].map(async () => {
+      while (Date.now() < until) {
+        await source.write(pick(), publisher)
+        writes++
+        await sleep(minWriteGap + Math.floor(random() * (maxWriteGap - minWriteGap)))
+      }
+    }),
+    // The stream is resharded mid-run.
+    reshard ? sleep(1_000).then(() => kinesis.split(stream)) : undefined,
+  ])
+  const stats = proxy.stats()
+  await proxy.close()
+
+  let stale = 0
+  const staleness: number[] = []
+  for (const read of readsDone) {
+    const overtakenAt = source.overtakenAt(read.key, read.version)
+    if (overtakenAt === undefined) continue
+    if (overtakenAt < read.begunAt) stale++
+    if (overtakenAt < read.readAt) staleness.push(read.readAt - overtakenAt)
+  }
+  staleness.sort((a, b) => a - b)
+  const sum = (field: 'hits' | 'misses' | 'bypassed') =>
+    log.reduce((total, line) => total + line[field], 0)
+  return {
+    reads: readsDone.length,
+    hits: sum('hits'),
+    misses: sum('misses'),
+    bypassed: sum('bypassed'),
+    clears: log.filter((line) => line.cleared !== undefined).length,
+    writes,
+    stale,
+    stalenessMs: {
+      p50: percentile(staleness, 0.5),
+      p99: percentile(staleness, 0.99),
+      max: staleness.at(-1) ?? 0,
+    },
+    throttled: Object.values(stats.throttled).reduce((a, b) => a + b, 0),
+    faults: Object.values(stats.faults).reduce((a, b) => a + b, 0),
+  }
+}
+
+const SEED = Number(process.env.SCACHE_SEED ?? 20261121)
+
+describe(`randomized consistency with faults injected (seed ${SEED}; SCACHE_SEED replays)`, () => {
+  it('strict mode (a poll before every request): no read older than an acknowledged invalidation', async () => {
+    // A fleet near the shard's read limit (about 6 polls/s for 5 allowed), so some polls are
+    // throttled on top of the injected faults.
+    const report = await run({
+      seed: SEED,
+      options: { pollIntervalMs: 0, onStreamError: 'bypass' },
+      containers: 3,
+      gapMs: [300, 700],
+      readsPerRequest: 4,
+      writeGapMs: [100, 300],
+      reshard: false,
+    })
+    console.info('strict', JSON.stringify(report))
+    expect(report.stale).toBe(0)
+    // The run exercised what it claims to: hits, faults that forced bypasses, writes.
+    expect(report.hits).toBeGreaterThan(0)
+    expect(report.bypassed).toBeGreaterThan(0)
+    expect(report.faults + report.throttled).toBeGreaterThan(0)
+    expect(report.writes).toBeGreaterThan(10)
+  })
+
+  it('interval mode (serve-stale), resharded mid-run: staleness within maxStalenessMs', async () => {
+    const maxStalenessMs = 1_000
+    const report = await run({
+      seed: SEED + 1,
+      options: { pollIntervalMs: 250, maxStalenessMs, onStreamError: 'serve-stale' },
+      containers: 6,
+      gapMs: [0, 10],
+      readsPerRequest: 1,
+      writeGapMs: [10, 40],
+      reshard: true,
+    })
+    console.info('interval', JSON.stringify(report))
+    expect(report.stalenessMs.max).toBeLessThanOrEqual(maxStalenessMs)
+    expect(report.hits).toBeGreaterThan(report.reads / 4)
+    expect(report.faults + report.throttled).toBeGreaterThan(0)
+    expect(report.writes).toBeGreaterThan(50)
+  })
+})

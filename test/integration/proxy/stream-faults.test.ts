@@ -1,0 +1,150 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createPublisher, type InvocationLog } from '../../../src/index.js'
+import { container, Source } from '../../support/containers.js'
+import { type LocalKinesis, startKinesis } from '../../support/kinesis.js'
+import { type FaultKind, type LimitsProxy, startLimitsProxy } from '../../support/limits-proxy.js'
+
+let kinesis: LocalKinesis
+let proxy: LimitsProxy
+beforeAll(async () => {
+  kinesis = await startKinesis()
+})
+afterEach(async () => {
+  await proxy?.close()
+})
+afterAll(() => kinesis.close())
+
+/** A container reading through the proxy, one key cached, and a writer going straight to Kinesis. */
+const setup = async (options: { pollBudgetMs?: number } = {}) => {
+  const stream = await kinesis.createStream(1)
+  proxy = await startLimitsProxy({ target: kinesis.endpoint })
+  const source = new Source()
+  source.values.set('users:1', 'v1')
+  const c = container(source, stream, proxy.client(), { pollIntervalMs: 0, ...options })
+  await c.invoke({ op: 'get', key: 'users:1' })
+  await c.invoke({ op: 'get', key: 'users:1' })
+  expect(c.lastLog()).toMatchObject({ hits: 1, polled: true })
+  const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
+  return { c, source, publisher }
+}
+
+/** Invokes `get users:1` every few ms until `done`, at most `ms`; returns the lines logged. */
+const requestUntil = async (
+  c: Awaited<ReturnType<typeof setup>>['c'],
+  done: (line: InvocationLog, polls: InvocationLog[]) => boolean,
+  ms = 5_000,
+): Promise<InvocationLog[]> => {
+  const lines: InvocationLog[] = []
+  const until = Date.now() + ms
+  while (Date.now() < until) {
+    await c.invoke({ op: 'get', key: 'users:1' })
+    const line = c.lastLog()
+    lines.push(line)
+    if (
+      done(
+        line,
+        lines.filter((l) => l.polled),
+      )
+    )
+      return lines
+    await sleep(5)
+  }
+  throw new Error(`not done after ${ms} ms`)
+}
+
+describe('throttling (limits proxy)', () => {
+  it('a throttled container backs off with jitter, doubling per failure, and recovers gradually', async () => {
+    const { c } = await setup()
+    const stop = proxy.inject({ kind: 'throttle', operations: ['GetRecords'] })
+    proxy.resetStats()
+    const throttled = await requestUntil(c, (_, polls) => polls.length === 3)
+    const polls = throttled.filter((line) => line.polled)
+    expect(polls.every((line) => line.throttled === true)).toBe(true)
+    // Level n waits 2^n × 100 ms, jittered down to half.
+    polls.forEach((line, index) => {
+      const ceiling = 100 * 2 ** (index + 1)
+      expect(line.backoffMs).toBeGreaterThanOrEqual(ceiling / 2)
+      expect(line.backoffMs).toBeLessThanOrEqual(ceiling)
+    })
+    // Between polls nothing is sent to Kinesis, and reads go to the source ('bypass').
+    const between = throttled.filter((line) => !line.polled)
+    expect(between.length).toBeGreaterThan(0)
+    expect(between.every((line) => line.streamCalls === 0 && line.bypassed === 1)).toBe(true)
+    // One attempt per poll: the SDK never retried (or slept) inside a request.
+    expect(proxy.stats().faults.throttle).toBe(polls.length)
+    expect(proxy.stats().calls.GetRecords).toBe(polls.length)
+
+    stop()
+    const recovered = await requestUntil(
+      c,
+      (_, recovering) => recovering.length > 0 && recovering.at(-1)?.backoffMs === undefined,
+    )
+    const recovering = recovered.filter((line) => line.polled)
+    // Each success halves the delay: 3 failures are paid back by 3 successes, not one.
+    expect(recovering).toHaveLength(3)
+    expect(recovering.every((line) => line.streamError === undefined)).toBe(true)
+    expect(recovering.map((line) => line.backoffMs === undefined)).toEqual([false, false, true])
+    expect(recovered.at(-1)).toMatchObject({ hits: 1, bypassed: 0 })
+  })
+
+  it('the real limit: containers over 5 reads/s on a shard are throttled, back off, and lose nothing', async () => {
+    const stream = await kinesis.createStream(1)
+    proxy = await startLimitsProxy({ target: kinesis.endpoint })
+    const source = new Source()
+    source.values.set('users:1', 'v1')
+    const fleet = Array.from({ length: 8 }, () =>
+      container(source, stream, proxy.client(), { pollIntervalMs: 0 }),
+    )
+    for (const c of fleet) await c.invoke({ op: 'get', key: 'users:1' })
+    const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
+    proxy.resetStats()
+    const started = Date.now()
+    let requests = 0
+    while (Date.now() - started < 2_000) {
+      await Promise.all(fleet.map((c) => c.invoke({ op: 'get', key: 'users:1' })))
+      requests += fleet.length
+      await sleep(10)
+    }
+    const { calls, throttled } = proxy.stats()
+    // Polling before every request would send one GetRecords per request; backoff sends a fraction.
+    expect(throttled.GetRecords).toBeGreaterThan(0)
+    expect(calls.GetRecords).toBeLessThan(requests / 4)
+
+    // An invalidation written now reaches every container once its backoff allows a poll.
+    source.values.set('users:1', 'v2')
+    await publisher.invalidate('users:1')
+    const acked = Date.now()
+    for (const c of fleet) {
+      while ((await c.invoke({ op: 'get', key: 'users:1' })) !== 'v2') await sleep(20)
+    }
+    expect(Date.now() - acked).toBeLessThan(30_000 + 1_000) // the backoff ceiling, with margin
+  })
+})
+
+describe('outages (limits proxy)', () => {
+  it.each<FaultKind>(['5xx', 'reset', 'hang'])(
+    '%s: the poll fails within its budget, reads bypass the cache, and what was written meanwhile applies on recovery',
+    async (kind) => {
+      const { c, source, publisher } = await setup({ pollBudgetMs: 200 })
+      const stop = proxy.inject({ kind, operations: ['GetRecords'] })
+      source.values.set('users:1', 'v2')
+      await publisher.invalidate('users:1')
+
+      expect(await c.invoke({ op: 'get', key: 'users:1' })).toBe('v2')
+      const failed = c.lastLog()
+      expect(failed).toMatchObject({ polled: true, bypassed: 1, hits: 0 })
+      expect(failed.streamError).toBeDefined()
+      expect(failed.backoffMs).toBeGreaterThan(0)
+      // A hang is cut by the poll budget, not by the client's 2 s request timeout.
+      expect(failed.streamMs).toBeLessThan(1_000)
+      expect(proxy.stats().calls.GetRecords).toBe(2) // the warm-up poll and this one: no retry
+
+      stop()
+      await sleep(failed.backoffMs ?? 0)
+      expect(await c.invoke({ op: 'get', key: 'users:1' })).toBe('v2')
+      expect(c.lastLog()).toMatchObject({ polled: true, evicted: 1, bypassed: 0 })
+      expect(c.lastLog().streamError).toBeUndefined()
+    },
+  )
+})
