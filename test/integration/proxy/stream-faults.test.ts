@@ -85,6 +85,12 @@ describe('throttling (limits proxy)', () => {
     expect(recovering).toHaveLength(3)
     expect(recovering.every((line) => line.streamError === undefined)).toBe(true)
     expect(recovering.map((line) => line.backoffMs === undefined)).toEqual([false, false, true])
+    // A request that finds a poll owed but held back by the backoff is no fresher than after a
+    // failed poll: it bypasses the cache, even though the last poll succeeded.
+    const firstSuccess = recovered.indexOf(recovering[0] as InvocationLog)
+    const held = recovered.slice(firstSuccess + 1).filter((line) => !line.polled)
+    expect(held.length).toBeGreaterThan(0)
+    expect(held.every((line) => line.pollDeferred === true && line.bypassed === 1)).toBe(true)
     expect(recovered.at(-1)).toMatchObject({ hits: 1, bypassed: 0 })
   })
 

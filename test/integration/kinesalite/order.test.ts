@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createPublisher, createScache, encodeRecord } from '../../../src/index.js'
+import { Source } from '../../support/containers.js'
+import { type LocalKinesis, startKinesis } from '../../support/kinesis.js'
+
+let kinesis: LocalKinesis
+beforeAll(async () => {
+  kinesis = await startKinesis()
+})
+afterAll(() => kinesis.close())
+
+describe('order and duplicates (kinesalite)', () => {
+  it('duplicate and out-of-order records are harmless: the cache ends on the latest value', async () => {
+    const stream = await kinesis.createStream(2)
+    const source = new Source()
+    source.values.set('users:1', 'v1')
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      pollIntervalMs: 0,
+      log: false,
+    })
+    const read = async () => {
+      const invocation = await instance.begin()
+      const value = await invocation.cache.getOrLoad('users:1', () => source.read('users:1'))
+      return { value, line: invocation.end() }
+    }
+    await read()
+    expect((await read()).line.hits).toBe(1)
+
+    // v2 and v3 are written; their records arrive twice each (a retried PutRecords) and newest
+    // first, on different shards (other partition keys): `at` is not an order scache relies on.
+    source.values.set('users:1', 'v3')
+    const now = Date.now()
+    const v3 = encodeRecord({ keys: ['users:1'], prefixes: [], all: false }, now)
+    const v2 = encodeRecord({ keys: ['users:1'], prefixes: [], all: false }, now - 1_000)
+    for (const [record, partitionKey] of [
+      [v3, 'a'],
+      [v3, 'b'],
+      [v2, 'c'],
+      [v2, 'a'],
+    ] as const) {
+      await kinesis.putRaw(stream, record, partitionKey)
+    }
+    const after = await read()
+    expect(after.value).toBe('v3')
+    expect(after.line).toMatchObject({ records: 4, skippedRecords: 0, evicted: 1, misses: 1 })
+
+    // A duplicate that arrives after the reload evicts a fresh value: a miss, never a stale read.
+    await kinesis.putRaw(stream, v3, 'b')
+    const late = await read()
+    expect(late.value).toBe('v3')
+    expect(late.line).toMatchObject({ records: 1, evicted: 1, misses: 1 })
+    expect((await read()).line).toMatchObject({ hits: 1, records: 0 })
+  })
+
+  it('the fill guard: an invalidation read from the stream mid-load keeps the loaded value out', async () => {
+    const stream = await kinesis.createStream(1)
+    const source = new Source()
+    source.values.set('users:1', 'old')
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      pollIntervalMs: 0,
+      log: false,
+    })
+    const warm = await instance.begin()
+    warm.cache.set('orders:1', 'kept') // something cached, so the next begins really poll
+    warm.end()
+
+    // Request A starts two concurrent loads of one key: they share one read of the source.
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const a = await instance.begin()
+    const slowLoad = async () => {
+      const value = await source.read('users:1')
+      await gate
+      return value
+    }
+    const loads = [a.cache.getOrLoad('users:1', slowLoad), a.cache.getOrLoad('users:1', slowLoad)]
+
+    // Meanwhile another container writes and publishes; request B, overlapping A in this
+    // container, reads the invalidation from the stream.
+    source.values.set('users:1', 'new')
+    await createPublisher({ streamName: stream, client: kinesis.client() }).invalidate('users:1')
+    const b = await instance.begin()
+    expect(b.poll?.invalidations).toBe(1)
+    // B does not join A's overtaken load: it reads the new value.
+    expect(await b.cache.getOrLoad('users:1', () => source.read('users:1'))).toBe('new')
+
+    release()
+    expect(await Promise.all(loads)).toEqual(['old', 'old']) // A gets what it read…
+    expect(source.loads).toBe(2) // …from one shared load, and B's own
+    a.end()
+    b.end()
+    // …but the cache holds B's value, not A's.
+    expect(instance.cache.get('users:1')?.value).toBe('new')
+  })
+})
