@@ -87,9 +87,11 @@ const newCounters = (): Counters => ({
 const MIN_BACKOFF_MS = 100
 /** …up to here (or the poll interval, if longer). */
 const MAX_BACKOFF_MS = 30_000
-const MAX_BACKOFF_LEVEL = 16
 
-/** A skipped poll keeps an iterator this young: re-reading its backlog is cheaper than a new iterator. */
+/**
+ * A skipped poll keeps an iterator this young (and at most half `maxStalenessMs`, so that its
+ * backlog never counts as far behind): re-reading it is cheaper than a new iterator.
+ */
 const SKIP_KEEPS_ITERATOR_MS = 60_000
 /**
  * Most key-prefix comparisons one poll's prefix invalidations may cost (prefixes × entries);
@@ -123,8 +125,11 @@ export class Scache {
   #backoffMs = 0
   /** Failed polls not yet paid back by successes: each doubles the delay before the next poll. */
   #backoffLevel = 0
+  /** The level at which the delay reaches its ceiling: failures beyond it change nothing. */
+  readonly #maxBackoffLevel: number
   #streamHealthy = true
   #polling: Promise<PollResult> | undefined
+  #pollingStartedAt = 0
 
   constructor(options: ScacheOptions = {}) {
     this.options = resolveOptions(options)
@@ -146,6 +151,11 @@ export class Scache {
     })
     this.#publisher = o.publisher
     this.#syncedAt = Date.now()
+    const base = Math.max(MIN_BACKOFF_MS, o.pollIntervalMs)
+    this.#maxBackoffLevel = Math.max(
+      1,
+      Math.ceil(Math.log2(Math.max(MAX_BACKOFF_MS, o.pollIntervalMs) / base)),
+    )
   }
 
   /** The publisher `invalidate` uses; created on first use so read-only functions never build one. */
@@ -173,18 +183,25 @@ export class Scache {
     const skipped: SkippedRecord[] = []
     const started = performance.now()
     const now = Date.now()
+    // A poll that started before this request may miss what was acknowledged since: wait for it
+    // and decide afresh. (Only concurrent callers of `begin` see this; Lambda sends one request
+    // at a time.)
+    while (this.#polling !== undefined && this.#pollingStartedAt < now) await this.#polling
     let poll: PollResult | undefined
     let pollSkipped = false
     const sinceLastPoll = now - this.#lastPollAt
     // A poll is owed once the interval has passed, but while backing off it is held back longer.
-    const owed = sinceLastPoll >= this.#intervalMs
-    const due = (owed && sinceLastPoll >= this.#backoffMs) || this.#polling !== undefined
+    // A clock that stepped back makes it owed at once: elapsed time is unknown.
+    const owed = sinceLastPoll >= this.#intervalMs || sinceLastPoll < 0
+    const due =
+      (owed && (sinceLastPoll >= this.#backoffMs || sinceLastPoll < 0)) ||
+      this.#polling !== undefined
     // Before paying for a poll, drop expired entries: a container thawed after its TTLs holds
     // nothing, and nothing needs reading.
     if (due && this.cache.size > 0) this.cache.purgeStale()
     if (this.cache.size === 0 && this.cache.loading === 0 && this.#polling === undefined) {
       // Nothing here can be stale, so nothing needs reading: move to now for free.
-      this.#reader.skipToNow(SKIP_KEEPS_ITERATOR_MS)
+      this.#reader.skipToNow(Math.min(SKIP_KEEPS_ITERATOR_MS, this.options.maxStalenessMs / 2))
       this.#syncedAt = now
       this.#streamHealthy = true
       pollSkipped = true
@@ -257,6 +274,7 @@ export class Scache {
   ): Promise<PollResult> {
     if (this.#polling !== undefined) return this.#polling
     const startedAt = Date.now()
+    this.#pollingStartedAt = startedAt
     const remaining = context.getRemainingTimeInMillis?.()
     // Never let the poll take more than half of what is left of the invocation.
     const budgetMs = Math.max(
@@ -317,14 +335,15 @@ export class Scache {
   /**
    * When the next poll may run. Jitter spreads the polls of many containers; drawn below the
    * interval so that it stays a bound. Each failure (throttled, 5xx, timeout) doubles the delay,
-   * with wider jitter so throttled containers do not retry together; each success halves it
-   * again, so a recovering stream is not hit by the whole fleet at once.
+   * up to 30 s, with wider jitter so throttled containers do not retry together. Each success
+   * halves the exponent (30 s → 1.6 s → 400 ms → 200 ms → the interval): a recovering stream is
+   * not hit by the whole fleet at once, and the cache is back in a few polls.
    */
   #scheduleNextPoll(succeeded: boolean): void {
     const interval = this.options.pollIntervalMs
     this.#backoffLevel = succeeded
-      ? Math.max(0, this.#backoffLevel - 1)
-      : Math.min(MAX_BACKOFF_LEVEL, this.#backoffLevel + 1)
+      ? Math.floor(this.#backoffLevel / 2)
+      : Math.min(this.#maxBackoffLevel, this.#backoffLevel + 1)
     this.#intervalMs = interval * (0.8 + 0.2 * Math.random())
     this.#backoffMs =
       this.#backoffLevel === 0
@@ -355,9 +374,15 @@ export class Scache {
       await this.publisher.publish(invalidation)
     }
     // Checked on every read, not once per invocation: a long handler must not outlive the bound.
-    const bypassed = (): boolean =>
-      Date.now() - this.#syncedAt > this.options.maxStalenessMs ||
-      ((deferred || !this.#streamHealthy) && this.options.onStreamError === 'bypass')
+    const bypassed = (): boolean => {
+      const age = Date.now() - this.#syncedAt
+      // A negative age is a clock that stepped back: how old the cache is cannot be known.
+      return (
+        age > this.options.maxStalenessMs ||
+        age < 0 ||
+        ((deferred || !this.#streamHealthy) && this.options.onStreamError === 'bypass')
+      )
+    }
     // A read from the store, counted as a hit (crediting the entry's cost) or a miss.
     const lookup = <T>(key: string): CacheHit<T> | undefined => {
       const hit = this.cache.get<T>(key)

@@ -23,6 +23,14 @@ const MAX_ROUNDS = 8
 const MIN_RETENTION_MS = 24 * 3_600_000
 /** A gap this close to the retention period is treated as past it: trimming is not instantaneous. */
 const RETENTION_MARGIN_MS = 10 * 60_000
+/** The retention read is reused for this long (a gap rarely needs it twice), then read again. */
+const RETENTION_CACHE_MS = 3_600_000
+/**
+ * After this long without a successful poll, the stream's identity is checked before reading:
+ * a stream cannot be deleted and created again faster, and a reader polling more often sees the
+ * deletion itself (ResourceNotFoundException).
+ */
+const IDENTITY_CHECK_GAP_MS = 60_000
 
 /**
  * Why the reader gave up its positions and restarted at now. The caller must empty its cache:
@@ -180,8 +188,8 @@ export class StreamReader {
   #needsRelist = false
   /** Every position was readable at this time: nothing after it can have been trimmed since. */
   #positionsAt: number
-  /** The stream's retention, from DescribeStreamSummary the first time a gap needs it. */
-  #retentionMs: number | undefined
+  /** The stream's retention, from DescribeStreamSummary when a gap needs it, and when it was read. */
+  #retention: { readonly ms: number; readonly readAt: number } | undefined
 
   constructor(options: StreamReaderOptions) {
     this.#options = options
@@ -241,9 +249,14 @@ export class StreamReader {
     try {
       await this.#checkRetention(startedAt, tally, options.signal)
       // A new iterator re-anchors a position by sequence number or timestamp, and a stream deleted
-      // and recreated under the same name would accept either: check the stream's identity first.
-      if (this.#readable().some((shard) => !this.#hasLiveIterator(shard, startedAt)))
+      // and recreated under the same name would accept either (as may an old iterator after a
+      // long gap): check the stream's identity first.
+      if (
+        startedAt - this.#positionsAt >= IDENTITY_CHECK_GAP_MS ||
+        this.#readable().some((shard) => !this.#hasLiveIterator(shard, startedAt))
+      ) {
         this.#needsRelist = true
+      }
       // A round reads every readable shard once; a shard that closes makes its children readable
       // in the next round, so a split or merge is followed within the same poll.
       for (let round = 0; tally.restart === undefined; round++) {
@@ -311,12 +324,14 @@ export class StreamReader {
 
   /**
    * After a gap longer than the stream keeps records, records after our positions may have been
-   * trimmed unread. The retention is read only when a gap reaches the 24-hour minimum, and kept.
+   * trimmed unread. The retention is read only when a gap reaches the 24-hour minimum, and reused
+   * for an hour (it can be decreased at any time).
    */
   async #checkRetention(now: number, tally: Tally, signal: AbortSignal | undefined) {
     const gap = now - this.#positionsAt
     if (gap < MIN_RETENTION_MS - RETENTION_MARGIN_MS) return
-    if (this.#retentionMs === undefined) {
+    if (this.#retention === undefined || now - this.#retention.readAt >= RETENTION_CACHE_MS) {
+      this.#retention = undefined
       tally.describeStreamSummary++
       try {
         const { StreamDescriptionSummary: summary } = await this.#options.client.send(
@@ -324,12 +339,13 @@ export class StreamReader {
           { abortSignal: signal },
         )
         const hours = summary?.RetentionPeriodHours
-        if (typeof hours === 'number' && hours >= 24) this.#retentionMs = hours * 3_600_000
+        if (typeof hours === 'number' && hours >= 24)
+          this.#retention = { ms: hours * 3_600_000, readAt: now }
       } catch {
         // Unknown retention: assume the minimum, which at worst clears a cache that was fine.
       }
     }
-    if (gap >= (this.#retentionMs ?? MIN_RETENTION_MS) - RETENTION_MARGIN_MS)
+    if (gap >= (this.#retention?.ms ?? MIN_RETENTION_MS) - RETENTION_MARGIN_MS)
       throw new Restart('retention')
   }
 
@@ -507,11 +523,18 @@ export class StreamReader {
             { abortSignal: options.signal },
           )
         } catch (error) {
-          // The iterator outlived its 5 minutes (a clock jump, a long freeze mid-poll):
-          // resume right after the last record read.
-          if (nameOf(error) === 'ExpiredIteratorException' && expiredRetries++ === 0) {
+          const name = nameOf(error)
+          // The iterator outlived its 5 minutes (a clock jump, a long freeze mid-poll): resume
+          // right after the last record read, once the stream is known to be the same one.
+          if (name === 'ExpiredIteratorException' && expiredRetries++ === 0) {
             shard.iterator = undefined
+            await this.#listShards(tally, options.signal)
             continue
+          }
+          // An iterator Kinesis does not recognise: take a new one, after checking the stream.
+          if (name === 'InvalidArgumentException') {
+            shard.iterator = undefined
+            this.#needsRelist = true
           }
           throw error
         }
@@ -533,8 +556,11 @@ export class StreamReader {
         shard.iteratorIssuedAt = calledAt
         const behindMs = response.MillisBehindLatest ?? 0
         if (behindMs === 0 && records.length < this.#recordsPerPage) return
-        // Further behind than the budget allows: reading on would only delay the restart.
-        if (behindMs > (this.#options.maxBehindMs ?? Number.POSITIVE_INFINITY)) break
+        // Further behind than the budget allows (beyond the skew margin every timestamp position
+        // starts with): reading on would only delay the restart.
+        const maxBehindMs =
+          (this.#options.maxBehindMs ?? Number.POSITIVE_INFINITY) + this.#options.clockSkewMs
+        if (behindMs > maxBehindMs) break
       }
       tally.restart ??= 'behind'
     } catch (error) {

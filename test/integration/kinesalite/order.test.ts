@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPublisher, createScache, encodeRecord } from '../../../src/index.js'
 import { Source } from '../../support/containers.js'
@@ -95,5 +96,34 @@ describe('order and duplicates (kinesalite)', () => {
     b.end()
     // …but the cache holds B's value, not A's.
     expect(instance.cache.get('users:1')?.value).toBe('new')
+  })
+
+  it("a request that begins during another request's poll does not rely on it", async () => {
+    const stream = await kinesis.createStream(1)
+    const client = kinesis.client()
+    // GetRecords answers, then the response takes 100 ms more to arrive.
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args)
+        await sleep(100)
+        return result
+      },
+      { step: 'initialize', name: 'scacheTestSlowResponses' },
+    )
+    const instance = createScache({
+      stream: { name: stream, client },
+      pollIntervalMs: 0,
+      log: false,
+    })
+    instance.cache.set('users:1', 'old')
+    ;(await instance.begin()).end()
+
+    const a = instance.begin() // its poll has read the stream, and is on its way back
+    await sleep(50)
+    await createPublisher({ streamName: stream, client: kinesis.client() }).invalidate('users:1')
+    const b = await instance.begin() // began after the acknowledgement
+    expect(b.cache.get('users:1')).toBeUndefined()
+    b.end()
+    ;(await a).end()
   })
 })

@@ -1,5 +1,6 @@
 import {
   type ChildShard,
+  DecreaseStreamRetentionPeriodCommand,
   DeleteStreamCommand,
   type GetRecordsCommandInput,
   type GetRecordsCommandOutput,
@@ -82,30 +83,47 @@ describe('idle containers and retention (kinesalite)', () => {
     expect(Object.fromEntries(calls)).toEqual({ DescribeStreamSummary: 1 })
   })
 
-  it('a stream kept 48 hours keeps the cache over a 25-hour gap, reading what was written meanwhile', async () => {
+  it('a stream kept 48 hours keeps the cache over a 25-hour gap; its retention is reused for an hour, then read again', async () => {
     vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true })
     const stream = await kinesis.createStream(1)
-    await kinesis
-      .client({ maxAttempts: 3 })
-      .send(
-        new IncreaseStreamRetentionPeriodCommand({ StreamName: stream, RetentionPeriodHours: 48 }),
-      )
-    const { instance, lines, calls, request } = newContainer(stream)
+    const admin = kinesis.client({ maxAttempts: 3 })
+    await admin.send(
+      new IncreaseStreamRetentionPeriodCommand({ StreamName: stream, RetentionPeriodHours: 48 }),
+    )
+    const client = kinesis.client()
+    let failures = 0
+    failCommand(client, 'GetRecords', 'InternalFailure', () => failures-- > 0)
+    const { instance, lines, calls, request } = newContainer(stream, client)
     instance.cache.set('users:1', 'Ada')
     instance.cache.set('users:2', 'Alan')
     await request()
 
-    await createPublisher({ streamName: stream, client: kinesis.client() }).invalidate('users:2')
-    for (const gap of [1, 2]) {
-      vi.setSystemTime(Date.now() + 25 * HOUR)
-      calls.clear()
-      const line = await request((value) => expect(value).toBe('Ada'))
-      expect(line.cleared).toBeUndefined()
-      expect(line).toMatchObject({ hits: 1, entries: 1, evicted: gap === 1 ? 1 : 0 })
-      // The retention is read once, then kept.
-      expect(calls.get('DescribeStreamSummary')).toBe(gap === 1 ? 1 : undefined)
-    }
-    expect(lines.every((line) => line.streamError === undefined)).toBe(true)
+    const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
+    await publisher.invalidate('users:2')
+    vi.setSystemTime(Date.now() + 25 * HOUR)
+    calls.clear()
+    failures = 1
+    const failed = await request()
+    expect(failed.streamError).toMatch(/^InternalFailure/)
+    expect(calls.get('DescribeStreamSummary')).toBe(1)
+
+    await sleep((failed.backoffMs ?? 0) + 50) // the faked clock advances in 20 ms steps
+    calls.clear()
+    const line = await request((value) => expect(value).toBe('Ada'))
+    expect(line).toMatchObject({ hits: 1, entries: 1, evicted: 1 })
+    expect(line.cleared).toBeUndefined()
+    expect(calls.get('DescribeStreamSummary')).toBeUndefined() // reused within the hour
+
+    // The retention is cut to 24 hours; the next long gap reads it again, and clears.
+    await admin.send(
+      new DecreaseStreamRetentionPeriodCommand({ StreamName: stream, RetentionPeriodHours: 24 }),
+    )
+    vi.setSystemTime(Date.now() + 25 * HOUR)
+    calls.clear()
+    const cut = await request((value) => expect(value).toBeUndefined())
+    expect(cut).toMatchObject({ cleared: 'retention', entries: 0 })
+    expect(calls.get('DescribeStreamSummary')).toBe(1)
+    expect(lines.filter((l) => l.cleared !== undefined)).toHaveLength(1)
   })
 })
 
@@ -151,6 +169,60 @@ describe('a deleted and recreated stream, and lost positions (kinesalite)', () =
     await sleep(gone.backoffMs ?? 0)
     const back = await request((value) => expect(value).toBeUndefined())
     expect(back).toMatchObject({ cleared: 'stream-recreated', entries: 0, bypassed: 0 })
+  })
+
+  it('a reader whose iterators are still live checks the stream after a minute without a poll', async () => {
+    const stream = await kinesis.createStream(1)
+    let clock = Date.now()
+    const reader = new StreamReader({
+      stream,
+      client: kinesis.client(),
+      clockSkewMs: 5_000,
+      maxPagesPerShard: 5,
+      now: () => clock,
+    })
+    const applied: Invalidation[] = []
+    const poll = () => reader.poll({ apply: (i) => applied.push(i) })
+    expect((await poll()).ok).toBe(true)
+    // Acknowledged, then lost with the stream; kinesalite would accept the old iterator.
+    await createPublisher({ streamName: stream, client: kinesis.client() }).invalidate('users:1')
+    const { recreated } = await recreate(stream)
+    await recreated()
+    clock += 61_000
+    expect(await poll()).toMatchObject({ restarted: 'stream-recreated' })
+  })
+
+  it('an iterator Kinesis rejects is replaced after a listing, on the next poll', async () => {
+    const stream = await kinesis.createStream(1)
+    const client = kinesis.client()
+    let rejections = 0
+    failCommand(client, 'GetRecords', 'InvalidArgumentException', () => rejections-- > 0)
+    const calls = countCommands(client)
+    const reader = new StreamReader({ stream, client, clockSkewMs: 5_000, maxPagesPerShard: 5 })
+    const applied: Invalidation[] = []
+    const poll = () => reader.poll({ apply: (i) => applied.push(i) })
+    expect((await poll()).ok).toBe(true)
+    rejections = 1
+    expect((await poll()).ok).toBe(false)
+    await createPublisher({ streamName: stream, client: kinesis.client() }).invalidate('users:1')
+    calls.clear()
+    expect((await poll()).ok).toBe(true)
+    expect(Object.fromEntries(calls)).toEqual({ ListShards: 1, GetShardIterator: 1, GetRecords: 1 })
+    expect(applied.flatMap((i) => i.keys)).toEqual(['users:1'])
+  })
+
+  it('a clock that steps back does not suspend polling or the staleness bound', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true })
+    const stream = await kinesis.createStream(1)
+    const { instance, request } = newContainer(stream)
+    instance.cache.set('users:1', 'Ada')
+    await request()
+    await createPublisher({ streamName: stream, client: kinesis.client() }).invalidate('users:1')
+    vi.setSystemTime(Date.now() - 30_000)
+    // The poll runs at once; kinesalite, sharing the stepped clock, rejects the iterator it issued
+    // "later", so the read is bypassed rather than served.
+    const line = await request((value) => expect(value).toBeUndefined())
+    expect(line).toMatchObject({ polled: true, hits: 0 })
   })
 
   it('a sequence number Kinesis rejects (trimmed, or from another stream) clears and restarts at now', async () => {
