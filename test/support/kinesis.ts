@@ -16,6 +16,7 @@ import {
   type PollResult,
   type SkippedRecord,
   StreamReader,
+  type StreamReaderOptions,
 } from '../../src/index.js'
 
 export interface LocalKinesis {
@@ -90,6 +91,26 @@ export const startKinesis = async (): Promise<LocalKinesis> => {
     },
     close: local.close,
   }
+}
+
+/**
+ * A StreamReader as the engine builds one (5 s skew margin, 5 pages per shard unless given), the
+ * invalidations its polls applied, and `poll()`.
+ */
+export const newReader = (
+  stream: string,
+  client: KinesisClient,
+  options: Partial<Omit<StreamReaderOptions, 'stream' | 'client'>> = {},
+) => {
+  const reader = new StreamReader({
+    stream,
+    client,
+    clockSkewMs: 5_000,
+    maxPagesPerShard: 5,
+    ...options,
+  })
+  const applied: Invalidation[] = []
+  return { reader, applied, poll: () => reader.poll({ apply: (i) => applied.push(i) }) }
 }
 
 /** Everything on the stream since `since` (ms), read by a fresh StreamReader in one poll. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPublisher, type Invalidation, StreamReader } from '../../../src/index.js'
+import { createPublisher, type Invalidation } from '../../../src/index.js'
 import { container, Source } from '../../support/containers.js'
-import { countCommands, type LocalKinesis, startKinesis } from '../../support/kinesis.js'
+import { countCommands, type LocalKinesis, newReader, startKinesis } from '../../support/kinesis.js'
 
 let kinesis: LocalKinesis
 beforeAll(async () => {
@@ -44,16 +44,8 @@ describe('stream positions (kinesalite)', () => {
     const client = kinesis.client()
     const calls = countCommands(client)
     let clock = Date.now()
-    const reader = new StreamReader({
-      stream,
-      client,
-      clockSkewMs: 5_000,
-      maxPagesPerShard: 5,
-      now: () => clock,
-    })
+    const { poll, applied } = newReader(stream, client, { now: () => clock })
     const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
-    const applied: Invalidation[] = []
-    const poll = () => reader.poll({ apply: (i) => applied.push(i) })
 
     await publisher.invalidate(['a:1', 'a:2', 'a:3', 'a:4'])
     expect((await poll()).ok).toBe(true)

@@ -1,29 +1,12 @@
-import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPublisher, type Invalidation, StreamReader } from '../../../src/index.js'
-import { countCommands, type LocalKinesis, startKinesis } from '../../support/kinesis.js'
+import { createPublisher, type Invalidation } from '../../../src/index.js'
+import { countCommands, type LocalKinesis, newReader, startKinesis } from '../../support/kinesis.js'
 
 let kinesis: LocalKinesis
 beforeAll(async () => {
   kinesis = await startKinesis()
 })
 afterAll(() => kinesis.close())
-
-const newReader = (
-  stream: string,
-  client: KinesisClient,
-  options: { maxPagesPerShard?: number; recordsPerPage?: number } = {},
-) => {
-  const reader = new StreamReader({
-    stream,
-    client,
-    clockSkewMs: 5_000,
-    maxPagesPerShard: options.maxPagesPerShard ?? 5,
-    ...(options.recordsPerPage === undefined ? {} : { recordsPerPage: options.recordsPerPage }),
-  })
-  const applied: Invalidation[] = []
-  return { reader, applied, poll: () => reader.poll({ apply: (i) => applied.push(i) }) }
-}
 
 const keys = (applied: Invalidation[]) => applied.flatMap((i) => i.keys).sort()
 

@@ -17,12 +17,12 @@ import {
   createScache,
   type Invalidation,
   type InvocationLog,
-  StreamReader,
 } from '../../../src/index.js'
 import {
   countCommands,
   failCommand,
   type LocalKinesis,
+  newReader,
   startKinesis,
 } from '../../support/kinesis.js'
 
@@ -174,15 +174,7 @@ describe('a deleted and recreated stream, and lost positions (kinesalite)', () =
   it('a reader whose iterators are still live checks the stream after a minute without a poll', async () => {
     const stream = await kinesis.createStream(1)
     let clock = Date.now()
-    const reader = new StreamReader({
-      stream,
-      client: kinesis.client(),
-      clockSkewMs: 5_000,
-      maxPagesPerShard: 5,
-      now: () => clock,
-    })
-    const applied: Invalidation[] = []
-    const poll = () => reader.poll({ apply: (i) => applied.push(i) })
+    const { poll } = newReader(stream, kinesis.client(), { now: () => clock })
     expect((await poll()).ok).toBe(true)
     // Acknowledged, then lost with the stream; kinesalite would accept the old iterator.
     await createPublisher({ streamName: stream, client: kinesis.client() }).invalidate('users:1')
@@ -198,9 +190,7 @@ describe('a deleted and recreated stream, and lost positions (kinesalite)', () =
     let rejections = 0
     failCommand(client, 'GetRecords', 'InvalidArgumentException', () => rejections-- > 0)
     const calls = countCommands(client)
-    const reader = new StreamReader({ stream, client, clockSkewMs: 5_000, maxPagesPerShard: 5 })
-    const applied: Invalidation[] = []
-    const poll = () => reader.poll({ apply: (i) => applied.push(i) })
+    const { poll, applied } = newReader(stream, client)
     expect((await poll()).ok).toBe(true)
     rejections = 1
     expect((await poll()).ok).toBe(false)
@@ -230,9 +220,7 @@ describe('a deleted and recreated stream, and lost positions (kinesalite)', () =
     const client = kinesis.client()
     let rejecting = false
     failCommand(client, 'GetShardIterator', 'InvalidArgumentException', () => rejecting)
-    const reader = new StreamReader({ stream, client, clockSkewMs: 5_000, maxPagesPerShard: 5 })
-    const applied: Invalidation[] = []
-    const poll = () => reader.poll({ apply: (i) => applied.push(i) })
+    const { poll, applied } = newReader(stream, client)
     const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
     await publisher.invalidate('users:1')
     expect((await poll()).ok).toBe(true)
@@ -265,17 +253,11 @@ describe('a deleted and recreated stream, and lost positions (kinesalite)', () =
       { step: 'initialize', name: 'scacheTestHideShard' },
     )
     let clock = Date.now()
-    const reader = new StreamReader({
-      stream,
-      client,
-      clockSkewMs: 5_000,
-      maxPagesPerShard: 5,
-      now: () => clock,
-    })
-    expect((await reader.poll({ apply: () => {} })).ok).toBe(true)
+    const { poll } = newReader(stream, client, { now: () => clock })
+    expect((await poll()).ok).toBe(true)
     ;[hide] = await kinesis.openShards(stream)
     clock += 6 * 60_000
-    expect(await reader.poll({ apply: () => {} })).toMatchObject({ restarted: 'position-lost' })
+    expect(await poll()).toMatchObject({ restarted: 'position-lost' })
   })
 })
 
@@ -325,9 +307,7 @@ describe('resharding with ChildShards (kinesalite, ChildShards injected)', () =>
     const client = kinesis.client()
     withChildShards(client, stream)
     const calls = countCommands(client)
-    const reader = new StreamReader({ stream, client, clockSkewMs: 5_000, maxPagesPerShard: 5 })
-    const applied: Invalidation[] = []
-    const poll = () => reader.poll({ apply: (i) => applied.push(i) })
+    const { reader, applied, poll } = newReader(stream, client)
     await poll()
     const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
     return { stream, calls, reader, applied, poll, publisher }

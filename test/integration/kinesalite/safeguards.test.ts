@@ -1,15 +1,11 @@
 import type { GetRecordsCommandOutput, KinesisClient } from '@aws-sdk/client-kinesis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  createPublisher,
-  createScache,
-  type Invalidation,
-  StreamReader,
-} from '../../../src/index.js'
+import { createPublisher, createScache, StreamReader } from '../../../src/index.js'
 import {
   countCommands,
   failCommand,
   type LocalKinesis,
+  newReader,
   readInvalidations,
   startKinesis,
 } from '../../support/kinesis.js'
@@ -43,9 +39,7 @@ describe('stream safeguards (kinesalite)', () => {
     const client = kinesis.client()
     let listFails = false
     failCommand(client, 'ListShards', 'LimitExceededException', () => listFails)
-    const reader = new StreamReader({ stream, client, clockSkewMs: 5_000, maxPagesPerShard: 5 })
-    const applied: Invalidation[] = []
-    const poll = () => reader.poll({ apply: (i) => applied.push(i) })
+    const { poll, applied } = newReader(stream, client)
     await poll()
 
     await kinesis.split(stream)
@@ -66,9 +60,8 @@ describe('stream safeguards (kinesalite)', () => {
   it('children of a shard positioned by a skip start at its timestamp, not at the trim horizon', async () => {
     const stream = await kinesis.createStream(1)
     const client = kinesis.client()
-    const reader = new StreamReader({ stream, client, clockSkewMs: 0, maxPagesPerShard: 5 })
-    const applied: Invalidation[] = []
-    await reader.poll({ apply: (i) => applied.push(i) })
+    const { reader, applied, poll } = newReader(stream, client, { clockSkewMs: 0 })
+    await poll()
     await kinesis.split(stream)
     // kinesalite stamps a child's records no earlier than the child's creation, which it rounds
     // up to the next second; real Kinesis stamps real arrival times.
@@ -80,7 +73,7 @@ describe('stream safeguards (kinesalite)', () => {
     await sleep(20)
     await publisher.invalidate(['new:1'])
 
-    for (let i = 0; i < 2; i++) await reader.poll({ apply: (inv) => applied.push(inv) })
+    for (let i = 0; i < 2; i++) await poll()
     expect(applied.flatMap((inv) => inv.keys)).toEqual(['new:1'])
   })
 
