@@ -125,8 +125,8 @@ export class Scache {
   #backoffMs = 0
   /** Failed polls not yet paid back by successes: each doubles the delay before the next poll. */
   #backoffLevel = 0
-  /** The level at which the delay reaches its ceiling: failures beyond it change nothing. */
-  readonly #maxBackoffLevel: number
+  /** The backoff's first delay, its ceiling, and the level that reaches it (no higher is kept). */
+  readonly #backoff: { readonly baseMs: number; readonly capMs: number; readonly maxLevel: number }
   #streamHealthy = true
   #polling: Promise<PollResult> | undefined
   #pollingStartedAt = 0
@@ -151,11 +151,9 @@ export class Scache {
     })
     this.#publisher = o.publisher
     this.#syncedAt = Date.now()
-    const base = Math.max(MIN_BACKOFF_MS, o.pollIntervalMs)
-    this.#maxBackoffLevel = Math.max(
-      1,
-      Math.ceil(Math.log2(Math.max(MAX_BACKOFF_MS, o.pollIntervalMs) / base)),
-    )
+    const baseMs = Math.max(MIN_BACKOFF_MS, o.pollIntervalMs)
+    const capMs = Math.max(MAX_BACKOFF_MS, o.pollIntervalMs)
+    this.#backoff = { baseMs, capMs, maxLevel: Math.max(1, Math.ceil(Math.log2(capMs / baseMs))) }
   }
 
   /** The publisher `invalidate` uses; created on first use so read-only functions never build one. */
@@ -191,11 +189,11 @@ export class Scache {
     let pollSkipped = false
     const sinceLastPoll = now - this.#lastPollAt
     // A poll is owed once the interval has passed, but while backing off it is held back longer.
-    // A clock that stepped back makes it owed at once: elapsed time is unknown.
-    const owed = sinceLastPoll >= this.#intervalMs || sinceLastPoll < 0
+    // A clock that stepped back leaves the elapsed time unknown: poll at once.
+    const stepped = sinceLastPoll < 0
+    const owed = stepped || sinceLastPoll >= this.#intervalMs
     const due =
-      (owed && (sinceLastPoll >= this.#backoffMs || sinceLastPoll < 0)) ||
-      this.#polling !== undefined
+      (owed && (stepped || sinceLastPoll >= this.#backoffMs)) || this.#polling !== undefined
     // Before paying for a poll, drop expired entries: a container thawed after its TTLs holds
     // nothing, and nothing needs reading.
     if (due && this.cache.size > 0) this.cache.purgeStale()
@@ -340,19 +338,15 @@ export class Scache {
    * not hit by the whole fleet at once, and the cache is back in a few polls.
    */
   #scheduleNextPoll(succeeded: boolean): void {
-    const interval = this.options.pollIntervalMs
+    const { baseMs, capMs, maxLevel } = this.#backoff
     this.#backoffLevel = succeeded
       ? Math.floor(this.#backoffLevel / 2)
-      : Math.min(this.#maxBackoffLevel, this.#backoffLevel + 1)
-    this.#intervalMs = interval * (0.8 + 0.2 * Math.random())
+      : Math.min(maxLevel, this.#backoffLevel + 1)
+    this.#intervalMs = this.options.pollIntervalMs * (0.8 + 0.2 * Math.random())
     this.#backoffMs =
       this.#backoffLevel === 0
         ? 0
-        : Math.min(
-            Math.max(MAX_BACKOFF_MS, interval),
-            Math.max(MIN_BACKOFF_MS, interval) * 2 ** this.#backoffLevel,
-          ) *
-          (0.5 + 0.5 * Math.random())
+        : Math.min(capMs, baseMs * 2 ** this.#backoffLevel) * (0.5 + 0.5 * Math.random())
   }
 
   #clear(reason: ClearReason, counters: Counters): void {

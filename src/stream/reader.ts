@@ -56,8 +56,8 @@ export interface StreamReaderOptions {
   /** Most GetRecords pages read from one shard in one poll. */
   readonly maxPagesPerShard: number
   /**
-   * A shard further behind its tip than this (`MillisBehindLatest` after a page) is not read on:
-   * the reader restarts at now. Default: no limit but the page cap.
+   * A shard further behind its tip than this, beyond the `clockSkewMs` margin (`MillisBehindLatest`
+   * after a page), is not read on: the reader restarts at now. Default: no limit but the page cap.
    */
   readonly maxBehindMs?: number
   /** `Limit` of each GetRecords call. Default 10,000, Kinesis' maximum. */
