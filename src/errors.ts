@@ -26,6 +26,19 @@ export class InvalidKeyError extends ScacheError {
   }
 }
 
+/** A `getOrLoad` loader took longer than its timeout. Its value, if it comes, is not cached. */
+export class LoadTimeoutError extends ScacheError {
+  readonly key: string
+  readonly timeoutMs: number
+
+  constructor(key: string, timeoutMs: number) {
+    super(`scache: loading ${JSON.stringify(key)} took longer than ${timeoutMs} ms`)
+    this.name = 'LoadTimeoutError'
+    this.key = key
+    this.timeoutMs = timeoutMs
+  }
+}
+
 /**
  * Some invalidations were not acknowledged by Kinesis after every retry. The invalidations named
  * here may not reach other containers; the caller decides whether to retry or fail its write.

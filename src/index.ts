@@ -12,13 +12,20 @@ export {
   defaults,
   type Invocation,
   type InvocationContext,
+  type LoadOptions,
   type OnStreamError,
   type RequestCache,
   Scache,
   type ScacheOptions,
   type StreamOptions,
 } from './core/index.js'
-export { InvalidKeyError, PublishError, ScacheError, ScacheOptionsError } from './errors.js'
+export {
+  InvalidKeyError,
+  LoadTimeoutError,
+  PublishError,
+  ScacheError,
+  ScacheOptionsError,
+} from './errors.js'
 export {
   type MiddyLikeRequest,
   type ScacheMiddleware,

@@ -4,6 +4,7 @@ export {
   createScache,
   type Invocation,
   type InvocationContext,
+  type LoadOptions,
   type RequestCache,
   Scache,
 } from './scache.js'

@@ -43,6 +43,11 @@ export interface ScacheOptions {
   readonly clockSkewMs?: number
   /** Most GetRecords pages per shard in one poll. Default 5. */
   readonly maxPagesPerShard?: number
+  /**
+   * Most time a `getOrLoad` loader may take, ms; a slower load rejects with `LoadTimeoutError`
+   * and is neither stored nor joined. Default: none (a per-call `timeoutMs` still applies).
+   */
+  readonly loadTimeoutMs?: number
   /** Publisher used by `invalidate` in handlers. Default: one on the same stream. */
   readonly publisher?: Publisher
   /**
@@ -66,6 +71,7 @@ export interface ResolvedOptions {
   readonly onStreamError: OnStreamError
   readonly clockSkewMs: number
   readonly maxPagesPerShard: number
+  readonly loadTimeoutMs: number | undefined
   readonly publisher: Publisher | undefined
   readonly log: (line: InvocationLog) => void
 }
@@ -83,6 +89,8 @@ export const defaults = {
 } as const
 
 const DAY_MS = 86_400_000
+/** Lambda's longest invocation, 15 minutes: no load can usefully take longer. */
+export const MAX_LOAD_TIMEOUT_MS = 900_000
 
 const ttlRange = (path: string, value: unknown): TtlRange => {
   if (!isObject(value))
@@ -127,6 +135,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     'onStreamError',
     'clockSkewMs',
     'maxPagesPerShard',
+    'loadTimeoutMs',
     'publisher',
     'log',
   ])
@@ -232,6 +241,11 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     1_000,
   )
 
+  const loadTimeoutMs =
+    options.loadTimeoutMs === undefined
+      ? undefined
+      : integer('loadTimeoutMs', options.loadTimeoutMs, 1, MAX_LOAD_TIMEOUT_MS)
+
   const publisher = options.publisher
   if (
     publisher !== undefined &&
@@ -258,6 +272,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     onStreamError,
     clockSkewMs,
     maxPagesPerShard,
+    loadTimeoutMs,
     publisher: publisher as Publisher | undefined,
     log:
       log === true ? writeLine : log === false ? () => {} : (log as (line: InvocationLog) => void),

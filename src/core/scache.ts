@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { Cache, type CacheHit, type Lease, type SetOptions } from '../cache/index.js'
-import { InvalidKeyError } from '../errors.js'
+import { InvalidKeyError, LoadTimeoutError } from '../errors.js'
 import { createPublisher, type Publisher, toArray } from '../publish/index.js'
 import { type Invalidation, keyProblem } from '../record/index.js'
 import {
@@ -10,7 +10,13 @@ import {
   StreamReader,
 } from '../stream/index.js'
 import { type ClearReason, type InvocationLog, round } from '../telemetry/index.js'
-import { type ResolvedOptions, resolveOptions, type ScacheOptions } from './options.js'
+import { integer } from '../validate.js'
+import {
+  MAX_LOAD_TIMEOUT_MS,
+  type ResolvedOptions,
+  resolveOptions,
+  type ScacheOptions,
+} from './options.js'
 
 /** The cache as a handler sees it during one invocation (`context.cache` under Middy). */
 export interface RequestCache {
@@ -24,13 +30,11 @@ export interface RequestCache {
   /**
    * The cached value, else the loader's, stored with the load's duration as its cost. Concurrent
    * calls for one key share one load. A value whose key was invalidated while it loaded is
-   * returned to this caller but not stored.
+   * returned to this caller but not stored. A load slower than `timeoutMs` (default
+   * `loadTimeoutMs`) rejects with `LoadTimeoutError`; its value, if it ever comes, is not stored,
+   * and later callers start a load of their own instead of joining it.
    */
-  getOrLoad<T>(
-    key: string,
-    loader: () => T | Promise<T>,
-    options?: { readonly ttlMs?: number },
-  ): Promise<T>
+  getOrLoad<T>(key: string, loader: () => T | Promise<T>, options?: LoadOptions): Promise<T>
   /** Evicts the keys here at once, then publishes the invalidation; resolves once Kinesis acknowledged it. */
   invalidate(keys: string | readonly string[]): Promise<void>
   /** Evicts every key starting with a prefix, here and, once published, everywhere. */
@@ -39,6 +43,14 @@ export interface RequestCache {
   invalidateAll(): Promise<void>
   /** True when this invocation does not use the cache (stream too stale to trust). */
   readonly bypassed: boolean
+}
+
+/** Options of one `getOrLoad` call. */
+export interface LoadOptions {
+  /** TTL of the loaded value, ms, instead of one drawn from its keyspace's range. */
+  readonly ttlMs?: number
+  /** Most time the load may take, ms. Default: the `loadTimeoutMs` option (none unless set). */
+  readonly timeoutMs?: number
 }
 
 /** The parts of a Lambda context scache uses. */
@@ -68,6 +80,7 @@ interface Counters {
   savedMs: number
   loads: number
   loadMs: number
+  loadTimeouts: number
   evicted: number
   cleared: ClearReason | undefined
 }
@@ -79,6 +92,7 @@ const newCounters = (): Counters => ({
   savedMs: 0,
   loads: 0,
   loadMs: 0,
+  loadTimeouts: 0,
   evicted: 0,
   cleared: undefined,
 })
@@ -232,6 +246,7 @@ export class Scache {
           bypassed: counters.bypassed,
           loads: counters.loads,
           loadMs: round(counters.loadMs),
+          ...(counters.loadTimeouts === 0 ? {} : { loadTimeouts: counters.loadTimeouts }),
           evicted: counters.evicted,
           records: poll?.records ?? 0,
           skippedRecords: poll?.skippedRecords ?? 0,
@@ -399,13 +414,13 @@ export class Scache {
         return lookup<T>(key)?.value
       },
       set: (key, value, options) => (bypassed() ? false : this.cache.set(key, value, options)),
-      getOrLoad: async <T>(
-        key: string,
-        loader: () => T | Promise<T>,
-        options?: { readonly ttlMs?: number },
-      ) => {
+      getOrLoad: async <T>(key: string, loader: () => T | Promise<T>, options?: LoadOptions) => {
         const problem = keyProblem(key)
         if (problem !== undefined) throw new InvalidKeyError(`cache key ${problem}`)
+        const timeoutMs =
+          options?.timeoutMs === undefined
+            ? this.options.loadTimeoutMs
+            : integer('getOrLoad timeoutMs', options.timeoutMs, 1, MAX_LOAD_TIMEOUT_MS)
         const bypass = bypassed()
         if (bypass) counters.bypassed++
         else {
@@ -414,7 +429,7 @@ export class Scache {
         }
         const inflight = this.#loads.get(key)
         if (inflight?.lease.valid) return inflight.promise as Promise<T>
-        return this.#load(key, loader, counters, bypass, options?.ttlMs)
+        return this.#load(key, loader, counters, bypass, options?.ttlMs, timeoutMs)
       },
       invalidate: (keys) => publishAndEvict({ keys: toArray(keys), prefixes: [], all: false }),
       invalidatePrefix: (prefixes) =>
@@ -429,10 +444,11 @@ export class Scache {
     counters: Counters,
     bypassed: boolean,
     ttlMs: number | undefined,
+    timeoutMs: number | undefined,
   ): Promise<T> {
     const lease = this.cache.acquireLease(key)
     const started = performance.now()
-    const promise = (async () => {
+    const loaded = (async () => {
       try {
         const value = await loader()
         const costMs = performance.now() - started
@@ -446,6 +462,29 @@ export class Scache {
         if (this.#loads.get(key)?.lease === lease) this.#loads.delete(key)
       }
     })()
+    const promise =
+      timeoutMs === undefined
+        ? loaded
+        : new Promise<T>((resolve, reject) => {
+            const timer = setTimeout(() => {
+              // Given up: a late value is not stored, and nobody joins the load any more.
+              lease.valid = false
+              this.cache.releaseLease(lease)
+              if (this.#loads.get(key)?.lease === lease) this.#loads.delete(key)
+              counters.loadTimeouts++
+              reject(new LoadTimeoutError(key, timeoutMs))
+            }, timeoutMs)
+            loaded.then(
+              (value) => {
+                clearTimeout(timer)
+                resolve(value)
+              },
+              (error: unknown) => {
+                clearTimeout(timer)
+                reject(error)
+              },
+            )
+          })
     this.#loads.set(key, { promise, lease })
     return promise
   }

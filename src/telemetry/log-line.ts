@@ -26,6 +26,8 @@ export interface InvocationLog {
   /** Loads run by `getOrLoad`, and their total time. */
   readonly loads: number
   readonly loadMs: number
+  /** Loads given up after their timeout (`LoadTimeoutError`). */
+  readonly loadTimeouts?: number
   /** Entries evicted by invalidations: from the stream and from this handler. */
   readonly evicted: number
   readonly records: number

@@ -5,6 +5,7 @@ import {
   createPublisher,
   createScache,
   type InvocationLog,
+  LoadTimeoutError,
   scache,
   type WithCache,
 } from '../../../src/index.js'
@@ -130,6 +131,64 @@ describe('loads in one container (kinesalite)', () => {
       slow.end()
       expect(instance.cache.get('users:1')?.value).toBe('new')
     }
+  })
+})
+
+describe('loader timeouts (kinesalite)', () => {
+  it('a load slower than its timeout rejects, is neither stored nor joined, and is counted', async () => {
+    const stream = await kinesis.createStream(1)
+    const source = new Source()
+    source.values.set('users:1', 'Ada')
+    const lines: InvocationLog[] = []
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      loadTimeoutMs: 50,
+      log: (line) => lines.push(line),
+    })
+    let release: (value: string) => void = () => {}
+    const hung = new Promise<string>((resolve) => {
+      release = resolve
+    })
+
+    const first = await instance.begin()
+    const slow = first.cache.getOrLoad('users:1', () => hung)
+    const joined = first.cache.getOrLoad('users:1', () => source.read('users:1'))
+    await expect(slow).rejects.toMatchObject({
+      name: 'LoadTimeoutError',
+      key: 'users:1',
+      timeoutMs: 50,
+    })
+    await expect(joined).rejects.toBeInstanceOf(LoadTimeoutError) // it shared the load
+    // A caller after the timeout starts a load of its own.
+    expect(await first.cache.getOrLoad('users:1', () => source.read('users:1'))).toBe('Ada')
+    expect(first.end()).toMatchObject({ loadTimeouts: 1, loads: 1 })
+
+    // The hung load finally answers: too late, its value is not stored over the fresh one.
+    release('stale')
+    await sleep(10)
+    expect(instance.cache.get('users:1')?.value).toBe('Ada')
+
+    // A per-call timeout overrides the option.
+    const second = await instance.begin()
+    const patient = second.cache.getOrLoad(
+      'users:2',
+      () => new Promise<string>((resolve) => setTimeout(() => resolve('Grace'), 100)),
+      { timeoutMs: 1_000 },
+    )
+    expect(await patient).toBe('Grace')
+    second.end()
+    expect(lines.at(-1)?.loadTimeouts).toBeUndefined()
+  })
+
+  it('rejects a timeout that is not a whole number of ms up to 15 minutes', async () => {
+    const instance = createScache({ stream: { name: 'unused' }, log: false })
+    const invocation = await instance.begin()
+    for (const timeoutMs of [0, -1, 1.5, 900_001, Number.NaN]) {
+      await expect(
+        invocation.cache.getOrLoad('users:1', () => 'Ada', { timeoutMs }),
+      ).rejects.toThrow(/timeoutMs/)
+    }
+    invocation.end()
   })
 })
 

@@ -131,6 +131,14 @@ describe('options validation at construction', () => {
     ],
     ['clockSkewMs negative', { stream, clockSkewMs: -1 }, 'clockSkewMs', /must be an integer/],
     ['maxPagesPerShard 0', { stream, maxPagesPerShard: 0 }, 'maxPagesPerShard', /from 1/],
+    ['loadTimeoutMs 0', { stream, loadTimeoutMs: 0 }, 'loadTimeoutMs', /from 1 to 900000/],
+    [
+      'loadTimeoutMs past 15 minutes',
+      { stream, loadTimeoutMs: 900_001 },
+      'loadTimeoutMs',
+      /to 900000/,
+    ],
+    ['loadTimeoutMs a string', { stream, loadTimeoutMs: '5' }, 'loadTimeoutMs', /got "5"/],
     ['log "yes"', { stream, log: 'yes' }, 'log', /boolean or a function \(got "yes"\)/],
     ['sizeOf not a function', { stream, sizeOf: 42 }, 'sizeOf', /must be a function \(got 42\)/],
     [
@@ -213,6 +221,7 @@ describe('accepted options', () => {
       onStreamError: 'serve-stale',
       clockSkewMs: 0,
       maxPagesPerShard: 2,
+      loadTimeoutMs: 250,
       publisher,
       log,
     })
@@ -230,6 +239,7 @@ describe('accepted options', () => {
       onStreamError: 'serve-stale',
       clockSkewMs: 0,
       maxPagesPerShard: 2,
+      loadTimeoutMs: 250,
       publisher,
       log,
     })
@@ -292,6 +302,7 @@ describe('defaults', () => {
         onStreamError: defaults.onStreamError,
         clockSkewMs: defaults.clockSkewMs,
         maxPagesPerShard: defaults.maxPagesPerShard,
+        loadTimeoutMs: undefined,
         publisher: undefined,
       })
       expect(typeof resolved.log).toBe('function')
