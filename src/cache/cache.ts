@@ -12,6 +12,8 @@ interface Entry {
 
 interface Keyspace {
   readonly ttl: TtlRange
+  /** TTL range of `undefined` and `null` values ("not found"). */
+  readonly negativeTtl: TtlRange
   readonly store: LRUCache<string, Entry>
 }
 
@@ -56,11 +58,17 @@ export class Cache {
       this.#stores.push(store)
       return store
     }
-    this.#default = { ttl: options.ttl, store: newStore(options.maxEntries, options.maxBytes) }
+    const negativeTtl = options.negativeTtl ?? options.ttl
+    this.#default = {
+      ttl: options.ttl,
+      negativeTtl,
+      store: newStore(options.maxEntries, options.maxBytes),
+    }
     for (const [name, keyspace] of Object.entries(options.keyspaces ?? {})) {
       const ownStore = keyspace.maxEntries !== undefined || keyspace.maxBytes !== undefined
       this.#keyspaces.set(name, {
         ttl: keyspace.ttl ?? options.ttl,
+        negativeTtl: keyspace.negativeTtl ?? negativeTtl,
         store: ownStore
           ? newStore(
               keyspace.maxEntries ?? options.maxEntries,
@@ -86,7 +94,8 @@ export class Cache {
   }
 
   /**
-   * Stores a value with a TTL drawn from its keyspace's range. Returns false when the value was
+   * Stores a value with a TTL drawn from its keyspace's range (its "not found" range for
+   * `undefined` and `null`). Returns false when the value was
    * not stored: larger than its store's byte budget, or (with a lease) overtaken by an
    * invalidation while it was loading.
    */
@@ -106,7 +115,9 @@ export class Cache {
     const size = this.#entrySize(key, value)
     if (size === undefined) return false
     const keyspace = this.#keyspace(key)
-    const ttl = options.ttlMs ?? drawTtl(keyspace.ttl, this.#random)
+    const notFound = value === undefined || value === null
+    const ttl =
+      options.ttlMs ?? drawTtl(notFound ? keyspace.negativeTtl : keyspace.ttl, this.#random)
     const status: LRUCache.Status<string, Entry> = {}
     keyspace.store.set(key, { value, costMs: options.costMs ?? 0 }, { ttl, size, status })
     return status.set !== 'miss'

@@ -10,6 +10,8 @@ export interface TtlRange {
 export interface KeyspaceOptions {
   /** TTL range of this keyspace's entries. Default: the cache's `ttl`. */
   readonly ttl?: TtlRange
+  /** TTL range of this keyspace's "not found" entries. Default: the cache's `negativeTtl`. */
+  readonly negativeTtl?: TtlRange
   /**
    * Give the keyspace a store of its own, bounded by these instead of sharing the default store's
    * budget. Its memory is then in addition to the cache's `maxBytes`.
@@ -22,6 +24,11 @@ export interface KeyspaceOptions {
 export interface CacheOptions {
   /** Default TTL range. */
   readonly ttl: TtlRange
+  /**
+   * TTL range of "not found" entries (`undefined` or `null` values), usually shorter, so that a
+   * key created elsewhere is found soon even if its invalidation is lost. Default: `ttl`.
+   */
+  readonly negativeTtl?: TtlRange
   /** Most entries held in the default store. */
   readonly maxEntries: number
   /** Byte budget of the default store, by estimated value size (see `sizeOf`). */

@@ -23,6 +23,11 @@ export interface ScacheOptions {
   readonly stream?: StreamOptions
   /** TTL range of entries, ms; each entry's TTL is drawn uniformly from it. Default 30–60 s. */
   readonly ttl?: TtlRange
+  /**
+   * TTL range of "not found" entries: values `undefined` or `null`, as a loader returns for a
+   * missing row. Usually shorter than `ttl`. Default: `ttl`.
+   */
+  readonly negativeTtl?: TtlRange
   /** Most entries held. Default 10,000. */
   readonly maxEntries?: number
   /** Byte budget by estimated value size. Default 64 MiB. */
@@ -61,6 +66,7 @@ export interface ResolvedOptions {
   readonly streamName: string
   readonly client: KinesisClient | undefined
   readonly ttl: TtlRange
+  readonly negativeTtl: TtlRange | undefined
   readonly maxEntries: number
   readonly maxBytes: number
   readonly keyspaces: Readonly<Record<string, KeyspaceOptions>>
@@ -125,6 +131,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
   onlyKnown('', options, [
     'stream',
     'ttl',
+    'negativeTtl',
     'maxEntries',
     'maxBytes',
     'keyspaces',
@@ -159,6 +166,8 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
   }
 
   const ttl = options.ttl === undefined ? defaults.ttl : ttlRange('ttl', options.ttl)
+  const negativeTtl =
+    options.negativeTtl === undefined ? undefined : ttlRange('negativeTtl', options.negativeTtl)
   const maxEntries = integer('maxEntries', options.maxEntries ?? defaults.maxEntries, 1, 2 ** 30)
   const maxBytes = integer(
     'maxBytes',
@@ -176,10 +185,13 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
       if (name === '' || name.includes(':'))
         throw new ScacheOptionsError(path, 'must be a keyspace name: non-empty, without ":"')
       if (!isObject(keyspace))
-        throw new ScacheOptionsError(path, `must be { ttl?, maxEntries?, maxBytes? }`)
-      onlyKnown(path, keyspace, ['ttl', 'maxEntries', 'maxBytes'])
+        throw new ScacheOptionsError(path, `must be { ttl?, negativeTtl?, maxEntries?, maxBytes? }`)
+      onlyKnown(path, keyspace, ['ttl', 'negativeTtl', 'maxEntries', 'maxBytes'])
       keyspaces[name] = {
         ...(keyspace.ttl === undefined ? {} : { ttl: ttlRange(`${path}.ttl`, keyspace.ttl) }),
+        ...(keyspace.negativeTtl === undefined
+          ? {}
+          : { negativeTtl: ttlRange(`${path}.negativeTtl`, keyspace.negativeTtl) }),
         ...(keyspace.maxEntries === undefined
           ? {}
           : { maxEntries: integer(`${path}.maxEntries`, keyspace.maxEntries, 1, 2 ** 30) }),
@@ -262,6 +274,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     streamName,
     client: stream.client as KinesisClient | undefined,
     ttl,
+    negativeTtl,
     maxEntries,
     maxBytes,
     keyspaces,

@@ -150,6 +150,7 @@ export class Scache {
     const o = this.options
     this.cache = new Cache({
       ttl: o.ttl,
+      ...(o.negativeTtl === undefined ? {} : { negativeTtl: o.negativeTtl }),
       maxEntries: o.maxEntries,
       maxBytes: o.maxBytes,
       keyspaces: o.keyspaces,

@@ -134,6 +134,40 @@ describe('loads in one container (kinesalite)', () => {
   })
 })
 
+describe('negative caching (kinesalite)', () => {
+  it('a "not found" is cached for the short negativeTtl, and an invalidation still evicts it', async () => {
+    const stream = await kinesis.createStream(1)
+    const source = new Source()
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      pollIntervalMs: 0,
+      negativeTtl: { minMs: 100, maxMs: 100 },
+      log: false,
+    })
+    const read = async () => {
+      const invocation = await instance.begin()
+      const value = await invocation.cache.getOrLoad('users:1', () => source.read('users:1'))
+      return { value, line: invocation.end() }
+    }
+    expect((await read()).value).toBeUndefined()
+    expect(await read()).toMatchObject({ value: undefined, line: { hits: 1, loads: 0 } })
+    expect(source.loads).toBe(1)
+
+    // Created elsewhere; its invalidation evicts the cached "not found" at the next poll.
+    source.values.set('users:1', 'Ada')
+    await createPublisher({ streamName: stream, client: kinesis.client() }).invalidate('users:1')
+    expect(await read()).toMatchObject({ value: 'Ada', line: { evicted: 1 } })
+
+    // Without an invalidation, a "not found" lasts negativeTtl, not ttl.
+    source.values.delete('users:1')
+    instance.cache.set('users:1', undefined)
+    source.values.set('users:1', 'Grace')
+    expect((await read()).value).toBeUndefined()
+    await sleep(110)
+    expect((await read()).value).toBe('Grace')
+  })
+})
+
 describe('loader timeouts (kinesalite)', () => {
   it('a load slower than its timeout rejects, is neither stored nor joined, and is counted', async () => {
     const stream = await kinesis.createStream(1)

@@ -151,6 +151,37 @@ describe('TTL', () => {
     expect(cache.has('long')).toBe(true)
   })
 
+  it('"not found" (undefined or null) takes the negativeTtl range, per keyspace', () => {
+    const clock = manualClock()
+    const cache = newCache({
+      ttl: { minMs: 60_000, maxMs: 60_000 },
+      negativeTtl: { minMs: 1_000, maxMs: 1_000 },
+      keyspaces: { orders: { negativeTtl: { minMs: 5_000, maxMs: 5_000 } } },
+      now: clock.now,
+    })
+    cache.set('users:1', undefined)
+    cache.set('users:2', null)
+    cache.set('users:3', 0) // falsy, but found
+    cache.set('users:4', undefined, { ttlMs: 10_000 }) // an explicit TTL wins
+    cache.set('orders:1', undefined)
+    clock.at(1_001)
+    expect(cache.has('users:1')).toBe(false)
+    expect(cache.has('users:2')).toBe(false)
+    expect(cache.has('users:3')).toBe(true)
+    expect(cache.has('users:4')).toBe(true)
+    expect(cache.has('orders:1')).toBe(true)
+    clock.at(5_001)
+    expect(cache.has('orders:1')).toBe(false)
+  })
+
+  it('without negativeTtl, "not found" lives as long as any value', () => {
+    const clock = manualClock()
+    const cache = newCache({ ttl: { minMs: 60_000, maxMs: 60_000 }, now: clock.now })
+    cache.set('users:1', undefined)
+    clock.at(60_000)
+    expect(cache.get('users:1')).toEqual({ value: undefined, costMs: 0 })
+  })
+
   it('get returns the stored value and cost', () => {
     const cache = newCache()
     const value = { name: 'Ada' }
