@@ -10,6 +10,7 @@ export {
 export {
   createScache,
   defaults,
+  type Entries,
   type Invocation,
   type InvocationContext,
   type LoadOptions,

@@ -2,6 +2,7 @@ export type { OnStreamError, ScacheOptions, StreamOptions } from './options.js'
 export { defaults } from './options.js'
 export {
   createScache,
+  type Entries,
   type Invocation,
   type InvocationContext,
   type LoadOptions,

@@ -35,6 +35,21 @@ export interface RequestCache {
    * and later callers start a load of their own instead of joining it.
    */
   getOrLoad<T>(key: string, loader: () => T | Promise<T>, options?: LoadOptions): Promise<T>
+  /** The cached values of `keys` (hits only: a key absent from the map missed). */
+  getMany<T = unknown>(keys: readonly string[]): Map<string, T>
+  /** Stores several values as `set` does; returns how many were stored. */
+  setMany(entries: Entries, options?: SetOptions): number
+  /**
+   * The cached values of `keys`, loading every missing one in a single call of `loadMany` (a
+   * DynamoDB BatchGetItem, an SQL `IN`). Keys already loading are joined, each loaded key is
+   * guarded as `getOrLoad` guards it, and a key `loadMany` leaves out is "not found" (cached with
+   * `negativeTtl`, and absent from the result).
+   */
+  getOrLoadMany<T>(
+    keys: readonly string[],
+    loadMany: (missing: string[]) => Promise<Entries<T>> | Entries<T>,
+    options?: LoadOptions,
+  ): Promise<Map<string, T>>
   /** Evicts the keys here at once, then publishes the invalidation; resolves once Kinesis acknowledged it. */
   invalidate(keys: string | readonly string[]): Promise<void>
   /** Evicts every key starting with a prefix, here and, once published, everywhere. */
@@ -44,6 +59,18 @@ export interface RequestCache {
   /** True when this invocation does not use the cache (stream too stale to trust). */
   readonly bypassed: boolean
 }
+
+/** Key–value pairs: a `Map`, an iterable of pairs, or a plain object. */
+export type Entries<T = unknown> =
+  | ReadonlyMap<string, T>
+  | Iterable<readonly [string, T]>
+  | Readonly<Record<string, T>>
+
+/** The pairs of `entries`; a plain object's own keys only, never its prototype's. */
+const pairsOf = <T>(entries: Entries<T>): [string, T][] =>
+  Symbol.iterator in entries
+    ? [...(entries as Iterable<readonly [string, T]>)].map(([key, value]) => [key, value])
+    : Object.keys(entries).map((key) => [key, (entries as Readonly<Record<string, T>>)[key] as T])
 
 /** Options of one `getOrLoad` call. */
 export interface LoadOptions {
@@ -415,13 +442,80 @@ export class Scache {
         return lookup<T>(key)?.value
       },
       set: (key, value, options) => (bypassed() ? false : this.cache.set(key, value, options)),
+      getMany: <T>(keys: readonly string[]) => {
+        const found = new Map<string, T>()
+        if (bypassed()) {
+          counters.bypassed += keys.length
+          return found
+        }
+        for (const key of keys) {
+          const hit = lookup<T>(key)
+          if (hit !== undefined) found.set(key, hit.value)
+        }
+        return found
+      },
+      setMany: (entries, options) => {
+        if (bypassed()) return 0
+        let stored = 0
+        for (const [key, value] of pairsOf(entries))
+          if (this.cache.set(key, value, options)) stored++
+        return stored
+      },
+      getOrLoadMany: async <T>(
+        keys: readonly string[],
+        loadMany: (missing: string[]) => Promise<Entries<T>> | Entries<T>,
+        options?: LoadOptions,
+      ) => {
+        const unique = [...new Set(keys)]
+        for (const key of unique) {
+          const problem = keyProblem(key)
+          if (problem !== undefined) throw new InvalidKeyError(`cache key ${problem}`)
+        }
+        const timeoutMs = this.#timeoutOf(options)
+        const bypass = bypassed()
+        if (bypass) counters.bypassed += unique.length
+        const found = new Map<string, T>()
+        const pending: [string, Promise<T>][] = []
+        const missing: string[] = []
+        for (const key of unique) {
+          const hit = bypass ? undefined : lookup<T>(key)
+          if (hit !== undefined) {
+            found.set(key, hit.value)
+            continue
+          }
+          const inflight = this.#loads.get(key)
+          if (inflight?.lease.valid) pending.push([key, inflight.promise as Promise<T>])
+          else missing.push(key)
+        }
+        if (missing.length > 0) {
+          // One call for every missing key, started by the first key's load; each key still has
+          // a load (and a lease) of its own, so joining and the fill guard work per key.
+          let batch: Promise<Map<string, T>> | undefined
+          const loadBatch = () => {
+            batch ??= Promise.resolve()
+              .then(() => loadMany(missing))
+              .then((entries) => new Map(pairsOf(entries)))
+            return batch
+          }
+          for (const key of missing) {
+            const load = () => loadBatch().then((loaded) => loaded.get(key))
+            pending.push([
+              key,
+              this.#load(key, load, counters, bypass, options?.ttlMs, timeoutMs) as Promise<T>,
+            ])
+          }
+        }
+        const values = await Promise.all(pending.map(([, promise]) => promise))
+        pending.forEach(([key], index) => {
+          const value = values[index]
+          if (value !== undefined && value !== null) found.set(key, value)
+        })
+        return found
+      },
       getOrLoad: async <T>(key: string, loader: () => T | Promise<T>, options?: LoadOptions) => {
         const problem = keyProblem(key)
         if (problem !== undefined) throw new InvalidKeyError(`cache key ${problem}`)
-        const timeoutMs =
-          options?.timeoutMs === undefined
-            ? this.options.loadTimeoutMs
-            : integer('getOrLoad timeoutMs', options.timeoutMs, 1, MAX_LOAD_TIMEOUT_MS)
+        const timeoutMs = this.#timeoutOf(options)
         const bypass = bypassed()
         if (bypass) counters.bypassed++
         else {
@@ -437,6 +531,12 @@ export class Scache {
         publishAndEvict({ keys: [], prefixes: toArray(prefixes), all: false }),
       invalidateAll: () => publishAndEvict({ keys: [], prefixes: [], all: true }),
     }
+  }
+
+  #timeoutOf(options: LoadOptions | undefined): number | undefined {
+    return options?.timeoutMs === undefined
+      ? this.options.loadTimeoutMs
+      : integer('timeoutMs', options.timeoutMs, 1, MAX_LOAD_TIMEOUT_MS)
   }
 
   #load<T>(

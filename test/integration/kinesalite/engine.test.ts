@@ -134,6 +134,104 @@ describe('loads in one container (kinesalite)', () => {
   })
 })
 
+describe('many keys at once (kinesalite)', () => {
+  it('getOrLoadMany loads every missing key in one call, joins loads in flight, guards each key', async () => {
+    const stream = await kinesis.createStream(1)
+    const source = new Source()
+    for (const id of [1, 2, 3, 4, 5]) source.values.set(`users:${id}`, `user ${id}`)
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      pollIntervalMs: 0,
+      negativeTtl: { minMs: 60_000, maxMs: 60_000 },
+      log: false,
+    })
+    const batches: string[][] = []
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const loadMany = async (missing: string[]) => {
+      batches.push(missing)
+      const rows = Object.fromEntries(missing.map((key) => [key, source.values.get(key)]))
+      await gate
+      return rows // a plain object; users:9 is absent from it
+    }
+
+    const invocation = await instance.begin()
+    invocation.cache.setMany([
+      ['users:1', 'user 1'],
+      ['users:2', 'user 2'],
+    ])
+    const single = invocation.cache.getOrLoad('users:3', () => source.read('users:3'))
+    const many = invocation.cache.getOrLoadMany(
+      ['users:1', 'users:2', 'users:3', 'users:4', 'users:5', 'users:9', 'users:4'],
+      loadMany,
+    )
+    // users:5 changes while the batch is out: its loaded value must not be stored.
+    await invocation.cache.invalidate('users:5')
+    release()
+    const loaded = await many
+    expect(await single).toBe('user 3')
+    expect(batches).toEqual([['users:4', 'users:5', 'users:9']]) // one call, duplicates merged
+    // The fill guard, per key: the overtaken users:5 was returned but not stored.
+    expect(instance.cache.get('users:5')).toBeUndefined()
+    expect(instance.cache.get('users:4')?.value).toBe('user 4')
+    expect(Object.fromEntries(loaded)).toEqual({
+      'users:1': 'user 1',
+      'users:2': 'user 2',
+      'users:3': 'user 3',
+      'users:4': 'user 4',
+      'users:5': 'user 5',
+    })
+    invocation.end()
+
+    const next = await instance.begin()
+    const cached = next.cache.getMany(['users:1', 'users:3', 'users:4', 'users:5', 'users:9'])
+    // users:5 was overtaken by its invalidation; users:9 is a cached "not found" (a hit, undefined).
+    expect(Object.fromEntries(cached)).toEqual({
+      'users:1': 'user 1',
+      'users:3': 'user 3',
+      'users:4': 'user 4',
+      'users:9': undefined,
+    })
+    expect(next.end()).toMatchObject({ hits: 4, misses: 1 })
+  })
+
+  it('a failing batch rejects every key it was loading; nothing is stored', async () => {
+    const stream = await kinesis.createStream(1)
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      log: false,
+    })
+    const invocation = await instance.begin()
+    await expect(
+      invocation.cache.getOrLoadMany(['users:1', 'users:2'], async () => {
+        throw new Error('BatchGetItem failed')
+      }),
+    ).rejects.toThrow('BatchGetItem failed')
+    expect(invocation.cache.getMany(['users:1', 'users:2']).size).toBe(0)
+    invocation.end()
+  })
+
+  it('setMany takes a Map or a plain object, never its prototype', async () => {
+    const stream = await kinesis.createStream(1)
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      log: false,
+    })
+    const invocation = await instance.begin()
+    expect(invocation.cache.setMany(new Map([['a:1', 1]]))).toBe(1)
+    const object = Object.create({ 'a:inherited': 'no' }) as Record<string, number>
+    object['a:2'] = 2
+    expect(invocation.cache.setMany(object)).toBe(1)
+    expect([...invocation.cache.getMany(['a:1', 'a:2', 'a:inherited']).keys()]).toEqual([
+      'a:1',
+      'a:2',
+    ])
+    invocation.end()
+  })
+})
+
 describe('negative caching (kinesalite)', () => {
   it('a "not found" is cached for the short negativeTtl, and an invalidation still evicts it', async () => {
     const stream = await kinesis.createStream(1)
