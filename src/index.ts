@@ -19,6 +19,7 @@ export {
   Scache,
   type ScacheOptions,
   type StreamOptions,
+  type WarmOptions,
 } from './core/index.js'
 export {
   InvalidKeyError,
@@ -56,4 +57,4 @@ export {
   StreamReader,
   type StreamReaderOptions,
 } from './stream/index.js'
-export type { ClearReason, InvocationLog } from './telemetry/index.js'
+export type { ClearReason, InvocationLog, WarmReport } from './telemetry/index.js'

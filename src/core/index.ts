@@ -1,4 +1,4 @@
-export type { OnStreamError, ScacheOptions, StreamOptions } from './options.js'
+export type { OnStreamError, ScacheOptions, StreamOptions, WarmOptions } from './options.js'
 export { defaults } from './options.js'
 export {
   createScache,

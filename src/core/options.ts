@@ -53,6 +53,11 @@ export interface ScacheOptions {
    * and is neither stored nor joined. Default: none (a per-call `timeoutMs` still applies).
    */
   readonly loadTimeoutMs?: number
+  /**
+   * Keys loaded at cold start, in one batch: the first invocation (after its first poll) or
+   * `instance.warm()` at module scope loads them with `load`, as `getOrLoadMany` would.
+   */
+  readonly warm?: WarmOptions
   /** Publisher used by `invalidate` in handlers. Default: one on the same stream. */
   readonly publisher?: Publisher
   /**
@@ -60,6 +65,20 @@ export interface ScacheOptions {
    * `false` writes nothing, a function receives the line.
    */
   readonly log?: boolean | ((line: InvocationLog) => void)
+}
+
+export interface WarmOptions {
+  /** The keys, or a function that returns them (read from config, or from the last run). */
+  readonly keys: readonly string[] | (() => readonly string[] | Promise<readonly string[]>)
+  /** Loads the keys it is given: a `Map`, pairs or a plain object of the values found. */
+  readonly load: (
+    keys: string[],
+  ) =>
+    | Promise<ReadonlyMap<string, unknown> | Readonly<Record<string, unknown>>>
+    | ReadonlyMap<string, unknown>
+    | Readonly<Record<string, unknown>>
+  /** Most time the warm-up may take, ms. Default: `loadTimeoutMs`. */
+  readonly timeoutMs?: number
 }
 
 export interface ResolvedOptions {
@@ -78,6 +97,7 @@ export interface ResolvedOptions {
   readonly clockSkewMs: number
   readonly maxPagesPerShard: number
   readonly loadTimeoutMs: number | undefined
+  readonly warm: WarmOptions | undefined
   readonly publisher: Publisher | undefined
   readonly log: (line: InvocationLog) => void
 }
@@ -143,6 +163,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     'clockSkewMs',
     'maxPagesPerShard',
     'loadTimeoutMs',
+    'warm',
     'publisher',
     'log',
   ])
@@ -258,6 +279,33 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
       ? undefined
       : integer('loadTimeoutMs', options.loadTimeoutMs, 1, MAX_LOAD_TIMEOUT_MS)
 
+  let warm: WarmOptions | undefined
+  if (options.warm !== undefined) {
+    const given = options.warm
+    if (!isObject(given))
+      throw new ScacheOptionsError(
+        'warm',
+        `must be { keys, load, timeoutMs? } (got ${describe(given)})`,
+      )
+    onlyKnown('warm', given, ['keys', 'load', 'timeoutMs'])
+    if (
+      typeof given.keys !== 'function' &&
+      !(Array.isArray(given.keys) && given.keys.every((key) => typeof key === 'string'))
+    ) {
+      throw new ScacheOptionsError(
+        'warm.keys',
+        'must be an array of keys or a function returning one',
+      )
+    }
+    warm = {
+      keys: given.keys as WarmOptions['keys'],
+      load: fn<WarmOptions['load']>('warm.load', given.load),
+      ...(given.timeoutMs === undefined
+        ? {}
+        : { timeoutMs: integer('warm.timeoutMs', given.timeoutMs, 1, MAX_LOAD_TIMEOUT_MS) }),
+    }
+  }
+
   const publisher = options.publisher
   if (
     publisher !== undefined &&
@@ -286,6 +334,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     clockSkewMs,
     maxPagesPerShard,
     loadTimeoutMs,
+    warm,
     publisher: publisher as Publisher | undefined,
     log:
       log === true ? writeLine : log === false ? () => {} : (log as (line: InvocationLog) => void),

@@ -9,7 +9,7 @@ import {
   type SkippedRecord,
   StreamReader,
 } from '../stream/index.js'
-import { type ClearReason, type InvocationLog, round } from '../telemetry/index.js'
+import { type ClearReason, type InvocationLog, round, type WarmReport } from '../telemetry/index.js'
 import { integer } from '../validate.js'
 import {
   MAX_LOAD_TIMEOUT_MS,
@@ -170,6 +170,9 @@ export class Scache {
   readonly #backoff: { readonly baseMs: number; readonly capMs: number; readonly maxLevel: number }
   #streamHealthy = true
   #polling: Promise<PollResult> | undefined
+  #warming: Promise<WarmReport> | undefined
+  /** The warm-up's report went into a log line (the first invocation's). */
+  #warmReported = false
   #pollingStartedAt = 0
 
   constructor(options: ScacheOptions = {}) {
@@ -206,6 +209,42 @@ export class Scache {
       ...(this.options.client === undefined ? {} : { client: this.options.client }),
     })
     return this.#publisher
+  }
+
+  /**
+   * Loads the `warm` keys (once per container; later calls return the same report). `begin`
+   * calls it on the first invocation; call it at module scope (top-level `await`) to warm the
+   * cache during the Lambda init phase instead. Never rejects: a failure is in the report.
+   */
+  warm(): Promise<WarmReport> {
+    this.#warming ??= this.#warm()
+    return this.#warming
+  }
+
+  async #warm(): Promise<WarmReport> {
+    const warm = this.options.warm
+    if (warm === undefined) return { keys: 0, loaded: 0, ms: 0 }
+    const started = performance.now()
+    let keys = 0
+    try {
+      const list = typeof warm.keys === 'function' ? await warm.keys() : warm.keys
+      keys = list.length
+      const loaded = await this.#requestCache(newCounters(), false).getOrLoadMany(
+        list,
+        warm.load,
+        warm.timeoutMs === undefined ? undefined : { timeoutMs: warm.timeoutMs },
+      )
+      return { keys, loaded: loaded.size, ms: round(performance.now() - started) }
+    } catch (error) {
+      const { name, message } =
+        error instanceof Error ? error : { name: 'Error', message: String(error) }
+      return {
+        keys,
+        loaded: 0,
+        ms: round(performance.now() - started),
+        error: `${name}: ${message}`,
+      }
+    }
   }
 
   /** Per-shard positions, for diagnostics. */
@@ -252,6 +291,10 @@ export class Scache {
     // poll, so reads get what onStreamError says (even `pollIntervalMs: 0` stays strict).
     const deferred = owed && !due && !pollSkipped
     const streamMs = performance.now() - started
+    // The cold start's warm-up runs after the first poll (or skip), so every value it loads is
+    // newer than the stream position, and it runs once; later invocations see its report.
+    const warmed = this.#warmReported ? undefined : await this.warm()
+    this.#warmReported = true
     // Only when this poll left the container backing off: how long until it reads again.
     const backoffMs = poll !== undefined && this.#backoffMs > 0 ? this.#backoffMs : undefined
     const stalenessMs = Math.max(0, Date.now() - this.#syncedAt)
@@ -274,6 +317,7 @@ export class Scache {
           bypassed: counters.bypassed,
           loads: counters.loads,
           loadMs: round(counters.loadMs),
+          ...(warmed === undefined || this.options.warm === undefined ? {} : { warm: warmed }),
           ...(counters.loadTimeouts === 0 ? {} : { loadTimeouts: counters.loadTimeouts }),
           evicted: counters.evicted,
           records: poll?.records ?? 0,

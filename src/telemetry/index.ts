@@ -1,2 +1,2 @@
-export type { ClearReason, InvocationLog } from './log-line.js'
+export type { ClearReason, InvocationLog, WarmReport } from './log-line.js'
 export { round } from './log-line.js'

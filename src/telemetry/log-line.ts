@@ -7,6 +7,15 @@ import type { RestartReason, SkippedRecord } from '../stream/index.js'
  */
 export type ClearReason = 'invalidate-all' | 'prefix-scan-limit' | RestartReason
 
+/** What the cold start's warm-up did: keys asked for, values loaded, time taken, any failure. */
+export interface WarmReport {
+  readonly keys: number
+  readonly loaded: number
+  readonly ms: number
+  /** The warm-up failed (`Name: message`); requests go on with a cold cache. */
+  readonly error?: string
+}
+
 /**
  * The one structured line scache writes per invocation. Durations in ms, rounded to 0.01.
  * `netMs` = `savedMs` − `streamMs`: positive when the cache paid for its stream reads.
@@ -26,6 +35,8 @@ export interface InvocationLog {
   /** Loads run by `getOrLoad`, and their total time. */
   readonly loads: number
   readonly loadMs: number
+  /** The cold start's warm-up (`warm` option), on the first invocation's line. */
+  readonly warm?: WarmReport
   /** Loads given up after their timeout (`LoadTimeoutError`). */
   readonly loadTimeouts?: number
   /** Entries evicted by invalidations: from the stream and from this handler. */

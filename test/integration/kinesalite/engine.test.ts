@@ -232,6 +232,77 @@ describe('many keys at once (kinesalite)', () => {
   })
 })
 
+describe('warm keys at cold start (kinesalite)', () => {
+  it('the first invocation loads the warm keys in one batch, after its poll; later ones hit', async () => {
+    const stream = await kinesis.createStream(1)
+    const client = kinesis.client()
+    const calls = countCommands(client)
+    const batches: string[][] = []
+    const lines: InvocationLog[] = []
+    const instance = createScache({
+      stream: { name: stream, client },
+      warm: {
+        keys: async () => ['config:flags', 'users:1', 'users:2'],
+        load: async (keys) => {
+          batches.push(keys)
+          return new Map<string, unknown>([
+            ['config:flags', { beta: true }],
+            ['users:1', 'Ada'],
+          ])
+        },
+      },
+      log: (line) => lines.push(line),
+    })
+    const first = await instance.begin()
+    expect(first.cache.get('config:flags')).toEqual({ beta: true })
+    expect(first.cache.get('users:2')).toBeUndefined() // a cached "not found"
+    first.end()
+    expect(lines[0]?.warm).toMatchObject({ keys: 3, loaded: 2 })
+    expect(lines[0]?.pollSkipped).toBe(true) // the cold cache skipped its poll, then warmed
+    expect(calls.size).toBe(0)
+
+    const second = await instance.begin()
+    expect(second.cache.get('users:1')).toBe('Ada')
+    expect(second.end().warm).toBeUndefined()
+    expect(batches).toHaveLength(1)
+    expect(await instance.warm()).toMatchObject({ keys: 3, loaded: 2 }) // once per container
+  })
+
+  it('warming at module scope (init) is not repeated by the first invocation, which reports it', async () => {
+    const stream = await kinesis.createStream(1)
+    let loads = 0
+    const lines: InvocationLog[] = []
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      warm: { keys: ['users:1'], load: () => ({ 'users:1': `Ada ${++loads}` }) },
+      log: (line) => lines.push(line),
+    })
+    expect(await instance.warm()).toMatchObject({ keys: 1, loaded: 1 })
+    const first = await instance.begin()
+    expect(first.cache.get('users:1')).toBe('Ada 1')
+    first.end()
+    expect(loads).toBe(1)
+    expect(lines[0]?.warm).toMatchObject({ keys: 1, loaded: 1 })
+  })
+
+  it('a failing warm-up is reported and the requests go on cold', async () => {
+    const stream = await kinesis.createStream(1)
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      warm: {
+        keys: ['users:1'],
+        load: async () => {
+          throw new Error('table not found')
+        },
+      },
+      log: false,
+    })
+    const first = await instance.begin()
+    expect(await first.cache.getOrLoad('users:1', () => 'Ada')).toBe('Ada')
+    expect(first.end().warm).toMatchObject({ loaded: 0, error: 'Error: table not found' })
+  })
+})
+
 describe('negative caching (kinesalite)', () => {
   it('a "not found" is cached for the short negativeTtl, and an invalidation still evicts it', async () => {
     const stream = await kinesis.createStream(1)

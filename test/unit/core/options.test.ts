@@ -143,6 +143,19 @@ describe('options validation at construction', () => {
       'keyspaces.users.negativeTtl.maxMs',
       /at least/,
     ],
+    ['warm without load', { stream, warm: { keys: ['a:1'] } }, 'warm.load', /function/],
+    [
+      'warm keys not strings',
+      { stream, warm: { keys: [1], load: () => ({}) } },
+      'warm.keys',
+      /array/,
+    ],
+    [
+      'warm unknown field',
+      { stream, warm: { keys: [], load: () => ({}), ttl: 1 } },
+      'warm.ttl',
+      /is not an option/,
+    ],
     ['loadTimeoutMs 0', { stream, loadTimeoutMs: 0 }, 'loadTimeoutMs', /from 1 to 900000/],
     [
       'loadTimeoutMs past 15 minutes',
