@@ -40,6 +40,27 @@ export class LoadTimeoutError extends ScacheError {
 }
 
 /**
+ * A load was refused without running: its circuit is open after consecutive failures of its
+ * source (`circuitBreaker`). Retry after `retryInMs`, or serve something else.
+ */
+export class CircuitOpenError extends ScacheError {
+  readonly key: string
+  /** The keyspace whose circuit is open (`'*'` for the global circuit, `''` for keys without one). */
+  readonly circuit: string
+  readonly retryInMs: number
+
+  constructor(key: string, circuit: string, retryInMs: number) {
+    super(
+      `scache: not loading ${JSON.stringify(key)}: circuit ${JSON.stringify(circuit)} is open after repeated failures (next probe in ${retryInMs} ms)`,
+    )
+    this.name = 'CircuitOpenError'
+    this.key = key
+    this.circuit = circuit
+    this.retryInMs = retryInMs
+  }
+}
+
+/**
  * Some invalidations were not acknowledged by Kinesis after every retry. The invalidations named
  * here may not reach other containers; the caller decides whether to retry or fail its write.
  */

@@ -8,6 +8,7 @@ export {
   type TtlRange,
 } from './cache/index.js'
 export {
+  type CircuitBreakerOptions,
   createScache,
   defaults,
   type Entries,
@@ -22,6 +23,7 @@ export {
   type WarmOptions,
 } from './core/index.js'
 export {
+  CircuitOpenError,
   InvalidKeyError,
   LoadTimeoutError,
   PublishError,

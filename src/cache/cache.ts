@@ -8,6 +8,8 @@ import type { CacheHit, CacheOptions, SetOptions, TtlRange } from './types.js'
 interface Entry {
   readonly value: unknown
   readonly costMs: number
+  /** End of the entry's TTL (wall clock). It is kept `staleIfErrorMs` longer, for `getStale`. */
+  readonly expiresAt: number
 }
 
 interface Keyspace {
@@ -40,12 +42,16 @@ export class Cache {
   readonly #stores: LRUCache<string, Entry>[] = []
   readonly #sizeOf: (value: unknown, key: string) => number
   readonly #random: () => number
+  readonly #now: () => number
+  readonly #staleIfErrorMs: number
   readonly #guard = new FillGuard()
 
   constructor(options: CacheOptions) {
     this.#sizeOf = options.sizeOf ?? estimateBytes
     this.#random = options.random ?? Math.random
     const now = options.now ?? Date.now
+    this.#now = now
+    this.#staleIfErrorMs = options.staleIfErrorMs ?? 0
     const newStore = (maxEntries: number, maxBytes: number): LRUCache<string, Entry> => {
       const store = new LRUCache<string, Entry>({
         max: maxEntries,
@@ -86,11 +92,22 @@ export class Cache {
 
   /** The live entry for `key`, or undefined when absent or expired. */
   get<T = unknown>(key: string): CacheHit<T> | undefined {
-    return this.#keyspace(key).store.get(key) as CacheHit<T> | undefined
+    const entry = this.#keyspace(key).store.get(key)
+    if (entry === undefined || this.#now() > entry.expiresAt) return undefined
+    return { value: entry.value as T, costMs: entry.costMs }
+  }
+
+  /**
+   * The entry for `key` even if expired, up to `staleIfErrorMs` past its TTL: what a failed load
+   * may fall back to. An invalidated entry is gone, so it is never returned.
+   */
+  getStale<T = unknown>(key: string): CacheHit<T> | undefined {
+    const entry = this.#keyspace(key).store.get(key)
+    return entry === undefined ? undefined : { value: entry.value as T, costMs: entry.costMs }
   }
 
   has(key: string): boolean {
-    return this.#keyspace(key).store.has(key)
+    return this.get(key) !== undefined
   }
 
   /**
@@ -119,7 +136,12 @@ export class Cache {
     const ttl =
       options.ttlMs ?? drawTtl(notFound ? keyspace.negativeTtl : keyspace.ttl, this.#random)
     const status: LRUCache.Status<string, Entry> = {}
-    keyspace.store.set(key, { value, costMs: options.costMs ?? 0 }, { ttl, size, status })
+    keyspace.store.set(
+      key,
+      { value, costMs: options.costMs ?? 0, expiresAt: this.#now() + ttl },
+      // Kept past its TTL for `getStale`; `get` and `has` stop at the TTL itself.
+      { ttl: ttl + this.#staleIfErrorMs, size, status },
+    )
     return status.set !== 'miss'
   }
 
@@ -141,9 +163,8 @@ export class Cache {
   }
 
   delete(key: string): boolean {
-    const store = this.#keyspace(key).store
-    const live = store.has(key)
-    store.delete(key)
+    const live = this.has(key)
+    this.#keyspace(key).store.delete(key)
     return live
   }
 

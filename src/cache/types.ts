@@ -38,6 +38,11 @@ export interface CacheOptions {
   readonly sizeOf?: (value: unknown, key: string) => number
   /** Source of randomness for TTLs, in [0, 1). Default `Math.random`. */
   readonly random?: () => number
+  /**
+   * How long past its TTL an entry is kept for `getStale` (stale-if-error), ms. Kept entries
+   * still count in `size` and the bounds, and are still evicted by invalidations. Default 0.
+   */
+  readonly staleIfErrorMs?: number
   /** Wall clock used for expiry, ms. Default `Date.now`. */
   readonly now?: () => number
 }

@@ -1,3 +1,4 @@
+export type { CircuitBreakerOptions } from './breaker.js'
 export type { OnStreamError, ScacheOptions, StreamOptions, WarmOptions } from './options.js'
 export { defaults } from './options.js'
 export {

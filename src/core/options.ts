@@ -4,6 +4,7 @@ import { ScacheOptionsError } from '../errors.js'
 import type { Publisher } from '../publish/index.js'
 import type { InvocationLog } from '../telemetry/index.js'
 import { describe, integer, isObject, onlyKnown } from '../validate.js'
+import type { CircuitBreakerOptions } from './breaker.js'
 
 /** What reads get between a failed poll and `maxStalenessMs`. */
 export type OnStreamError = 'bypass' | 'serve-stale'
@@ -48,6 +49,18 @@ export interface ScacheOptions {
   readonly clockSkewMs?: number
   /** Most GetRecords pages per shard in one poll. Default 5. */
   readonly maxPagesPerShard?: number
+  /**
+   * Circuit breakers around loaders: consecutive failures open a circuit (per keyspace, or one
+   * global), and its loads are refused with `CircuitOpenError` (or served stale-if-error) until
+   * one probe succeeds. Default: none.
+   */
+  readonly circuitBreaker?: CircuitBreakerOptions
+  /**
+   * Stale-if-error: when a load fails (or times out), serve the key's expired value if it expired
+   * less than this long ago, ms; never an invalidated one, never while the cache is bypassed.
+   * Expired entries are kept this long (in the bounds). Default 0: off.
+   */
+  readonly staleIfErrorMs?: number
   /**
    * Most time a `getOrLoad` loader may take, ms; a slower load rejects with `LoadTimeoutError`
    * and is neither stored nor joined. Default: none (a per-call `timeoutMs` still applies).
@@ -97,6 +110,8 @@ export interface ResolvedOptions {
   readonly clockSkewMs: number
   readonly maxPagesPerShard: number
   readonly loadTimeoutMs: number | undefined
+  readonly staleIfErrorMs: number
+  readonly circuitBreaker: Required<CircuitBreakerOptions> | undefined
   readonly warm: WarmOptions | undefined
   readonly publisher: Publisher | undefined
   readonly log: (line: InvocationLog) => void
@@ -163,6 +178,8 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     'clockSkewMs',
     'maxPagesPerShard',
     'loadTimeoutMs',
+    'staleIfErrorMs',
+    'circuitBreaker',
     'warm',
     'publisher',
     'log',
@@ -279,6 +296,30 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
       ? undefined
       : integer('loadTimeoutMs', options.loadTimeoutMs, 1, MAX_LOAD_TIMEOUT_MS)
 
+  const staleIfErrorMs = integer('staleIfErrorMs', options.staleIfErrorMs ?? 0, 0, DAY_MS)
+
+  let circuitBreaker: Required<CircuitBreakerOptions> | undefined
+  if (options.circuitBreaker !== undefined) {
+    const given = options.circuitBreaker
+    if (!isObject(given))
+      throw new ScacheOptionsError(
+        'circuitBreaker',
+        `must be { failures?, resetMs?, scope? } (got ${describe(given)})`,
+      )
+    onlyKnown('circuitBreaker', given, ['failures', 'resetMs', 'scope'])
+    const scope = given.scope ?? 'keyspace'
+    if (scope !== 'keyspace' && scope !== 'global')
+      throw new ScacheOptionsError(
+        'circuitBreaker.scope',
+        `must be 'keyspace' or 'global' (got ${describe(scope)})`,
+      )
+    circuitBreaker = {
+      failures: integer('circuitBreaker.failures', given.failures ?? 5, 1, 1_000),
+      resetMs: integer('circuitBreaker.resetMs', given.resetMs ?? 10_000, 1, DAY_MS),
+      scope,
+    }
+  }
+
   let warm: WarmOptions | undefined
   if (options.warm !== undefined) {
     const given = options.warm
@@ -334,6 +375,8 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     clockSkewMs,
     maxPagesPerShard,
     loadTimeoutMs,
+    staleIfErrorMs,
+    circuitBreaker,
     warm,
     publisher: publisher as Publisher | undefined,
     log:

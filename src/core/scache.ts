@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { Cache, type CacheHit, type Lease, type SetOptions } from '../cache/index.js'
-import { InvalidKeyError, LoadTimeoutError } from '../errors.js'
+import { CircuitOpenError, InvalidKeyError, LoadTimeoutError } from '../errors.js'
 import { createPublisher, type Publisher, toArray } from '../publish/index.js'
 import { type Invalidation, keyProblem } from '../record/index.js'
 import {
@@ -11,6 +11,7 @@ import {
 } from '../stream/index.js'
 import { type ClearReason, type InvocationLog, round, type WarmReport } from '../telemetry/index.js'
 import { integer } from '../validate.js'
+import { CircuitBreaker } from './breaker.js'
 import {
   MAX_LOAD_TIMEOUT_MS,
   type ResolvedOptions,
@@ -108,6 +109,8 @@ interface Counters {
   loads: number
   loadMs: number
   loadTimeouts: number
+  staleIfError: number
+  circuitOpen: number
   evicted: number
   cleared: ClearReason | undefined
 }
@@ -120,6 +123,8 @@ const newCounters = (): Counters => ({
   loads: 0,
   loadMs: 0,
   loadTimeouts: 0,
+  staleIfError: 0,
+  circuitOpen: 0,
   evicted: 0,
   cleared: undefined,
 })
@@ -170,6 +175,7 @@ export class Scache {
   readonly #backoff: { readonly baseMs: number; readonly capMs: number; readonly maxLevel: number }
   #streamHealthy = true
   #polling: Promise<PollResult> | undefined
+  readonly #breaker: CircuitBreaker | undefined
   #warming: Promise<WarmReport> | undefined
   /** The warm-up's report went into a log line (the first invocation's). */
   #warmReported = false
@@ -180,6 +186,7 @@ export class Scache {
     const o = this.options
     this.cache = new Cache({
       ttl: o.ttl,
+      staleIfErrorMs: o.staleIfErrorMs,
       ...(o.negativeTtl === undefined ? {} : { negativeTtl: o.negativeTtl }),
       maxEntries: o.maxEntries,
       maxBytes: o.maxBytes,
@@ -194,6 +201,8 @@ export class Scache {
       // A backlog spanning more than the staleness bound is not worth reading inside a request.
       maxBehindMs: o.maxStalenessMs,
     })
+    this.#breaker =
+      o.circuitBreaker === undefined ? undefined : new CircuitBreaker(o.circuitBreaker)
     this.#publisher = o.publisher
     this.#syncedAt = Date.now()
     const baseMs = Math.max(MIN_BACKOFF_MS, o.pollIntervalMs)
@@ -319,6 +328,8 @@ export class Scache {
           loadMs: round(counters.loadMs),
           ...(warmed === undefined || this.options.warm === undefined ? {} : { warm: warmed }),
           ...(counters.loadTimeouts === 0 ? {} : { loadTimeouts: counters.loadTimeouts }),
+          ...(counters.staleIfError === 0 ? {} : { staleIfError: counters.staleIfError }),
+          ...(counters.circuitOpen === 0 ? {} : { circuitOpen: counters.circuitOpen }),
           evicted: counters.evicted,
           records: poll?.records ?? 0,
           skippedRecords: poll?.skippedRecords ?? 0,
@@ -591,11 +602,26 @@ export class Scache {
     ttlMs: number | undefined,
     timeoutMs: number | undefined,
   ): Promise<T> {
+    const breaker = this.#breaker
+    const permit = breaker?.admit(key)
+    if (breaker !== undefined && permit === undefined) {
+      // The source keeps failing: refuse at once rather than add to its load.
+      counters.circuitOpen++
+      const circuit = breaker.circuitOf(key)
+      return this.#fallBack(
+        key,
+        bypassed,
+        counters,
+        new CircuitOpenError(key, circuit, breaker.retryInMs(key)),
+      )
+    }
     const lease = this.cache.acquireLease(key)
     const started = performance.now()
     const loaded = (async () => {
       try {
-        const value = await loader()
+        // Called through an async function: a loader that throws synchronously then settles
+        // after this load is registered below, and its `finally` unregisters it.
+        const value = await (async () => loader())()
         const costMs = performance.now() - started
         counters.loads++
         counters.loadMs += costMs
@@ -607,7 +633,7 @@ export class Scache {
         if (this.#loads.get(key)?.lease === lease) this.#loads.delete(key)
       }
     })()
-    const promise =
+    const bounded =
       timeoutMs === undefined
         ? loaded
         : new Promise<T>((resolve, reject) => {
@@ -630,8 +656,38 @@ export class Scache {
               },
             )
           })
+    // The breaker hears each load's outcome once: a timeout is a failure even if a value comes.
+    const reported =
+      breaker === undefined || permit === undefined
+        ? bounded
+        : bounded.then(
+            (value) => {
+              breaker.succeeded(permit)
+              return value
+            },
+            (error: unknown) => {
+              breaker.failed(permit)
+              throw error
+            },
+          )
+    const promise = reported.catch((error: unknown) =>
+      this.#fallBack<T>(key, bypassed, counters, error),
+    )
     this.#loads.set(key, { promise, lease })
     return promise
+  }
+
+  /**
+   * Stale-if-error: a load that failed, timed out or was refused by the breaker falls back to the
+   * key's expired value, kept `staleIfErrorMs` past its TTL. An invalidated value is gone, so it
+   * is never served, and nothing is served from a cache that is bypassed. Else, the error.
+   */
+  async #fallBack<T>(key: string, bypassed: boolean, counters: Counters, error: unknown) {
+    const stale =
+      this.options.staleIfErrorMs === 0 || bypassed ? undefined : this.cache.getStale<T>(key)
+    if (stale === undefined) throw error
+    counters.staleIfError++
+    return stale.value
   }
 
   /** Empties the cache and forgets the stream position, as a cold start would. For tests. */

@@ -37,6 +37,10 @@ export interface InvocationLog {
   readonly loadMs: number
   /** The cold start's warm-up (`warm` option), on the first invocation's line. */
   readonly warm?: WarmReport
+  /** Loads refused because their circuit was open (`circuitBreaker`). */
+  readonly circuitOpen?: number
+  /** Failed loads answered with the key's expired value (`staleIfErrorMs`). */
+  readonly staleIfError?: number
   /** Loads given up after their timeout (`LoadTimeoutError`). */
   readonly loadTimeouts?: number
   /** Entries evicted by invalidations: from the stream and from this handler. */

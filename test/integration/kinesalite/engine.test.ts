@@ -2,6 +2,7 @@ import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
+  CircuitOpenError,
   createPublisher,
   createScache,
   type InvocationLog,
@@ -300,6 +301,125 @@ describe('warm keys at cold start (kinesalite)', () => {
     const first = await instance.begin()
     expect(await first.cache.getOrLoad('users:1', () => 'Ada')).toBe('Ada')
     expect(first.end().warm).toMatchObject({ loaded: 0, error: 'Error: table not found' })
+  })
+})
+
+describe('stale-if-error and the circuit breaker (kinesalite)', () => {
+  const failing = (): never => {
+    throw new Error('database down')
+  }
+
+  it('a loader that throws synchronously is not joined by the next caller', async () => {
+    const instance = createScache({ stream: { name: 'unused' }, log: false })
+    const invocation = await instance.begin()
+    await expect(invocation.cache.getOrLoad('users:1', failing)).rejects.toThrow('database down')
+    expect(await invocation.cache.getOrLoad('users:1', () => 'Ada')).toBe('Ada')
+    invocation.end()
+  })
+
+  it('a failed load serves the expired value within staleIfErrorMs, never an invalidated one', async () => {
+    const stream = await kinesis.createStream(1)
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      ttl: { minMs: 50, maxMs: 50 },
+      staleIfErrorMs: 300,
+      pollIntervalMs: 0,
+      log: false,
+    })
+    const load = async (loader: () => string) => {
+      const invocation = await instance.begin()
+      try {
+        return { value: await invocation.cache.getOrLoad('users:1', loader) }
+      } catch (error) {
+        return { error: error as Error }
+      } finally {
+        invocation.end()
+      }
+    }
+    await load(() => 'v1')
+    await load(() => 'v1') // one poll, so the container has a position
+    await sleep(60) // expired
+    const first = await instance.begin()
+    expect(first.cache.get('users:1')).toBeUndefined() // a miss for reads…
+    expect(await first.cache.getOrLoad('users:1', failing)).toBe('v1') // …but kept for errors
+    expect(first.end()).toMatchObject({ staleIfError: 1 })
+    expect(instance.cache.get('users:1')).toBeUndefined() // served, not stored again
+
+    // Invalidated (by another container, read from the stream): never served again.
+    await createPublisher({ streamName: stream, client: kinesis.client() }).invalidate('users:1')
+    expect((await load(failing)).error?.message).toBe('database down')
+
+    // Past staleIfErrorMs, the error goes through as well.
+    await load(() => 'v2')
+    await sleep(50 + 300 + 20)
+    expect((await load(failing)).error?.message).toBe('database down')
+  })
+
+  it('consecutive failures open a keyspace circuit; one probe after resetMs closes it', async () => {
+    const stream = await kinesis.createStream(1)
+    const lines: InvocationLog[] = []
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      circuitBreaker: { failures: 2, resetMs: 100 },
+      log: (line) => lines.push(line),
+    })
+    const invocation = await instance.begin()
+    const { cache } = invocation
+    let calls = 0
+    const counted = (loader: () => string) => () => {
+      calls++
+      return loader()
+    }
+    for (let i = 0; i < 2; i++)
+      await expect(cache.getOrLoad(`users:${i}`, counted(failing))).rejects.toThrow('database down')
+    const refused = await cache
+      .getOrLoad(
+        'users:9',
+        counted(() => 'Ada'),
+      )
+      .catch((e: Error) => e)
+    expect(refused).toBeInstanceOf(CircuitOpenError)
+    expect(refused).toMatchObject({ circuit: 'users', key: 'users:9' })
+    expect((refused as CircuitOpenError).retryInMs).toBeGreaterThan(0)
+    expect(calls).toBe(2) // the open circuit did not call the loader
+    expect(await cache.getOrLoad('orders:1', () => 'order')).toBe('order') // other keyspaces run
+
+    await sleep(110)
+    let release: (value: string) => void = () => {}
+    const probe = cache.getOrLoad(
+      'users:1',
+      () => new Promise<string>((resolve) => (release = resolve)),
+    )
+    // While the probe is out, everything else in the circuit is refused.
+    await expect(cache.getOrLoad('users:2', () => 'Alan')).rejects.toBeInstanceOf(CircuitOpenError)
+    release('Ada')
+    expect(await probe).toBe('Ada')
+    expect(await cache.getOrLoad('users:2', () => 'Alan')).toBe('Alan') // closed again
+    expect(invocation.end()).toMatchObject({ circuitOpen: 2 })
+  })
+
+  it('a timeout counts as a failure, and an open circuit falls back to stale-if-error', async () => {
+    const stream = await kinesis.createStream(1)
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      ttl: { minMs: 20, maxMs: 20 },
+      staleIfErrorMs: 10_000,
+      loadTimeoutMs: 20,
+      circuitBreaker: { failures: 1, resetMs: 60_000, scope: 'global' },
+      log: false,
+    })
+    const invocation = await instance.begin()
+    expect(await invocation.cache.getOrLoad('users:1', () => 'Ada')).toBe('Ada')
+    await sleep(30)
+    const hung = () => new Promise<string>(() => {})
+    // Timed out, then served stale; the circuit is now open for every keyspace (global).
+    expect(await invocation.cache.getOrLoad('users:1', hung)).toBe('Ada')
+    await expect(invocation.cache.getOrLoad('orders:1', () => 'order')).rejects.toMatchObject({
+      name: 'CircuitOpenError',
+      circuit: '*',
+    })
+    expect(await invocation.cache.getOrLoad('users:1', () => 'fresh')).toBe('Ada') // stale, not run
+    expect(invocation.end()).toMatchObject({ loadTimeouts: 1, circuitOpen: 2, staleIfError: 2 })
   })
 })
 

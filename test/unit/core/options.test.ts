@@ -156,6 +156,20 @@ describe('options validation at construction', () => {
       'warm.ttl',
       /is not an option/,
     ],
+    ['staleIfErrorMs negative', { stream, staleIfErrorMs: -1 }, 'staleIfErrorMs', /from 0/],
+    [
+      'circuitBreaker failures 0',
+      { stream, circuitBreaker: { failures: 0 } },
+      'circuitBreaker.failures',
+      /from 1/,
+    ],
+    [
+      'circuitBreaker scope',
+      { stream, circuitBreaker: { scope: 'table' } },
+      'circuitBreaker.scope',
+      /'keyspace' or 'global'/,
+    ],
+    ['circuitBreaker not an object', { stream, circuitBreaker: true }, 'circuitBreaker', /must be/],
     ['loadTimeoutMs 0', { stream, loadTimeoutMs: 0 }, 'loadTimeoutMs', /from 1 to 900000/],
     [
       'loadTimeoutMs past 15 minutes',
@@ -248,6 +262,8 @@ describe('accepted options', () => {
       clockSkewMs: 0,
       maxPagesPerShard: 2,
       loadTimeoutMs: 250,
+      staleIfErrorMs: 5_000,
+      circuitBreaker: { failures: 3 },
       publisher,
       log,
     })
@@ -267,6 +283,8 @@ describe('accepted options', () => {
       clockSkewMs: 0,
       maxPagesPerShard: 2,
       loadTimeoutMs: 250,
+      staleIfErrorMs: 5_000,
+      circuitBreaker: { failures: 3, resetMs: 10_000, scope: 'keyspace' },
       publisher,
       log,
     })
@@ -331,6 +349,8 @@ describe('defaults', () => {
         clockSkewMs: defaults.clockSkewMs,
         maxPagesPerShard: defaults.maxPagesPerShard,
         loadTimeoutMs: undefined,
+        staleIfErrorMs: 0,
+        warm: undefined,
         publisher: undefined,
       })
       expect(typeof resolved.log).toBe('function')
