@@ -182,6 +182,26 @@ describe('TTL', () => {
     expect(cache.get('users:1')).toEqual({ value: undefined, costMs: 0 })
   })
 
+  it('staleIfErrorMs keeps an expired entry for getStale only, and an invalidation removes it', () => {
+    const clock = manualClock()
+    const cache = newCache({
+      ttl: { minMs: 1_000, maxMs: 1_000 },
+      staleIfErrorMs: 500,
+      now: clock.now,
+    })
+    cache.set('users:1', 'Ada', { costMs: 7 })
+    cache.set('users:2', 'Alan')
+    clock.at(1_001)
+    expect(cache.get('users:1')).toBeUndefined()
+    expect(cache.has('users:1')).toBe(false)
+    expect(cache.getStale('users:1')).toEqual({ value: 'Ada', costMs: 7 })
+    expect(cache.size).toBe(2) // kept, so the container keeps polling for it
+    cache.invalidate(invalidation({ keys: ['users:2'] }))
+    expect(cache.getStale('users:2')).toBeUndefined()
+    clock.at(1_501)
+    expect(cache.getStale('users:1')).toBeUndefined()
+  })
+
   it('get returns the stored value and cost', () => {
     const cache = newCache()
     const value = { name: 'Ada' }
