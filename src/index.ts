@@ -43,10 +43,19 @@ export {
   type PublishResult,
 } from './publish/index.js'
 export {
+  type DynamoDbChange,
+  type DynamoDbDecoderOptions,
+  type DynamoDbKeyMapper,
+  dynamoDbDecoder,
+} from './record/dynamodb.js'
+export {
   type DecodeResult,
   decodeRecord,
+  decodeWith,
+  type EncodedRecord,
   encodeRecord,
   type Invalidation,
+  type RecordDecoder,
   recordLimits,
   type SkipReason,
 } from './record/index.js'

@@ -2,6 +2,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import type { KeyspaceOptions, TtlRange } from '../cache/index.js'
 import { ScacheOptionsError } from '../errors.js'
 import type { Publisher } from '../publish/index.js'
+import type { RecordDecoder } from '../record/index.js'
 import type { InvocationLog } from '../telemetry/index.js'
 import { describe, integer, isObject, onlyKnown } from '../validate.js'
 import type { CircuitBreakerOptions } from './breaker.js'
@@ -45,6 +46,11 @@ export interface ScacheOptions {
   readonly maxStalenessMs?: number
   /** What reads get after a failed poll, until `maxStalenessMs`. Default `'bypass'`. */
   readonly onStreamError?: OnStreamError
+  /**
+   * Decoders for other record formats on the stream, tried before scache's own: e.g.
+   * `dynamoDbDecoder` for a table streaming its changes into it. Default none.
+   */
+  readonly decoders?: readonly RecordDecoder[]
   /** Margin for clock skew between this container and Kinesis, ms. Default 5,000. */
   readonly clockSkewMs?: number
   /** Most GetRecords pages per shard in one poll. Default 5. */
@@ -108,6 +114,7 @@ export interface ResolvedOptions {
   readonly maxStalenessMs: number
   readonly onStreamError: OnStreamError
   readonly clockSkewMs: number
+  readonly decoders: readonly RecordDecoder[]
   readonly maxPagesPerShard: number
   readonly loadTimeoutMs: number | undefined
   readonly staleIfErrorMs: number
@@ -176,6 +183,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     'maxStalenessMs',
     'onStreamError',
     'clockSkewMs',
+    'decoders',
     'maxPagesPerShard',
     'loadTimeoutMs',
     'staleIfErrorMs',
@@ -296,6 +304,17 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
       ? undefined
       : integer('loadTimeoutMs', options.loadTimeoutMs, 1, MAX_LOAD_TIMEOUT_MS)
 
+  const decoders = options.decoders ?? []
+  if (
+    !Array.isArray(decoders) ||
+    !decoders.every((decoder) => isObject(decoder) && typeof decoder.decode === 'function')
+  ) {
+    throw new ScacheOptionsError(
+      'decoders',
+      'must be an array of record decoders ({ name, decode }), e.g. [dynamoDbDecoder({ tables })]',
+    )
+  }
+
   const staleIfErrorMs = integer('staleIfErrorMs', options.staleIfErrorMs ?? 0, 0, DAY_MS)
 
   let circuitBreaker: Required<CircuitBreakerOptions> | undefined
@@ -373,6 +392,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     maxStalenessMs,
     onStreamError,
     clockSkewMs,
+    decoders: decoders as RecordDecoder[],
     maxPagesPerShard,
     loadTimeoutMs,
     staleIfErrorMs,

@@ -197,6 +197,7 @@ export class Scache {
       stream: o.streamName,
       client: o.client ?? createDefaultClient({ maxAttempts: 1 }),
       clockSkewMs: o.clockSkewMs,
+      decoders: o.decoders,
       maxPagesPerShard: o.maxPagesPerShard,
       // A backlog spanning more than the staleness bound is not worth reading inside a request.
       maxBehindMs: o.maxStalenessMs,

@@ -32,6 +32,8 @@ export type SkipReason =
   | 'bad-version'
   | 'bad-field'
   | 'empty'
+  /** A custom decoder threw on the record. */
+  | 'decoder-error'
 
 export type DecodeResult =
   | {
@@ -132,4 +134,57 @@ export const decodeRecord = (data: Uint8Array): DecodeResult => {
     droppedEntries,
     futureVersion: false,
   }
+}
+
+/** One record as a decoder sees it: its bytes, and its JSON, parsed at most once. */
+export interface EncodedRecord {
+  readonly data: Uint8Array
+  /** The data parsed as UTF-8 JSON, or undefined when it is not JSON (or over the size cap). */
+  json(): unknown
+}
+
+/**
+ * Turns records of some format into invalidations. `decode` returns undefined for a record that
+ * is not in its format, so that the next decoder (and last, scache's own) gets it. It must treat
+ * the record as untrusted; if it throws, the record is skipped and counted (`decoder-error`).
+ */
+export interface RecordDecoder {
+  readonly name: string
+  decode(record: EncodedRecord): DecodeResult | undefined
+}
+
+const lazyJson = (data: Uint8Array): (() => unknown) => {
+  let parsed: { value: unknown } | undefined
+  return () => {
+    if (parsed === undefined) {
+      parsed = { value: undefined }
+      if (data.byteLength <= recordLimits.maxRecordBytes) {
+        try {
+          parsed.value = JSON.parse(utf8.decode(data))
+        } catch {
+          // Not UTF-8 JSON: no JSON decoder claims it.
+        }
+      }
+    }
+    return parsed.value
+  }
+}
+
+/**
+ * Decodes one record with the given decoders, in order, then scache's own format. Never throws.
+ */
+export const decodeWith = (decoders: readonly RecordDecoder[], data: Uint8Array): DecodeResult => {
+  if (decoders.length > 0) {
+    const record: EncodedRecord = { data, json: lazyJson(data) }
+    for (const decoder of decoders) {
+      let result: DecodeResult | undefined
+      try {
+        result = decoder.decode(record)
+      } catch {
+        return skip('decoder-error')
+      }
+      if (result !== undefined) return result
+    }
+  }
+  return decodeRecord(data)
 }

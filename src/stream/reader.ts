@@ -10,7 +10,12 @@ import {
   ListShardsCommand,
   type Shard,
 } from '@aws-sdk/client-kinesis'
-import { decodeRecord, type Invalidation, type SkipReason } from '../record/index.js'
+import {
+  decodeWith,
+  type Invalidation,
+  type RecordDecoder,
+  type SkipReason,
+} from '../record/index.js'
 import { streamParams } from './client.js'
 
 /** Kinesis expires a shard iterator 5 minutes after issuing it; re-acquire a little earlier. */
@@ -60,6 +65,8 @@ export interface StreamReaderOptions {
    * after a page), is not read on: the reader restarts at now. Default: no limit but the page cap.
    */
   readonly maxBehindMs?: number
+  /** Decoders tried before scache's own format (e.g. `dynamoDbDecoder`). Default none. */
+  readonly decoders?: readonly RecordDecoder[]
   /** `Limit` of each GetRecords call. Default 10,000, Kinesis' maximum. */
   readonly recordsPerPage?: number
   /** Wall clock, ms. */
@@ -571,7 +578,7 @@ export class StreamReader {
 
   #consume(shard: ShardState, record: _Record, tally: Tally, options: PollOptions): void {
     tally.records++
-    const decoded = decodeRecord(record.Data ?? new Uint8Array())
+    const decoded = decodeWith(this.#options.decoders ?? [], record.Data ?? new Uint8Array())
     if (decoded.ok) {
       tally.invalidations++
       tally.droppedEntries += decoded.droppedEntries

@@ -5,6 +5,7 @@ import { resolveOptions } from '../../../src/core/options.js'
 import { ScacheError, ScacheOptionsError } from '../../../src/errors.js'
 import { scache } from '../../../src/middleware/index.js'
 import { createPublisher } from '../../../src/publish/index.js'
+import { dynamoDbDecoder } from '../../../src/record/dynamodb.js'
 
 // A real client that is never used: constructing a Scache sends nothing.
 const client = new KinesisClient({ region: 'us-east-1' })
@@ -170,6 +171,8 @@ describe('options validation at construction', () => {
       /'keyspace' or 'global'/,
     ],
     ['circuitBreaker not an object', { stream, circuitBreaker: true }, 'circuitBreaker', /must be/],
+    ['decoders not an array', { stream, decoders: {} }, 'decoders', /array of record decoders/],
+    ['decoders without decode', { stream, decoders: [{ name: 'x' }] }, 'decoders', /array/],
     ['loadTimeoutMs 0', { stream, loadTimeoutMs: 0 }, 'loadTimeoutMs', /from 1 to 900000/],
     [
       'loadTimeoutMs past 15 minutes',
@@ -247,6 +250,7 @@ describe('accepted options', () => {
     const sizeOf = (value: unknown): number => String(value).length
     const log = (): void => {}
     const publisher = createPublisher({ streamName: 's', client })
+    const decoder = dynamoDbDecoder({ tables: { Users: ({ id }) => `users:${id}` } })
     const resolved = resolveOptions({
       stream: { name: 'arn:aws:kinesis:us-east-1:123456789012:stream/s', client },
       ttl: { minMs: 100, maxMs: 200 },
@@ -260,6 +264,7 @@ describe('accepted options', () => {
       maxStalenessMs: 3,
       onStreamError: 'serve-stale',
       clockSkewMs: 0,
+      decoders: [decoder],
       maxPagesPerShard: 2,
       loadTimeoutMs: 250,
       staleIfErrorMs: 5_000,
@@ -281,6 +286,7 @@ describe('accepted options', () => {
       maxStalenessMs: 3,
       onStreamError: 'serve-stale',
       clockSkewMs: 0,
+      decoders: [decoder],
       maxPagesPerShard: 2,
       loadTimeoutMs: 250,
       staleIfErrorMs: 5_000,
@@ -347,6 +353,7 @@ describe('defaults', () => {
         maxStalenessMs: defaults.maxStalenessMs,
         onStreamError: defaults.onStreamError,
         clockSkewMs: defaults.clockSkewMs,
+        decoders: [],
         maxPagesPerShard: defaults.maxPagesPerShard,
         loadTimeoutMs: undefined,
         staleIfErrorMs: 0,

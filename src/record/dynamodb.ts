@@ -1,0 +1,114 @@
+import {
+  type DecodeResult,
+  type EncodedRecord,
+  type Invalidation,
+  keyProblem,
+  type RecordDecoder,
+} from './index.js'
+
+/** One item change, as "Kinesis Data Streams for DynamoDB" describes it. */
+export interface DynamoDbChange {
+  readonly tableName: string
+  readonly eventName: 'INSERT' | 'MODIFY' | 'REMOVE'
+  /** When DynamoDB made the change, ms since the epoch (microsecond records converted). */
+  readonly approximateCreationTime: number | undefined
+}
+
+/**
+ * The cache keys an item's change invalidates. `key` is the item's primary key with each
+ * attribute as a string (`S` as is, `N` as its decimal text, `B` as base64).
+ */
+export type DynamoDbKeyMapper = (
+  key: Readonly<Record<string, string>>,
+  change: DynamoDbChange,
+) => string | readonly string[]
+
+export interface DynamoDbDecoderOptions {
+  /** Per table name, the cache keys its changes invalidate. Other tables' records are ignored. */
+  readonly tables: Readonly<Record<string, DynamoDbKeyMapper>>
+}
+
+const EVENTS = new Set(['INSERT', 'MODIFY', 'REMOVE'])
+/** Above this, `ApproximateCreationDateTime` is in microseconds (ms reach it in year 5138). */
+const MICROSECONDS_FROM = 1e14
+
+const skip = (reason: 'bad-field' | 'empty'): DecodeResult => ({ ok: false, reason })
+const ignored: DecodeResult = {
+  ok: true,
+  invalidation: { keys: [], prefixes: [], all: false },
+  droppedEntries: 0,
+  futureVersion: false,
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/** A key attribute (`{"S": …}`, `{"N": …}` or `{"B": …}`) as a string, or undefined. */
+const keyAttribute = (value: unknown): string | undefined => {
+  if (!isRecord(value)) return undefined
+  const types = Object.keys(value)
+  if (types.length !== 1) return undefined
+  const [type] = types
+  const raw = value[type as string]
+  return (type === 'S' || type === 'N' || type === 'B') && typeof raw === 'string' ? raw : undefined
+}
+
+/**
+ * A decoder for "Kinesis Data Streams for DynamoDB" change records: a table streams its item
+ * changes into the invalidation stream, and each change evicts the keys `tables` maps it to, with
+ * no writer code at all. scache's own records on the same stream are left to scache's decoder.
+ */
+export const dynamoDbDecoder = (options: DynamoDbDecoderOptions): RecordDecoder => {
+  if (!isRecord(options) || !isRecord(options.tables))
+    throw new TypeError('dynamoDbDecoder: tables must be an object of table name → key mapper')
+  const tables = new Map<string, DynamoDbKeyMapper>()
+  for (const [name, mapper] of Object.entries(options.tables)) {
+    if (typeof mapper !== 'function')
+      throw new TypeError(`dynamoDbDecoder: tables.${name} must be a function`)
+    tables.set(name, mapper)
+  }
+  return {
+    name: 'dynamodb',
+    decode(record: EncodedRecord): DecodeResult | undefined {
+      const json = record.json()
+      if (!isRecord(json) || !Object.hasOwn(json, 'eventSource')) return undefined
+      if (json.eventSource !== 'aws:dynamodb') return undefined
+      const { tableName, eventName, dynamodb } = json
+      if (typeof tableName !== 'string' || typeof eventName !== 'string' || !isRecord(dynamodb))
+        return skip('bad-field')
+      const mapper = tables.get(tableName)
+      if (mapper === undefined) return ignored
+      if (!EVENTS.has(eventName) || !isRecord(dynamodb.Keys)) return skip('bad-field')
+      // A Map, then an object built from it: attribute names like `__proto__` stay plain data.
+      const key = new Map<string, string>()
+      for (const [name, value] of Object.entries(dynamodb.Keys)) {
+        const text = keyAttribute(value)
+        if (text === undefined) return skip('bad-field')
+        key.set(name, text)
+      }
+      if (key.size === 0) return skip('bad-field')
+      const at = dynamodb.ApproximateCreationDateTime
+      const change: DynamoDbChange = {
+        tableName,
+        eventName: eventName as DynamoDbChange['eventName'],
+        approximateCreationTime:
+          typeof at === 'number' && Number.isFinite(at)
+            ? at >= MICROSECONDS_FROM
+              ? Math.floor(at / 1_000)
+              : at
+            : undefined,
+      }
+      const mapped = mapper(Object.fromEntries(key), change)
+      const candidates = typeof mapped === 'string' ? [mapped] : [...mapped]
+      const keys = candidates.filter((candidate) => keyProblem(candidate) === undefined)
+      if (keys.length === 0) return skip('empty')
+      const invalidation: Invalidation = { keys, prefixes: [], all: false }
+      return {
+        ok: true,
+        invalidation,
+        droppedEntries: candidates.length - keys.length,
+        futureVersion: false,
+      }
+    },
+  }
+}
