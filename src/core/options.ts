@@ -47,6 +47,12 @@ export interface ScacheOptions {
   /** What reads get after a failed poll, until `maxStalenessMs`. Default `'bypass'`. */
   readonly onStreamError?: OnStreamError
   /**
+   * Shared secret(s) for signed records (HMAC-SHA256): readers apply only scache records signed
+   * with one of them, and the default publisher signs with the first. Several allow rotation:
+   * add the new secret everywhere, then move it first, then drop the old one. Default: none.
+   */
+  readonly secret?: string | readonly string[]
+  /**
    * Decoders for other record formats on the stream, tried before scache's own: e.g.
    * `dynamoDbDecoder` for a table streaming its changes into it. Default none.
    */
@@ -115,6 +121,7 @@ export interface ResolvedOptions {
   readonly onStreamError: OnStreamError
   readonly clockSkewMs: number
   readonly decoders: readonly RecordDecoder[]
+  readonly secrets: readonly string[]
   readonly maxPagesPerShard: number
   readonly loadTimeoutMs: number | undefined
   readonly staleIfErrorMs: number
@@ -161,6 +168,8 @@ const fn = <T>(path: string, value: unknown): T => {
   return value as T
 }
 
+const toList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value])
+
 const writeLine = (line: InvocationLog): void => {
   process.stdout.write(`${JSON.stringify(line)}\n`)
 }
@@ -184,6 +193,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     'onStreamError',
     'clockSkewMs',
     'decoders',
+    'secret',
     'maxPagesPerShard',
     'loadTimeoutMs',
     'staleIfErrorMs',
@@ -315,6 +325,17 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     )
   }
 
+  const secrets = options.secret === undefined ? [] : toList(options.secret)
+  if (
+    (secrets.length === 0 && options.secret !== undefined) ||
+    !secrets.every((secret) => typeof secret === 'string' && secret.length >= 16)
+  ) {
+    throw new ScacheOptionsError(
+      'secret',
+      'must be a string of at least 16 characters, or a non-empty array of them',
+    )
+  }
+
   const staleIfErrorMs = integer('staleIfErrorMs', options.staleIfErrorMs ?? 0, 0, DAY_MS)
 
   let circuitBreaker: Required<CircuitBreakerOptions> | undefined
@@ -393,6 +414,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     onStreamError,
     clockSkewMs,
     decoders: decoders as RecordDecoder[],
+    secrets: secrets as string[],
     maxPagesPerShard,
     loadTimeoutMs,
     staleIfErrorMs,

@@ -198,6 +198,7 @@ export class Scache {
       client: o.client ?? createDefaultClient({ maxAttempts: 1 }),
       clockSkewMs: o.clockSkewMs,
       decoders: o.decoders,
+      secrets: o.secrets,
       maxPagesPerShard: o.maxPagesPerShard,
       // A backlog spanning more than the staleness bound is not worth reading inside a request.
       maxBehindMs: o.maxStalenessMs,
@@ -215,6 +216,7 @@ export class Scache {
   get publisher(): Publisher {
     this.#publisher ??= createPublisher({
       streamName: this.options.streamName,
+      ...(this.options.secrets[0] === undefined ? {} : { secret: this.options.secrets[0] }),
       // The client the reads use also knows where the stream is (region, endpoint, credentials).
       ...(this.options.client === undefined ? {} : { client: this.options.client }),
     })

@@ -31,6 +31,8 @@ export interface PublisherOptions {
   readonly maxKeysPerRecord?: number
   /** Largest record, bytes. Default 256 KiB (Kinesis allows 1 MiB). */
   readonly maxRecordBytes?: number
+  /** Signs every record (HMAC-SHA256) for readers that require signed records. Default: unsigned. */
+  readonly secret?: string
 }
 
 /** What a publish acknowledged. */
@@ -70,9 +72,15 @@ const validate = (options: PublisherOptions): void => {
       'maxDelayMs',
       'maxKeysPerRecord',
       'maxRecordBytes',
+      'secret',
     ],
     'a publisher option',
   )
+  if (
+    options.secret !== undefined &&
+    (typeof options.secret !== 'string' || options.secret.length < 16)
+  )
+    throw new ScacheOptionsError('secret', 'must be a string of at least 16 characters')
   const integers: [keyof PublisherOptions, number, number][] = [
     ['maxAttempts', 1, 20],
     ['baseDelayMs', 1, 60_000],
@@ -139,7 +147,7 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
   const toRecords = (invalidation: Invalidation, at: number): Pending[] => {
     const pending: Pending[] = []
     const push = (part: Invalidation): void => {
-      const data = encodeRecord(part, at)
+      const data = encodeRecord(part, at, options.secret)
       // A random partition key spreads records over every shard: readers read all of them anyway.
       const partitionKey = randomUUID()
       pending.push({
@@ -149,7 +157,11 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
       })
     }
     if (invalidation.all) push({ keys: [], prefixes: [], all: true })
-    const emptyBytes = encodeRecord({ keys: [], prefixes: [], all: false }, at).byteLength
+    const emptyBytes = encodeRecord(
+      { keys: [], prefixes: [], all: false },
+      at,
+      options.secret,
+    ).byteLength
     for (const kind of ['keys', 'prefixes'] as const) {
       let batch: string[] = []
       let bytes = emptyBytes

@@ -1,9 +1,14 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+
 /**
  * The invalidation record: scache's wire format on the stream, shared by the publisher (encode)
  * and the stream reader (decode). Every record read is untrusted input: anyone allowed to
  * PutRecord on the stream can write one.
  *
  * `{"v":1,"keys":["users:42"],"prefixes":["orders:"],"all":false,"at":1763700000000}`
+ *
+ * Signed with a shared secret, it also carries `"sig"`: the HMAC-SHA256 (base64url) of
+ * `[v, keys, prefixes, all, at]` as JSON, which a reader recomputes from the fields it parsed.
  */
 
 export const RECORD_VERSION = 1
@@ -34,6 +39,10 @@ export type SkipReason =
   | 'empty'
   /** A custom decoder threw on the record. */
   | 'decoder-error'
+  /** The reader requires signed records (`secret`), and this one has no signature. */
+  | 'unsigned'
+  /** The record's signature matches none of the reader's secrets: forged or altered. */
+  | 'bad-signature'
 
 export type DecodeResult =
   | {
@@ -46,17 +55,44 @@ export type DecodeResult =
     }
   | { readonly ok: false; readonly reason: SkipReason }
 
-/** Encodes one record. The caller guarantees the limits (see `publish`). */
-export const encodeRecord = (invalidation: Invalidation, at: number): Uint8Array =>
-  new TextEncoder().encode(
+/** What a signature covers: the record's fields in a fixed order, as JSON. */
+const signedPayload = (fields: readonly unknown[]): string => JSON.stringify(fields)
+
+const hmac = (secret: string, payload: string): Buffer =>
+  createHmac('sha256', secret).update(payload).digest()
+
+/** Encodes one record, signed when given a secret. The caller guarantees the limits (see `publish`). */
+export const encodeRecord = (
+  invalidation: Invalidation,
+  at: number,
+  secret?: string,
+): Uint8Array => {
+  const fields = [RECORD_VERSION, invalidation.keys, invalidation.prefixes, invalidation.all, at]
+  return new TextEncoder().encode(
     JSON.stringify({
       v: RECORD_VERSION,
       keys: invalidation.keys,
       prefixes: invalidation.prefixes,
       all: invalidation.all,
       at,
+      ...(secret === undefined
+        ? {}
+        : { sig: hmac(secret, signedPayload(fields)).toString('base64url') }),
     }),
   )
+}
+
+/** Whether `record` carries a signature one of `secrets` made; compared in constant time. */
+const verified = (record: Record<string, unknown>, secrets: readonly string[]): boolean => {
+  const sig = record.sig
+  if (typeof sig !== 'string') return false
+  const given = Buffer.from(sig, 'base64url')
+  const payload = signedPayload([record.v, record.keys, record.prefixes, record.all, record.at])
+  return secrets.some((secret) => {
+    const expected = hmac(secret, payload)
+    return given.length === expected.length && timingSafeEqual(given, expected)
+  })
+}
 
 /** Why `key` is not a valid cache key, or undefined when it is. */
 export const keyProblem = (key: unknown): string | undefined => {
@@ -72,11 +108,12 @@ const skip = (reason: SkipReason): DecodeResult => ({ ok: false, reason })
 const has = (object: object, field: string): boolean => Object.hasOwn(object, field)
 
 /**
- * Decodes one record's data. Never throws: anything that is not a valid record comes back as
+ * Decodes one record's data; with `secrets`, only records signed with one of them are accepted
+ * (several, so that a secret can be rotated). Never throws: anything that is not a valid record comes back as
  * `{ ok: false, reason }` for the caller to count and move past. Work is linear in the size of
  * the record, which Kinesis caps at 1 MiB.
  */
-export const decodeRecord = (data: Uint8Array): DecodeResult => {
+export const decodeRecord = (data: Uint8Array, secrets: readonly string[] = []): DecodeResult => {
   if (data.byteLength > recordLimits.maxRecordBytes) return skip('too-large')
   let text: string
   try {
@@ -98,6 +135,11 @@ export const decodeRecord = (data: Uint8Array): DecodeResult => {
   const version = has(record, 'v') ? record.v : undefined
   if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
     return skip('bad-version')
+  }
+  // A reader with secrets applies nothing unsigned: not even a newer writer's invalidate-all.
+  if (secrets.length > 0) {
+    if (!has(record, 'sig')) return skip('unsigned')
+    if (!verified(record, secrets)) return skip('bad-signature')
   }
   if (version > RECORD_VERSION) {
     // A newer writer meant to invalidate something we cannot interpret: evicting everything keeps
@@ -173,7 +215,11 @@ const lazyJson = (data: Uint8Array): (() => unknown) => {
 /**
  * Decodes one record with the given decoders, in order, then scache's own format. Never throws.
  */
-export const decodeWith = (decoders: readonly RecordDecoder[], data: Uint8Array): DecodeResult => {
+export const decodeWith = (
+  decoders: readonly RecordDecoder[],
+  data: Uint8Array,
+  secrets: readonly string[] = [],
+): DecodeResult => {
   if (decoders.length > 0) {
     const record: EncodedRecord = { data, json: lazyJson(data) }
     for (const decoder of decoders) {
@@ -186,5 +232,5 @@ export const decodeWith = (decoders: readonly RecordDecoder[], data: Uint8Array)
       if (result !== undefined) return result
     }
   }
-  return decodeRecord(data)
+  return decodeRecord(data, secrets)
 }

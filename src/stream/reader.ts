@@ -65,6 +65,8 @@ export interface StreamReaderOptions {
    * after a page), is not read on: the reader restarts at now. Default: no limit but the page cap.
    */
   readonly maxBehindMs?: number
+  /** Only records signed with one of these are applied (scache's own format). Default: none. */
+  readonly secrets?: readonly string[]
   /** Decoders tried before scache's own format (e.g. `dynamoDbDecoder`). Default none. */
   readonly decoders?: readonly RecordDecoder[]
   /** `Limit` of each GetRecords call. Default 10,000, Kinesis' maximum. */
@@ -578,7 +580,11 @@ export class StreamReader {
 
   #consume(shard: ShardState, record: _Record, tally: Tally, options: PollOptions): void {
     tally.records++
-    const decoded = decodeWith(this.#options.decoders ?? [], record.Data ?? new Uint8Array())
+    const decoded = decodeWith(
+      this.#options.decoders ?? [],
+      record.Data ?? new Uint8Array(),
+      this.#options.secrets,
+    )
     if (decoded.ok) {
       tally.invalidations++
       tally.droppedEntries += decoded.droppedEntries

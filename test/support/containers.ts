@@ -63,7 +63,14 @@ export const container = (
     pollIntervalMs: 0,
     ...options,
     stream: { name: stream, client },
-    publisher: createPublisher({ streamName: stream, client }),
+    publisher: createPublisher({
+      streamName: stream,
+      client,
+      // Signed as the default publisher would sign, with the first secret.
+      ...(options.secret === undefined
+        ? {}
+        : { secret: typeof options.secret === 'string' ? options.secret : options.secret[0] }),
+    }),
     log: (line) => logs.push(line),
   })
   const handler = middy(async (event: Request, context: Context & WithCache) => {
