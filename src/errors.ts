@@ -70,11 +70,14 @@ export class PublishError extends ScacheError {
   readonly failedAll: boolean
   /** Kinesis error codes seen for the failed entries, e.g. `ProvisionedThroughputExceededException`. */
   readonly errorCodes: readonly string[]
+  /** The streams that did not acknowledge them (several with replicated streams). */
+  readonly failedStreams: readonly string[]
 
   constructor(
     failed: { keys: readonly string[]; prefixes: readonly string[]; all: boolean },
     errorCodes: readonly string[],
     options?: ErrorOptions,
+    failedStreams: readonly string[] = [],
   ) {
     const parts = [
       failed.keys.length > 0 ? `keys ${preview(failed.keys)}` : '',
@@ -82,7 +85,7 @@ export class PublishError extends ScacheError {
       failed.all ? 'invalidate-all' : '',
     ].filter(Boolean)
     super(
-      `scache: invalidation not published for ${parts.join(', ')} (${errorCodes.join(', ') || 'unknown error'})`,
+      `scache: invalidation not published for ${parts.join(', ')}${failedStreams.length > 0 ? ` to ${failedStreams.join(', ')}` : ''} (${errorCodes.join(', ') || 'unknown error'})`,
       options,
     )
     this.name = 'PublishError'
@@ -90,6 +93,7 @@ export class PublishError extends ScacheError {
     this.failedPrefixes = failed.prefixes
     this.failedAll = failed.all
     this.errorCodes = errorCodes
+    this.failedStreams = failedStreams
   }
 }
 

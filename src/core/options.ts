@@ -14,6 +14,12 @@ export interface StreamOptions {
   /** Stream name or ARN. Default: `SCACHE_STREAM_NAME`. */
   readonly name?: string
   /**
+   * Replicated streams, instead of `name` (default: `SCACHE_STREAM_NAMES`, comma-separated):
+   * writers put every invalidation on each, and each container reads one, picked at random when
+   * it starts. K streams give K times the read budget.
+   */
+  readonly names?: readonly string[]
+  /**
    * Kinesis client for reads, used as given. Default: keep-alive HTTP/1.1, connect timeout 1 s,
    * request timeout 2 s, `maxAttempts: 1`, configured from the environment.
    */
@@ -107,7 +113,10 @@ export interface WarmOptions {
 }
 
 export interface ResolvedOptions {
+  /** The stream this container reads. */
   readonly streamName: string
+  /** Every stream writers publish to: `streamName`, or all of `stream.names`. */
+  readonly streamNames: readonly string[]
   readonly client: KinesisClient | undefined
   readonly ttl: TtlRange
   readonly negativeTtl: TtlRange | undefined
@@ -205,9 +214,37 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
 
   const stream = options.stream ?? {}
   if (!isObject(stream))
-    throw new ScacheOptionsError('stream', `must be { name, client? } (got ${describe(stream)})`)
-  onlyKnown('stream', stream, ['name', 'client'])
-  const streamName = stream.name ?? process.env.SCACHE_STREAM_NAME
+    throw new ScacheOptionsError(
+      'stream',
+      `must be { name | names, client? } (got ${describe(stream)})`,
+    )
+  onlyKnown('stream', stream, ['name', 'names', 'client'])
+  if (stream.name !== undefined && stream.names !== undefined)
+    throw new ScacheOptionsError('stream.names', 'is given instead of stream.name, not with it')
+  const fromEnv = process.env.SCACHE_STREAM_NAMES?.split(',').map((name) => name.trim())
+  const names =
+    stream.names ??
+    (stream.name === undefined &&
+    fromEnv !== undefined &&
+    process.env.SCACHE_STREAM_NAME === undefined
+      ? fromEnv
+      : undefined)
+  if (
+    names !== undefined &&
+    (!Array.isArray(names) ||
+      names.length === 0 ||
+      !names.every((name) => typeof name === 'string' && name !== ''))
+  ) {
+    throw new ScacheOptionsError(
+      'stream.names',
+      'must be a non-empty array of stream names or ARNs',
+    )
+  }
+  const streamNames = (names as string[] | undefined) ?? [
+    stream.name ?? process.env.SCACHE_STREAM_NAME,
+  ]
+  // Each container reads one of the replicas; writers write to all.
+  const streamName = streamNames[Math.floor(Math.random() * streamNames.length)]
   if (typeof streamName !== 'string' || streamName === '') {
     throw new ScacheOptionsError(
       'stream.name',
@@ -401,6 +438,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
 
   return {
     streamName,
+    streamNames: streamNames as string[],
     client: stream.client as KinesisClient | undefined,
     ttl,
     negativeTtl,

@@ -214,8 +214,10 @@ export class Scache {
 
   /** The publisher `invalidate` uses; created on first use so read-only functions never build one. */
   get publisher(): Publisher {
+    const { streamName, streamNames } = this.options
     this.#publisher ??= createPublisher({
-      streamName: this.options.streamName,
+      // Replicated streams: every container's writes reach every replica.
+      ...(streamNames.length > 1 ? { streamNames } : { streamName }),
       ...(this.options.secrets[0] === undefined ? {} : { secret: this.options.secrets[0] }),
       // The client the reads use also knows where the stream is (region, endpoint, credentials).
       ...(this.options.client === undefined ? {} : { client: this.options.client }),

@@ -31,6 +31,12 @@ export interface PublisherOptions {
   readonly maxKeysPerRecord?: number
   /** Largest record, bytes. Default 256 KiB (Kinesis allows 1 MiB). */
   readonly maxRecordBytes?: number
+  /**
+   * Replicated streams: every invalidation is written to each of these (and a publish resolves
+   * only once all acknowledged it), so that each reader can read just one. Instead of
+   * `streamName`.
+   */
+  readonly streamNames?: readonly string[]
   /** Signs every record (HMAC-SHA256) for readers that require signed records. Default: unsigned. */
   readonly secret?: string
 }
@@ -66,6 +72,7 @@ const validate = (options: PublisherOptions): void => {
     options,
     [
       'streamName',
+      'streamNames',
       'client',
       'maxAttempts',
       'baseDelayMs',
@@ -96,6 +103,19 @@ const validate = (options: PublisherOptions): void => {
     throw new ScacheOptionsError(
       'streamName',
       `must be a stream name or ARN (got ${String(options.streamName)})`,
+    )
+  }
+  const names: unknown = options.streamNames
+  if (
+    names !== undefined &&
+    (!Array.isArray(names) ||
+      names.length === 0 ||
+      !names.every((name) => typeof name === 'string' && name !== '') ||
+      options.streamName !== undefined)
+  ) {
+    throw new ScacheOptionsError(
+      'streamNames',
+      'must be a non-empty array of stream names or ARNs, given instead of streamName',
     )
   }
   const client: unknown = options.client
@@ -133,7 +153,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export const createPublisher = (options: PublisherOptions = {}): Publisher => {
   validate(options)
   const streamName = options.streamName ?? process.env.SCACHE_STREAM_NAME
-  if (streamName === undefined || streamName === '') {
+  const streams = options.streamNames ?? (streamName === undefined ? [] : [streamName])
+  if (streams.length === 0 || streams.includes('')) {
     throw new ScacheOptionsError('streamName', 'is required (or set SCACHE_STREAM_NAME)')
   }
   const maxAttempts = options.maxAttempts ?? 5
@@ -227,7 +248,46 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
     const pending = toRecords(invalidation, Date.now())
     if (pending.length === 0) return { records: 0, requests: 0, retriedEntries: 0 }
     client ??= createDefaultClient({ maxAttempts: 3 })
+    const sent = await Promise.allSettled(streams.map((stream) => send(stream, pending)))
+    const failures = sent.flatMap((result, index) =>
+      result.status === 'rejected'
+        ? [{ stream: streams[index] as string, error: result.reason }]
+        : [],
+    )
+    if (failures.length > 0) {
+      const errors = failures.map(({ error }) => error)
+      if (streams.length === 1) throw errors[0]
+      const published = errors.filter(
+        (error): error is PublishError => error instanceof PublishError,
+      )
+      if (published.length < errors.length)
+        throw errors.find((error) => !(error instanceof PublishError))
+      // Every key that missed any stream: a reader of that stream would miss it.
+      throw new PublishError(
+        {
+          keys: [...new Set(published.flatMap((error) => error.failedKeys))],
+          prefixes: [...new Set(published.flatMap((error) => error.failedPrefixes))],
+          all: published.some((error) => error.failedAll),
+        },
+        [...new Set(published.flatMap((error) => error.errorCodes))],
+        { cause: errors.length === 1 ? errors[0] : new AggregateError(errors) },
+        failures.map(({ stream }) => stream),
+      )
+    }
+    const results = sent.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
+    return {
+      records: pending.length * streams.length,
+      requests: results.reduce((sum, result) => sum + result.requests, 0),
+      retriedEntries: results.reduce((sum, result) => sum + result.retriedEntries, 0),
+    }
+  }
 
+  /** Puts `pending` on one stream, retrying what Kinesis fails; rejects naming what it could not. */
+  const send = async (
+    stream: string,
+    pending: readonly Pending[],
+  ): Promise<{ requests: number; retriedEntries: number }> => {
+    const kinesis = client ?? createDefaultClient({ maxAttempts: 3 })
     let remaining = pending
     let requests = 0
     let retriedEntries = 0
@@ -239,9 +299,9 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
       for (const batch of toRequests(remaining)) {
         requests++
         try {
-          const response = await client.send(
+          const response = await kinesis.send(
             new PutRecordsCommand({
-              ...streamParams(streamName),
+              ...streamParams(stream),
               Records: batch.map((item) => item.entry),
             }),
           )
@@ -272,9 +332,10 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
         },
         [...errorCodes],
         lastError === undefined ? undefined : { cause: lastError },
+        [stream],
       )
     }
-    return { records: pending.length, requests, retriedEntries }
+    return { requests, retriedEntries }
   }
 
   return {

@@ -175,6 +175,13 @@ describe('options validation at construction', () => {
     ['decoders without decode', { stream, decoders: [{ name: 'x' }] }, 'decoders', /array/],
     ['secret too short', { stream, secret: 'short' }, 'secret', /at least 16/],
     ['secret an empty list', { stream, secret: [] }, 'secret', /non-empty/],
+    ['stream.names empty', { stream: { names: [] } }, 'stream.names', /non-empty array/],
+    [
+      'stream.names and name',
+      { stream: { name: 'a', names: ['b'] } },
+      'stream.names',
+      /instead of/,
+    ],
     ['loadTimeoutMs 0', { stream, loadTimeoutMs: 0 }, 'loadTimeoutMs', /from 1 to 900000/],
     [
       'loadTimeoutMs past 15 minutes',
@@ -216,6 +223,23 @@ describe('options validation at construction', () => {
     expect(resolveOptions({ stream: { client } }).streamName).toBe('from-env')
     expect(new Scache({ stream: { client } }).options.streamName).toBe('from-env')
     expect(scache({ stream: { client } }).instance.options.streamName).toBe('from-env')
+  })
+
+  it('reads one of replicated streams per container, and publishes to all', () => {
+    const names = ['invalidations-a', 'invalidations-b', 'invalidations-c']
+    const chosen = new Set<string>()
+    for (let i = 0; i < 200; i++) {
+      const options = resolveOptions({ stream: { names } })
+      expect(options.streamNames).toEqual(names)
+      chosen.add(options.streamName)
+    }
+    expect([...chosen].sort()).toEqual(names)
+  })
+
+  it('takes replicated streams from SCACHE_STREAM_NAMES', () => {
+    vi.stubEnv('SCACHE_STREAM_NAME', undefined)
+    vi.stubEnv('SCACHE_STREAM_NAMES', 'a, b')
+    expect(resolveOptions({}).streamNames).toEqual(['a', 'b'])
   })
 
   it('prefers stream.name over SCACHE_STREAM_NAME', () => {
@@ -277,6 +301,7 @@ describe('accepted options', () => {
     })
     expect(resolved).toEqual({
       streamName: 'arn:aws:kinesis:us-east-1:123456789012:stream/s',
+      streamNames: ['arn:aws:kinesis:us-east-1:123456789012:stream/s'],
       client,
       ttl: { minMs: 100, maxMs: 200 },
       negativeTtl: { minMs: 10, maxMs: 20 },
@@ -346,6 +371,7 @@ describe('defaults', () => {
     ]) {
       expect(resolved).toMatchObject({
         streamName: 's',
+        streamNames: ['s'],
         ttl: defaults.ttl,
         negativeTtl: undefined,
         maxEntries: defaults.maxEntries,
