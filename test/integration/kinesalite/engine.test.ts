@@ -552,7 +552,7 @@ describe('stream errors (kinesalite with injected faults)', () => {
     // A failed poll backs off before the next; reads stay bypassed until one succeeds.
     const { backoffMs } = c.lastLog()
     expect(backoffMs).toBeGreaterThan(0)
-    await sleep(backoffMs ?? 0)
+    await sleep((backoffMs ?? 0) + 5) // Date.now() counts whole ms
     expect(await c.invoke({ op: 'get', key: 'users:1' })).toBe('v2')
     expect(c.lastLog()).toMatchObject({ evicted: 1, misses: 1, bypassed: 0 })
     expect(c.lastLog().streamError).toBeUndefined()
@@ -569,7 +569,7 @@ describe('stream errors (kinesalite with injected faults)', () => {
     expect(c.lastLog()).toMatchObject({ hits: 0, bypassed: 1 })
     expect(c.lastLog().stalenessMs).toBeGreaterThan(200)
     setDown(false)
-    await sleep(c.lastLog().backoffMs ?? 0)
+    await sleep((c.lastLog().backoffMs ?? 0) + 5)
     await c.invoke({ op: 'get', key: 'users:1' })
     expect(c.lastLog()).toMatchObject({ hits: 1, bypassed: 0 })
   })

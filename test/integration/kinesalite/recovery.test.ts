@@ -166,7 +166,7 @@ describe('a deleted and recreated stream, and lost positions (kinesalite)', () =
     expect(gone.bypassed).toBe(1)
 
     await recreated()
-    await sleep(gone.backoffMs ?? 0)
+    await sleep((gone.backoffMs ?? 0) + 5)
     const back = await request((value) => expect(value).toBeUndefined())
     expect(back).toMatchObject({ cleared: 'stream-recreated', entries: 0, bypassed: 0 })
   })

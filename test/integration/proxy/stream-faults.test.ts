@@ -150,7 +150,7 @@ describe('outages (limits proxy)', () => {
       expect(proxy.stats().calls.GetRecords).toBe(2) // the warm-up poll and this one: no retry
 
       stop()
-      await sleep(failed.backoffMs ?? 0)
+      await sleep((failed.backoffMs ?? 0) + 5)
       expect(await c.invoke({ op: 'get', key: 'users:1' })).toBe('v2')
       expect(c.lastLog()).toMatchObject({ polled: true, evicted: 1, bypassed: 0 })
       expect(c.lastLog().streamError).toBeUndefined()
