@@ -8,8 +8,10 @@ export {
   type TtlRange,
 } from './cache/index.js'
 export {
+  type CacheStats,
   type CircuitBreakerOptions,
   createScache,
+  type Diagnostics,
   defaults,
   type Entries,
   type Invocation,

@@ -57,8 +57,68 @@ export interface RequestCache {
   invalidatePrefix(prefixes: string | readonly string[]): Promise<void>
   /** Evicts everything, here and, once published, everywhere. */
   invalidateAll(): Promise<void>
+  /** The container's totals since its cold start, and the state of its cache and stream. */
+  stats(): CacheStats
   /** True when this invocation does not use the cache (stream too stale to trust). */
   readonly bypassed: boolean
+}
+
+/** A container's totals since its cold start, and the state of its cache and stream now. */
+export interface CacheStats {
+  readonly invocations: number
+  readonly hits: number
+  readonly misses: number
+  /** hits / (hits + misses); 0 before any read. */
+  readonly hitRatio: number
+  readonly bypassed: number
+  readonly loads: number
+  readonly loadMs: number
+  /** Time the hits saved (their recorded load costs) and time spent on the stream. */
+  readonly savedMs: number
+  readonly streamMs: number
+  readonly polls: number
+  readonly failedPolls: number
+  readonly records: number
+  readonly skippedRecords: number
+  readonly evicted: number
+  /** Times the cache was emptied, by reason. */
+  readonly clears: Readonly<Partial<Record<ClearReason, number>>>
+  readonly entries: number
+  readonly bytes: number
+  /** Since the last poll started (undefined before the first). */
+  readonly lastPollAgeMs: number | undefined
+  /** Age of what the cache knows of the stream: since the last successful poll or skip. */
+  readonly stalenessMs: number
+  /** The cache is bypassed right now (stale past `maxStalenessMs`, or a failed poll with `'bypass'`). */
+  readonly bypassing: boolean
+  /** Set while failed polls back off. */
+  readonly backoffMs: number | undefined
+}
+
+/** `stats()` plus what a health endpoint wants to show: the stream and every shard's position. */
+export interface Diagnostics extends CacheStats {
+  readonly stream: string
+  readonly streams: readonly string[]
+  readonly pollIntervalMs: number
+  readonly maxStalenessMs: number
+  readonly positions: readonly { shardId: string; sequenceNumber?: string; finished: boolean }[]
+}
+
+interface Totals {
+  invocations: number
+  hits: number
+  misses: number
+  bypassed: number
+  loads: number
+  loadMs: number
+  savedMs: number
+  streamMs: number
+  polls: number
+  failedPolls: number
+  records: number
+  skippedRecords: number
+  evicted: number
+  clears: Partial<Record<ClearReason, number>>
 }
 
 /** Key–value pairs: a `Map`, an iterable of pairs, or a plain object. */
@@ -176,6 +236,22 @@ export class Scache {
   #streamHealthy = true
   #polling: Promise<PollResult> | undefined
   readonly #breaker: CircuitBreaker | undefined
+  readonly #totals: Totals = {
+    invocations: 0,
+    hits: 0,
+    misses: 0,
+    bypassed: 0,
+    loads: 0,
+    loadMs: 0,
+    savedMs: 0,
+    streamMs: 0,
+    polls: 0,
+    failedPolls: 0,
+    records: 0,
+    skippedRecords: 0,
+    evicted: 0,
+    clears: {},
+  }
   #warming: Promise<WarmReport> | undefined
   /** The warm-up's report went into a log line (the first invocation's). */
   #warmReported = false
@@ -259,6 +335,69 @@ export class Scache {
         error: `${name}: ${message}`,
       }
     }
+  }
+
+  /** The container's totals since its cold start, and the state of its cache and stream now. */
+  stats(): CacheStats {
+    const t = this.#totals
+    const now = Date.now()
+    const reads = t.hits + t.misses
+    return {
+      invocations: t.invocations,
+      hits: t.hits,
+      misses: t.misses,
+      hitRatio: reads === 0 ? 0 : t.hits / reads,
+      bypassed: t.bypassed,
+      loads: t.loads,
+      loadMs: round(t.loadMs),
+      savedMs: round(t.savedMs),
+      streamMs: round(t.streamMs),
+      polls: t.polls,
+      failedPolls: t.failedPolls,
+      records: t.records,
+      skippedRecords: t.skippedRecords,
+      evicted: t.evicted,
+      clears: { ...t.clears },
+      entries: this.cache.size,
+      bytes: this.cache.bytes,
+      lastPollAgeMs:
+        this.#lastPollAt === Number.NEGATIVE_INFINITY ? undefined : now - this.#lastPollAt,
+      stalenessMs: Math.max(0, now - this.#syncedAt),
+      bypassing: this.#bypassing(false),
+      backoffMs: this.#backoffMs > 0 ? round(this.#backoffMs) : undefined,
+    }
+  }
+
+  /** `stats()` with the stream and every shard's position: a snapshot for a health endpoint. */
+  diagnostics(): Diagnostics {
+    return {
+      ...this.stats(),
+      stream: this.options.streamName,
+      streams: this.options.streamNames,
+      pollIntervalMs: this.options.pollIntervalMs,
+      maxStalenessMs: this.options.maxStalenessMs,
+      positions: this.positions(),
+    }
+  }
+
+  #addToTotals(line: InvocationLog, poll: PollResult | undefined): void {
+    const t = this.#totals
+    t.invocations++
+    t.hits += line.hits
+    t.misses += line.misses
+    t.bypassed += line.bypassed
+    t.loads += line.loads
+    t.loadMs += line.loadMs
+    t.savedMs += line.savedMs
+    t.streamMs += line.streamMs
+    t.records += line.records
+    t.skippedRecords += line.skippedRecords
+    t.evicted += line.evicted
+    if (poll !== undefined) {
+      t.polls++
+      if (!poll.ok && poll.restarted === undefined) t.failedPolls++
+    }
+    if (line.cleared !== undefined) t.clears[line.cleared] = (t.clears[line.cleared] ?? 0) + 1
   }
 
   /** Per-shard positions, for diagnostics. */
@@ -361,6 +500,7 @@ export class Scache {
           bytes: this.cache.bytes,
           ...(error === true ? { handlerError: true } : {}),
         }
+        this.#addToTotals(line, poll)
         this.options.log(line)
         return line
       },
@@ -465,21 +605,24 @@ export class Scache {
     return evicted
   }
 
+  /** Whether reads skip the cache now; `deferred`: this invocation's poll was held back. */
+  #bypassing(deferred: boolean): boolean {
+    const age = Date.now() - this.#syncedAt
+    // A negative age is a clock that stepped back: how old the cache is cannot be known.
+    return (
+      age > this.options.maxStalenessMs ||
+      age < 0 ||
+      ((deferred || !this.#streamHealthy) && this.options.onStreamError === 'bypass')
+    )
+  }
+
   #requestCache(counters: Counters, deferred: boolean): RequestCache {
     const publishAndEvict = async (invalidation: Invalidation): Promise<void> => {
       counters.evicted += this.#apply(invalidation, counters)
       await this.publisher.publish(invalidation)
     }
     // Checked on every read, not once per invocation: a long handler must not outlive the bound.
-    const bypassed = (): boolean => {
-      const age = Date.now() - this.#syncedAt
-      // A negative age is a clock that stepped back: how old the cache is cannot be known.
-      return (
-        age > this.options.maxStalenessMs ||
-        age < 0 ||
-        ((deferred || !this.#streamHealthy) && this.options.onStreamError === 'bypass')
-      )
-    }
+    const bypassed = (): boolean => this.#bypassing(deferred)
     // A read from the store, counted as a hit (crediting the entry's cost) or a miss.
     const lookup = <T>(key: string): CacheHit<T> | undefined => {
       const hit = this.cache.get<T>(key)
@@ -494,6 +637,7 @@ export class Scache {
       get bypassed() {
         return bypassed()
       },
+      stats: () => this.stats(),
       get: <T>(key: string): T | undefined => {
         if (bypassed()) {
           counters.bypassed++

@@ -423,6 +423,60 @@ describe('stale-if-error and the circuit breaker (kinesalite)', () => {
   })
 })
 
+describe('stats and diagnostics (kinesalite)', () => {
+  it('add up every ended invocation since the cold start, with the stream state now', async () => {
+    const stream = await kinesis.createStream(2)
+    const client = kinesis.client()
+    let down = false
+    failCommand(client, 'GetRecords', 'InternalFailure', () => down)
+    const source = new Source()
+    source.values.set('users:1', 'Ada')
+    const c = container(source, stream, client)
+    expect(c.instance.stats()).toMatchObject({ invocations: 0, hitRatio: 0, polls: 0 })
+    expect(c.instance.stats().lastPollAgeMs).toBeUndefined()
+
+    await c.invoke({ op: 'get', key: 'users:1' }) // miss, poll skipped
+    await c.invoke({ op: 'get', key: 'users:1' }) // hit, polled
+    await c.invoke({ op: 'get', key: 'users:1' }) // hit, polled
+    down = true
+    await c.invoke({ op: 'get', key: 'users:1' }) // failed poll: bypassed
+    await createPublisher({ streamName: stream, client: kinesis.client() }).invalidateAll()
+    down = false
+    await sleep((c.lastLog().backoffMs ?? 0) + 5)
+    await c.invoke({ op: 'get', key: 'users:1' }) // cleared by invalidate-all: miss
+
+    const stats = c.instance.stats()
+    expect(stats).toMatchObject({
+      invocations: 5,
+      hits: 2,
+      misses: 2,
+      hitRatio: 0.5,
+      bypassed: 1,
+      loads: 3,
+      polls: 4,
+      failedPolls: 1,
+      records: 1,
+      evicted: 1,
+      clears: { 'invalidate-all': 1 },
+      entries: 1,
+      bypassing: false,
+    })
+    expect(stats.savedMs).toBeGreaterThanOrEqual(0)
+    const invocation = await c.instance.begin() // a handler sees the same through context.cache
+    expect(invocation.cache.stats()).toMatchObject({ invocations: 5, hits: 2, polls: 4 })
+    invocation.end()
+    expect(stats.lastPollAgeMs).toBeGreaterThanOrEqual(0)
+    expect(JSON.parse(JSON.stringify(c.instance.diagnostics()))).toMatchObject({
+      stream,
+      streams: [stream],
+      positions: [
+        { shardId: 'shardId-000000000000', finished: false },
+        { shardId: 'shardId-000000000001', finished: false },
+      ],
+    })
+  })
+})
+
 describe('negative caching (kinesalite)', () => {
   it('a "not found" is cached for the short negativeTtl, and an invalidation still evicts it', async () => {
     const stream = await kinesis.createStream(1)
