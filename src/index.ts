@@ -70,4 +70,9 @@ export {
   StreamReader,
   type StreamReaderOptions,
 } from './stream/index.js'
-export type { ClearReason, InvocationLog, WarmReport } from './telemetry/index.js'
+export type {
+  ClearReason,
+  InvocationLog,
+  MetricsOptions,
+  WarmReport,
+} from './telemetry/index.js'

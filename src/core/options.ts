@@ -3,7 +3,7 @@ import type { KeyspaceOptions, TtlRange } from '../cache/index.js'
 import { ScacheOptionsError } from '../errors.js'
 import type { Publisher } from '../publish/index.js'
 import type { RecordDecoder } from '../record/index.js'
-import type { InvocationLog } from '../telemetry/index.js'
+import { type InvocationLog, type MetricsOptions, reservedNames } from '../telemetry/index.js'
 import { describe, integer, isObject, onlyKnown } from '../validate.js'
 import type { CircuitBreakerOptions } from './breaker.js'
 
@@ -92,6 +92,12 @@ export interface ScacheOptions {
   /** Publisher used by `invalidate` in handlers. Default: one on the same stream. */
   readonly publisher?: Publisher
   /**
+   * Write the log line in CloudWatch Embedded Metric Format, so CloudWatch turns its numbers into
+   * metrics: `true` (namespace `scache`, dimension `FunctionName`), or `{ namespace, dimensions }`.
+   * Default `false`.
+   */
+  readonly metrics?: boolean | MetricsOptions
+  /**
    * Where the per-invocation log line goes: `true` (default) writes one JSON line to stdout,
    * `false` writes nothing, a function receives the line.
    */
@@ -138,6 +144,7 @@ export interface ResolvedOptions {
   readonly warm: WarmOptions | undefined
   readonly publisher: Publisher | undefined
   readonly log: (line: InvocationLog) => void
+  readonly metrics: Required<MetricsOptions> | undefined
 }
 
 export const defaults = {
@@ -209,6 +216,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     'circuitBreaker',
     'warm',
     'publisher',
+    'metrics',
     'log',
   ])
 
@@ -436,6 +444,41 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     throw new ScacheOptionsError('log', `must be a boolean or a function (got ${describe(log)})`)
   }
 
+  let metrics: Required<MetricsOptions> | undefined
+  if (options.metrics !== undefined && options.metrics !== false) {
+    const given = options.metrics === true ? {} : options.metrics
+    if (!isObject(given))
+      throw new ScacheOptionsError(
+        'metrics',
+        `must be a boolean or { namespace?, dimensions? } (got ${describe(given)})`,
+      )
+    onlyKnown('metrics', given, ['namespace', 'dimensions'])
+    const namespace = given.namespace ?? 'scache'
+    if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 255)
+      throw new ScacheOptionsError('metrics.namespace', 'must be a string of 1 to 255 characters')
+    const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME
+    const dimensions =
+      given.dimensions ?? (functionName ? { FunctionName: functionName } : { service: 'scache' })
+    if (
+      !isObject(dimensions) ||
+      Object.keys(dimensions).length === 0 ||
+      Object.keys(dimensions).length > 30 ||
+      !Object.values(dimensions).every((value) => typeof value === 'string' && value !== '')
+    ) {
+      throw new ScacheOptionsError(
+        'metrics.dimensions',
+        'must be an object of 1 to 30 dimension names to non-empty strings',
+      )
+    }
+    const clash = Object.keys(dimensions).find((name) => reservedNames.has(name))
+    if (clash !== undefined)
+      throw new ScacheOptionsError(
+        'metrics.dimensions',
+        `must not use ${JSON.stringify(clash)}, a field of the log line`,
+      )
+    metrics = { namespace, dimensions: dimensions as Record<string, string> }
+  }
+
   return {
     streamName,
     streamNames: streamNames as string[],
@@ -459,6 +502,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     circuitBreaker,
     warm,
     publisher: publisher as Publisher | undefined,
+    metrics,
     log:
       log === true ? writeLine : log === false ? () => {} : (log as (line: InvocationLog) => void),
   }

@@ -9,7 +9,13 @@ import {
   type SkippedRecord,
   StreamReader,
 } from '../stream/index.js'
-import { type ClearReason, type InvocationLog, round, type WarmReport } from '../telemetry/index.js'
+import {
+  type ClearReason,
+  type InvocationLog,
+  round,
+  toEmf,
+  type WarmReport,
+} from '../telemetry/index.js'
 import { integer } from '../validate.js'
 import { CircuitBreaker } from './breaker.js'
 import {
@@ -501,7 +507,8 @@ export class Scache {
           ...(error === true ? { handlerError: true } : {}),
         }
         this.#addToTotals(line, poll)
-        this.options.log(line)
+        const { metrics } = this.options
+        this.options.log(metrics === undefined ? line : toEmf(line, metrics, Date.now()))
         return line
       },
     }

@@ -1,2 +1,3 @@
+export { type MetricsOptions, reservedNames, toEmf } from './emf.js'
 export type { ClearReason, InvocationLog, WarmReport } from './log-line.js'
 export { round } from './log-line.js'

@@ -477,6 +477,72 @@ describe('stats and diagnostics (kinesalite)', () => {
   })
 })
 
+describe('CloudWatch Embedded Metric Format (kinesalite)', () => {
+  /** Every metric an EMF line declares must be a number at its top level, or CloudWatch drops it. */
+  const expectValidEmf = (
+    line: Record<string, unknown>,
+    namespace: string,
+    dimensions: string[],
+  ) => {
+    const aws = line._aws as {
+      Timestamp: number
+      CloudWatchMetrics: {
+        Namespace: string
+        Dimensions: string[][]
+        Metrics: { Name: string; Unit: string }[]
+      }[]
+    }
+    expect(aws.Timestamp).toBeGreaterThan(0)
+    const [directive] = aws.CloudWatchMetrics
+    expect(directive?.Namespace).toBe(namespace)
+    expect(directive?.Dimensions).toEqual([dimensions])
+    for (const name of dimensions) expect(typeof line[name]).toBe('string')
+    expect(directive?.Metrics.map((metric) => metric.Name)).toEqual(
+      expect.arrayContaining(['hits', 'misses', 'streamMs', 'savedMs', 'stalenessMs']),
+    )
+    for (const { Name, Unit } of directive?.Metrics ?? []) {
+      expect(typeof line[Name], Name).toBe('number')
+      expect(['Count', 'Milliseconds']).toContain(Unit)
+    }
+  }
+
+  it('with metrics on, the log line carries its numbers as metrics, under the dimensions given', async () => {
+    const stream = await kinesis.createStream(1)
+    const written: Record<string, unknown>[] = []
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      written.push(JSON.parse(String(chunk)))
+      return true
+    })
+    const instance = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      metrics: { namespace: 'UsersApi', dimensions: { service: 'users', stage: 'prod' } },
+    })
+    const invocation = await instance.begin()
+    await invocation.cache.getOrLoad('users:1', () => 'Ada')
+    const returned = invocation.end()
+    write.mockRestore()
+    expect(written).toHaveLength(1)
+    const [line] = written as [Record<string, unknown>]
+    expectValidEmf(line, 'UsersApi', ['service', 'stage'])
+    expect(line).toMatchObject({ message: 'scache', misses: 1, loads: 1, service: 'users' })
+    expect(returned).not.toHaveProperty('_aws') // end() returns the plain line
+  })
+
+  it('metrics: true names the Lambda function as the dimension', async () => {
+    vi.stubEnv('AWS_LAMBDA_FUNCTION_NAME', 'users-get')
+    const lines: Record<string, unknown>[] = []
+    const instance = createScache({
+      stream: { name: 'unused' },
+      metrics: true,
+      log: (line) => lines.push(line as unknown as Record<string, unknown>),
+    })
+    vi.unstubAllEnvs()
+    ;(await instance.begin()).end()
+    expectValidEmf(lines[0] ?? {}, 'scache', ['FunctionName'])
+    expect(lines[0]?.FunctionName).toBe('users-get')
+  })
+})
+
 describe('negative caching (kinesalite)', () => {
   it('a "not found" is cached for the short negativeTtl, and an invalidation still evicts it', async () => {
     const stream = await kinesis.createStream(1)

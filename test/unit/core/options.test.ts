@@ -182,6 +182,25 @@ describe('options validation at construction', () => {
       'stream.names',
       /instead of/,
     ],
+    ['metrics a string', { stream, metrics: 'on' }, 'metrics', /boolean/],
+    [
+      'metrics namespace empty',
+      { stream, metrics: { namespace: '' } },
+      'metrics.namespace',
+      /1 to 255/,
+    ],
+    [
+      'metrics no dimensions',
+      { stream, metrics: { dimensions: {} } },
+      'metrics.dimensions',
+      /1 to 30/,
+    ],
+    [
+      'metrics dimension clash',
+      { stream, metrics: { dimensions: { hits: 'x' } } },
+      'metrics.dimensions',
+      /"hits"/,
+    ],
     ['loadTimeoutMs 0', { stream, loadTimeoutMs: 0 }, 'loadTimeoutMs', /from 1 to 900000/],
     [
       'loadTimeoutMs past 15 minutes',
@@ -385,6 +404,7 @@ describe('defaults', () => {
         clockSkewMs: defaults.clockSkewMs,
         decoders: [],
         secrets: [],
+        metrics: undefined,
         maxPagesPerShard: defaults.maxPagesPerShard,
         loadTimeoutMs: undefined,
         staleIfErrorMs: 0,
