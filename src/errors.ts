@@ -1,3 +1,12 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * A key as logs may show it when keys are redacted (`redactKeys`): a short, stable hash, enough
+ * to correlate lines about one key without revealing it.
+ */
+export const redactKey = (key: string): string =>
+  `#${createHash('sha256').update(key).digest('base64url').slice(0, 12)}`
+
 /** Base class of every error scache throws, so callers can catch them all with one `instanceof`. */
 export class ScacheError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -78,10 +87,13 @@ export class PublishError extends ScacheError {
     errorCodes: readonly string[],
     options?: ErrorOptions,
     failedStreams: readonly string[] = [],
+    /** Show keys and prefixes in the message as hashes (`redactKeys`); the fields keep them. */
+    redact = false,
   ) {
+    const shown = (items: readonly string[]) => preview(redact ? items.map(redactKey) : items)
     const parts = [
-      failed.keys.length > 0 ? `keys ${preview(failed.keys)}` : '',
-      failed.prefixes.length > 0 ? `prefixes ${preview(failed.prefixes)}` : '',
+      failed.keys.length > 0 ? `keys ${shown(failed.keys)}` : '',
+      failed.prefixes.length > 0 ? `prefixes ${shown(failed.prefixes)}` : '',
       failed.all ? 'invalidate-all' : '',
     ].filter(Boolean)
     super(
@@ -94,6 +106,11 @@ export class PublishError extends ScacheError {
     this.failedAll = failed.all
     this.errorCodes = errorCodes
     this.failedStreams = failedStreams
+    if (redact) {
+      // Still there for a retry, but left out when the error is logged (JSON, util.inspect).
+      for (const field of ['failedKeys', 'failedPrefixes'] as const)
+        Object.defineProperty(this, field, { enumerable: false })
+    }
   }
 }
 

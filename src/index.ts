@@ -29,6 +29,7 @@ export {
   InvalidKeyError,
   LoadTimeoutError,
   PublishError,
+  redactKey,
   ScacheError,
   ScacheOptionsError,
 } from './errors.js'

@@ -98,6 +98,11 @@ export interface ScacheOptions {
    */
   readonly metrics?: boolean | MetricsOptions
   /**
+   * Keys never appear in logs in the clear: errors (`LoadTimeoutError`, `CircuitOpenError`,
+   * `PublishError` messages) show them as short hashes. Default false.
+   */
+  readonly redactKeys?: boolean
+  /**
    * Where the per-invocation log line goes: `true` (default) writes one JSON line to stdout,
    * `false` writes nothing, a function receives the line.
    */
@@ -145,6 +150,7 @@ export interface ResolvedOptions {
   readonly publisher: Publisher | undefined
   readonly log: (line: InvocationLog) => void
   readonly metrics: Required<MetricsOptions> | undefined
+  readonly redactKeys: boolean
 }
 
 export const defaults = {
@@ -217,6 +223,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     'warm',
     'publisher',
     'metrics',
+    'redactKeys',
     'log',
   ])
 
@@ -444,6 +451,10 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     throw new ScacheOptionsError('log', `must be a boolean or a function (got ${describe(log)})`)
   }
 
+  const redactKeys = options.redactKeys ?? false
+  if (typeof redactKeys !== 'boolean')
+    throw new ScacheOptionsError('redactKeys', `must be a boolean (got ${describe(redactKeys)})`)
+
   let metrics: Required<MetricsOptions> | undefined
   if (options.metrics !== undefined && options.metrics !== false) {
     const given = options.metrics === true ? {} : options.metrics
@@ -503,6 +514,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     warm,
     publisher: publisher as Publisher | undefined,
     metrics,
+    redactKeys,
     log:
       log === true ? writeLine : log === false ? () => {} : (log as (line: InvocationLog) => void),
   }

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { Cache, type CacheHit, type Lease, type SetOptions } from '../cache/index.js'
-import { CircuitOpenError, InvalidKeyError, LoadTimeoutError } from '../errors.js'
+import { CircuitOpenError, InvalidKeyError, LoadTimeoutError, redactKey } from '../errors.js'
 import { createPublisher, type Publisher, toArray } from '../publish/index.js'
 import { type Invalidation, keyProblem } from '../record/index.js'
 import {
@@ -300,6 +300,7 @@ export class Scache {
     this.#publisher ??= createPublisher({
       // Replicated streams: every container's writes reach every replica.
       ...(streamNames.length > 1 ? { streamNames } : { streamName }),
+      redactKeys: this.options.redactKeys,
       ...(this.options.secrets[0] === undefined ? {} : { secret: this.options.secrets[0] }),
       // The client the reads use also knows where the stream is (region, endpoint, credentials).
       ...(this.options.client === undefined ? {} : { client: this.options.client }),
@@ -744,6 +745,11 @@ export class Scache {
     }
   }
 
+  /** A key as errors and logs may show it: hashed with `redactKeys`. */
+  #shown(key: string): string {
+    return this.options.redactKeys ? redactKey(key) : key
+  }
+
   #timeoutOf(options: LoadOptions | undefined): number | undefined {
     return options?.timeoutMs === undefined
       ? this.options.loadTimeoutMs
@@ -768,7 +774,7 @@ export class Scache {
         key,
         bypassed,
         counters,
-        new CircuitOpenError(key, circuit, breaker.retryInMs(key)),
+        new CircuitOpenError(this.#shown(key), circuit, breaker.retryInMs(key)),
       )
     }
     const lease = this.cache.acquireLease(key)
@@ -799,7 +805,7 @@ export class Scache {
               this.cache.releaseLease(lease)
               if (this.#loads.get(key)?.lease === lease) this.#loads.delete(key)
               counters.loadTimeouts++
-              reject(new LoadTimeoutError(key, timeoutMs))
+              reject(new LoadTimeoutError(this.#shown(key), timeoutMs))
             }, timeoutMs)
             loaded.then(
               (value) => {

@@ -4,7 +4,7 @@ import {
   PutRecordsCommand,
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis'
-import { InvalidKeyError, PublishError, ScacheOptionsError } from '../errors.js'
+import { InvalidKeyError, PublishError, redactKey, ScacheOptionsError } from '../errors.js'
 import { encodeRecord, type Invalidation, keyProblem, recordLimits } from '../record/index.js'
 import { createDefaultClient, streamParams } from '../stream/client.js'
 import { integer, onlyKnown } from '../validate.js'
@@ -37,6 +37,8 @@ export interface PublisherOptions {
    * `streamName`.
    */
   readonly streamNames?: readonly string[]
+  /** Name keys in `PublishError` messages by hash only (`failedKeys` keeps them). Default false. */
+  readonly redactKeys?: boolean
   /** Signs every record (HMAC-SHA256) for readers that require signed records. Default: unsigned. */
   readonly secret?: string
 }
@@ -80,6 +82,7 @@ const validate = (options: PublisherOptions): void => {
       'maxKeysPerRecord',
       'maxRecordBytes',
       'secret',
+      'redactKeys',
     ],
     'a publisher option',
   )
@@ -130,11 +133,17 @@ const validate = (options: PublisherOptions): void => {
   }
 }
 
-const checkEntries = (kind: 'key' | 'prefix', entries: readonly string[]): void => {
+const checkEntries = (
+  kind: 'key' | 'prefix',
+  entries: readonly string[],
+  redact: boolean,
+): void => {
   for (const entry of entries) {
     const problem = keyProblem(entry)
-    if (problem !== undefined)
-      throw new InvalidKeyError(`${kind} ${JSON.stringify(entry)} ${problem}`)
+    if (problem !== undefined) {
+      const shown = redact && typeof entry === 'string' ? redactKey(entry) : JSON.stringify(entry)
+      throw new InvalidKeyError(`${kind} ${shown} ${problem}`)
+    }
   }
 }
 
@@ -242,8 +251,8 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
   const publish = async (input: Partial<Invalidation>): Promise<PublishResult> => {
     const keys = [...new Set(input.keys ?? [])]
     const prefixes = [...new Set(input.prefixes ?? [])]
-    checkEntries('key', keys)
-    checkEntries('prefix', prefixes)
+    checkEntries('key', keys, options.redactKeys === true)
+    checkEntries('prefix', prefixes, options.redactKeys === true)
     const invalidation: Invalidation = { keys, prefixes, all: input.all === true }
     const pending = toRecords(invalidation, Date.now())
     if (pending.length === 0) return { records: 0, requests: 0, retriedEntries: 0 }
@@ -272,6 +281,7 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
         [...new Set(published.flatMap((error) => error.errorCodes))],
         { cause: errors.length === 1 ? errors[0] : new AggregateError(errors) },
         failures.map(({ stream }) => stream),
+        options.redactKeys === true,
       )
     }
     const results = sent.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
@@ -333,6 +343,7 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
         [...errorCodes],
         lastError === undefined ? undefined : { cause: lastError },
         [stream],
+        options.redactKeys === true,
       )
     }
     return { requests, retriedEntries }

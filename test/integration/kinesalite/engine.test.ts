@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -7,6 +8,8 @@ import {
   createScache,
   type InvocationLog,
   LoadTimeoutError,
+  type PublishError,
+  redactKey,
   scache,
   type WithCache,
 } from '../../../src/index.js'
@@ -541,6 +544,38 @@ describe('CloudWatch Embedded Metric Format (kinesalite)', () => {
     expectValidEmf(lines[0] ?? {}, 'scache', ['FunctionName'])
     expect(lines[0]?.FunctionName).toBe('users-get')
   })
+})
+
+describe('redactKeys (kinesalite)', () => {
+  it('errors name keys by a short stable hash, never in the clear', async () => {
+    const stream = await kinesis.createStream(1)
+    const client = kinesis.client()
+    failCommand(client, 'PutRecords', 'ServiceUnavailable')
+    const secretKey = 'users:alice@example.com'
+    const instance = createScache({
+      stream: { name: stream, client },
+      redactKeys: true,
+      loadTimeoutMs: 10,
+      circuitBreaker: { failures: 1 },
+      log: false,
+    })
+    const invocation = await instance.begin()
+    const timeout = await invocation.cache
+      .getOrLoad(secretKey, () => new Promise(() => {}))
+      .catch((error: Error) => error)
+    const refused = await invocation.cache.getOrLoad(secretKey, () => 'x').catch((e: Error) => e)
+    const unpublished = await invocation.cache.invalidate(secretKey).catch((e: Error) => e)
+    invocation.end()
+    const hash = redactKey(secretKey)
+    expect(hash).toMatch(/^#[A-Za-z0-9_-]{12}$/)
+    for (const error of [timeout, refused, unpublished]) {
+      expect(error).toBeInstanceOf(Error)
+      const shown = `${(error as Error).message} ${JSON.stringify(error)} ${inspect(error)}`
+      expect(shown).not.toContain('alice')
+      expect(shown).toContain(hash)
+    }
+    expect((unpublished as PublishError).failedKeys).toEqual([secretKey]) // kept for retries
+  }, 15_000)
 })
 
 describe('negative caching (kinesalite)', () => {

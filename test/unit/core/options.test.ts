@@ -201,6 +201,7 @@ describe('options validation at construction', () => {
       'metrics.dimensions',
       /"hits"/,
     ],
+    ['redactKeys a string', { stream, redactKeys: 'yes' }, 'redactKeys', /boolean/],
     ['loadTimeoutMs 0', { stream, loadTimeoutMs: 0 }, 'loadTimeoutMs', /from 1 to 900000/],
     [
       'loadTimeoutMs past 15 minutes',
@@ -315,6 +316,8 @@ describe('accepted options', () => {
       loadTimeoutMs: 250,
       staleIfErrorMs: 5_000,
       circuitBreaker: { failures: 3 },
+      metrics: { namespace: 'UsersApi', dimensions: { service: 'users' } },
+      redactKeys: true,
       publisher,
       log,
     })
@@ -339,6 +342,8 @@ describe('accepted options', () => {
       loadTimeoutMs: 250,
       staleIfErrorMs: 5_000,
       circuitBreaker: { failures: 3, resetMs: 10_000, scope: 'keyspace' },
+      metrics: { namespace: 'UsersApi', dimensions: { service: 'users' } },
+      redactKeys: true,
       publisher,
       log,
     })
@@ -405,6 +410,7 @@ describe('defaults', () => {
         decoders: [],
         secrets: [],
         metrics: undefined,
+        redactKeys: false,
         maxPagesPerShard: defaults.maxPagesPerShard,
         loadTimeoutMs: undefined,
         staleIfErrorMs: 0,
