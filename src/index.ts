@@ -74,6 +74,8 @@ export {
 export type {
   ClearReason,
   InvocationLog,
+  LoggerLike,
+  MetricsLike,
   MetricsOptions,
   WarmReport,
 } from './telemetry/index.js'

@@ -3,7 +3,16 @@ import type { KeyspaceOptions, TtlRange } from '../cache/index.js'
 import { ScacheOptionsError } from '../errors.js'
 import type { Publisher } from '../publish/index.js'
 import type { RecordDecoder } from '../record/index.js'
-import { type InvocationLog, type MetricsOptions, reservedNames } from '../telemetry/index.js'
+import {
+  type InvocationLog,
+  isLogger,
+  isMetrics,
+  type LoggerLike,
+  logThrough,
+  type MetricsLike,
+  type MetricsOptions,
+  reservedNames,
+} from '../telemetry/index.js'
 import { describe, integer, isObject, onlyKnown } from '../validate.js'
 import type { CircuitBreakerOptions } from './breaker.js'
 
@@ -94,9 +103,10 @@ export interface ScacheOptions {
   /**
    * Write the log line in CloudWatch Embedded Metric Format, so CloudWatch turns its numbers into
    * metrics: `true` (namespace `scache`, dimension `FunctionName`), or `{ namespace, dimensions }`.
-   * Default `false`.
+   * Or a Powertools `Metrics` instance: the numbers are added to it (`scache.hits`, …), and its
+   * own middleware publishes them. Default `false`.
    */
-  readonly metrics?: boolean | MetricsOptions
+  readonly metrics?: boolean | MetricsOptions | MetricsLike
   /**
    * Keys never appear in logs in the clear: errors (`LoadTimeoutError`, `CircuitOpenError`,
    * `PublishError` messages) show them as short hashes. Default false.
@@ -106,7 +116,7 @@ export interface ScacheOptions {
    * Where the per-invocation log line goes: `true` (default) writes one JSON line to stdout,
    * `false` writes nothing, a function receives the line.
    */
-  readonly log?: boolean | ((line: InvocationLog) => void)
+  readonly log?: boolean | ((line: InvocationLog) => void) | LoggerLike
 }
 
 export interface WarmOptions {
@@ -149,7 +159,10 @@ export interface ResolvedOptions {
   readonly warm: WarmOptions | undefined
   readonly publisher: Publisher | undefined
   readonly log: (line: InvocationLog) => void
+  /** Inline EMF: namespace and dimensions. */
   readonly metrics: Required<MetricsOptions> | undefined
+  /** A metrics buffer (Powertools `Metrics`) the numbers are added to. */
+  readonly metricsSink: MetricsLike | undefined
   readonly redactKeys: boolean
 }
 
@@ -447,8 +460,11 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     throw new ScacheOptionsError('publisher', 'must be a Publisher from createPublisher()')
   }
   const log = options.log ?? true
-  if (typeof log !== 'boolean' && typeof log !== 'function') {
-    throw new ScacheOptionsError('log', `must be a boolean or a function (got ${describe(log)})`)
+  if (typeof log !== 'boolean' && typeof log !== 'function' && !isLogger(log)) {
+    throw new ScacheOptionsError(
+      'log',
+      `must be a boolean, a function or a logger with info() (got ${describe(log)})`,
+    )
   }
 
   const redactKeys = options.redactKeys ?? false
@@ -456,7 +472,8 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     throw new ScacheOptionsError('redactKeys', `must be a boolean (got ${describe(redactKeys)})`)
 
   let metrics: Required<MetricsOptions> | undefined
-  if (options.metrics !== undefined && options.metrics !== false) {
+  const metricsSink = isMetrics(options.metrics) ? options.metrics : undefined
+  if (options.metrics !== undefined && options.metrics !== false && metricsSink === undefined) {
     const given = options.metrics === true ? {} : options.metrics
     if (!isObject(given))
       throw new ScacheOptionsError(
@@ -514,8 +531,15 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     warm,
     publisher: publisher as Publisher | undefined,
     metrics,
+    metricsSink,
     redactKeys,
     log:
-      log === true ? writeLine : log === false ? () => {} : (log as (line: InvocationLog) => void),
+      log === true
+        ? writeLine
+        : log === false
+          ? () => {}
+          : typeof log === 'function'
+            ? (log as (line: InvocationLog) => void)
+            : logThrough(log as LoggerLike),
   }
 }

@@ -10,6 +10,7 @@ import {
   StreamReader,
 } from '../stream/index.js'
 import {
+  addMetrics,
   type ClearReason,
   type InvocationLog,
   round,
@@ -508,7 +509,8 @@ export class Scache {
           ...(error === true ? { handlerError: true } : {}),
         }
         this.#addToTotals(line, poll)
-        const { metrics } = this.options
+        const { metrics, metricsSink } = this.options
+        if (metricsSink !== undefined) addMetrics(metricsSink, line)
         this.options.log(metrics === undefined ? line : toEmf(line, metrics, Date.now()))
         return line
       },

@@ -11,7 +11,7 @@ export interface MetricsOptions {
 type Unit = 'Milliseconds' | 'Count'
 
 /** The numbers of the log line published as metrics, with their units. */
-const METRICS: readonly (readonly [keyof InvocationLog, Unit])[] = [
+export const METRICS: readonly (readonly [keyof InvocationLog, Unit])[] = [
   ['streamMs', 'Milliseconds'],
   ['savedMs', 'Milliseconds'],
   ['netMs', 'Milliseconds'],

@@ -210,7 +210,12 @@ describe('options validation at construction', () => {
       /to 900000/,
     ],
     ['loadTimeoutMs a string', { stream, loadTimeoutMs: '5' }, 'loadTimeoutMs', /got "5"/],
-    ['log "yes"', { stream, log: 'yes' }, 'log', /boolean or a function \(got "yes"\)/],
+    [
+      'log "yes"',
+      { stream, log: 'yes' },
+      'log',
+      /a boolean, a function or a logger with info\(\) \(got "yes"\)/,
+    ],
     ['sizeOf not a function', { stream, sizeOf: 42 }, 'sizeOf', /must be a function \(got 42\)/],
     [
       'publisher not a publisher',
