@@ -1,3 +1,4 @@
+import { isObject } from '../validate.js'
 import {
   type DecodeResult,
   type EncodedRecord,
@@ -40,12 +41,9 @@ const ignored: DecodeResult = {
   futureVersion: false,
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
-
 /** A key attribute (`{"S": …}`, `{"N": …}` or `{"B": …}`) as a string, or undefined. */
 const keyAttribute = (value: unknown): string | undefined => {
-  if (!isRecord(value)) return undefined
+  if (!isObject(value)) return undefined
   const types = Object.keys(value)
   if (types.length !== 1) return undefined
   const [type] = types
@@ -59,7 +57,7 @@ const keyAttribute = (value: unknown): string | undefined => {
  * no writer code at all. scache's own records on the same stream are left to scache's decoder.
  */
 export const dynamoDbDecoder = (options: DynamoDbDecoderOptions): RecordDecoder => {
-  if (!isRecord(options) || !isRecord(options.tables))
+  if (!isObject(options) || !isObject(options.tables))
     throw new TypeError('dynamoDbDecoder: tables must be an object of table name → key mapper')
   const tables = new Map<string, DynamoDbKeyMapper>()
   for (const [name, mapper] of Object.entries(options.tables)) {
@@ -71,14 +69,14 @@ export const dynamoDbDecoder = (options: DynamoDbDecoderOptions): RecordDecoder 
     name: 'dynamodb',
     decode(record: EncodedRecord): DecodeResult | undefined {
       const json = record.json()
-      if (!isRecord(json) || !Object.hasOwn(json, 'eventSource')) return undefined
+      if (!isObject(json) || !Object.hasOwn(json, 'eventSource')) return undefined
       if (json.eventSource !== 'aws:dynamodb') return undefined
       const { tableName, eventName, dynamodb } = json
-      if (typeof tableName !== 'string' || typeof eventName !== 'string' || !isRecord(dynamodb))
+      if (typeof tableName !== 'string' || typeof eventName !== 'string' || !isObject(dynamodb))
         return skip('bad-field')
       const mapper = tables.get(tableName)
       if (mapper === undefined) return ignored
-      if (!EVENTS.has(eventName) || !isRecord(dynamodb.Keys)) return skip('bad-field')
+      if (!EVENTS.has(eventName) || !isObject(dynamodb.Keys)) return skip('bad-field')
       // A Map, then an object built from it: attribute names like `__proto__` stay plain data.
       const key = new Map<string, string>()
       for (const [name, value] of Object.entries(dynamodb.Keys)) {

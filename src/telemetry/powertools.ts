@@ -1,3 +1,4 @@
+import { isObject } from '../validate.js'
 import { METRICS } from './emf.js'
 import type { InvocationLog } from './log-line.js'
 
@@ -15,9 +16,7 @@ export interface MetricsLike {
 }
 
 const hasMethod = (value: unknown, method: string): boolean =>
-  typeof value === 'object' &&
-  value !== null &&
-  typeof (value as Record<string, unknown>)[method] === 'function'
+  isObject(value) && typeof value[method] === 'function'
 
 export const isLogger = (value: unknown): value is LoggerLike => hasMethod(value, 'info')
 export const isMetrics = (value: unknown): value is MetricsLike => hasMethod(value, 'addMetric')
