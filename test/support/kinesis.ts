@@ -10,6 +10,7 @@ import {
   type PutRecordsResultEntry,
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis'
+import { afterAll, beforeAll } from 'vitest'
 import { startLocalKinesis } from '../../infra/local/kinesis.js'
 import {
   type Invalidation,
@@ -34,6 +35,34 @@ export interface LocalKinesis {
   /** Merges the first two open shards (MergeShards), and waits until the stream is ACTIVE. */
   merge(stream: string): Promise<void>
   close(): Promise<void>
+}
+
+/**
+ * The kinesalite of a test file: started before its tests, closed after them. The object can be
+ * taken at module scope; each call goes to the running instance.
+ */
+export const useKinesis = (): LocalKinesis => {
+  let started: LocalKinesis | undefined
+  beforeAll(async () => {
+    started = await startKinesis()
+  })
+  afterAll(() => started?.close())
+  const running = (): LocalKinesis => {
+    if (started === undefined) throw new Error('kinesalite is not running: use it inside a test')
+    return started
+  }
+  return {
+    get endpoint() {
+      return running().endpoint
+    },
+    client: (options) => running().client(options),
+    createStream: (shardCount, name) => running().createStream(shardCount, name),
+    putRaw: (stream, data, partitionKey) => running().putRaw(stream, data, partitionKey),
+    openShards: (stream) => running().openShards(stream),
+    split: (stream) => running().split(stream),
+    merge: (stream) => running().merge(stream),
+    close: () => running().close(),
+  }
 }
 
 /** Starts kinesalite in this process on a free loopback port, in memory. */

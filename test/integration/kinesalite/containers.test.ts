@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { container, Source } from '../../support/containers.js'
-import { type LocalKinesis, startKinesis } from '../../support/kinesis.js'
+import { useKinesis } from '../../support/kinesis.js'
 
-let kinesis: LocalKinesis
-beforeAll(async () => {
-  kinesis = await startKinesis()
-})
-afterAll(() => kinesis.close())
+const kinesis = useKinesis()
 
 describe('two containers on one stream (kinesalite)', () => {
   it('a write through one container evicts the key in the other', async () => {

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util'
 import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   CircuitOpenError,
   createPublisher,
@@ -14,18 +14,9 @@ import {
   type WithCache,
 } from '../../../src/index.js'
 import { container, lambdaContext, Source } from '../../support/containers.js'
-import {
-  countCommands,
-  failCommand,
-  type LocalKinesis,
-  startKinesis,
-} from '../../support/kinesis.js'
+import { countCommands, failCommand, useKinesis } from '../../support/kinesis.js'
 
-let kinesis: LocalKinesis
-beforeAll(async () => {
-  kinesis = await startKinesis()
-})
-afterAll(() => kinesis.close())
+const kinesis = useKinesis()
 afterEach(() => {
   vi.restoreAllMocks()
 })

@@ -1,14 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createPublisher, createScache, encodeRecord } from '../../../src/index.js'
 import { Source } from '../../support/containers.js'
-import { type LocalKinesis, startKinesis } from '../../support/kinesis.js'
+import { useKinesis } from '../../support/kinesis.js'
 
-let kinesis: LocalKinesis
-beforeAll(async () => {
-  kinesis = await startKinesis()
-})
-afterAll(() => kinesis.close())
+const kinesis = useKinesis()
 
 describe('order and duplicates (kinesalite)', () => {
   it('duplicate and out-of-order records are harmless: the cache ends on the latest value', async () => {

@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createPublisher, type Invalidation } from '../../../src/index.js'
 import { container, Source } from '../../support/containers.js'
-import { countCommands, type LocalKinesis, newReader, startKinesis } from '../../support/kinesis.js'
+import { countCommands, newReader, useKinesis } from '../../support/kinesis.js'
 
-let kinesis: LocalKinesis
-beforeAll(async () => {
-  kinesis = await startKinesis()
-})
-afterAll(() => kinesis.close())
+const kinesis = useKinesis()
 
 const keysOf = (invalidations: Invalidation[]): string[] =>
   invalidations.flatMap((i) => i.keys).sort()

@@ -1,14 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger'
 import { Metrics } from '@aws-lambda-powertools/metrics'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createScache } from '../../../src/index.js'
-import { type LocalKinesis, startKinesis } from '../../support/kinesis.js'
+import { useKinesis } from '../../support/kinesis.js'
 
-let kinesis: LocalKinesis
-beforeAll(async () => {
-  kinesis = await startKinesis()
-})
-afterAll(() => kinesis.close())
+const kinesis = useKinesis()
 afterEach(() => {
   vi.restoreAllMocks()
 })

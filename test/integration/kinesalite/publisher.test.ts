@@ -1,18 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createPublisher, decodeRecord, PublishError } from '../../../src/index.js'
 import {
   failCommand,
   failPutRecordsEntries,
-  type LocalKinesis,
   readInvalidations,
-  startKinesis,
+  useKinesis,
 } from '../../support/kinesis.js'
 
-let kinesis: LocalKinesis
-beforeAll(async () => {
-  kinesis = await startKinesis()
-})
-afterAll(() => kinesis.close())
+const kinesis = useKinesis()
 
 const keysOnStream = async (stream: string, since: number): Promise<string[]> => {
   const { result, keys } = await readInvalidations(kinesis, stream, since)

@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createPublisher } from '../../../src/index.js'
 import { container, Source } from '../../support/containers.js'
-import { type LocalKinesis, readInvalidations, startKinesis } from '../../support/kinesis.js'
+import { readInvalidations, useKinesis } from '../../support/kinesis.js'
 
-let kinesis: LocalKinesis
-beforeAll(async () => {
-  kinesis = await startKinesis()
-})
-afterAll(() => kinesis.close())
+const kinesis = useKinesis()
 
 const readAll = (stream: string, since: number) => readInvalidations(kinesis, stream, since)
 

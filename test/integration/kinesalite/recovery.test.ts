@@ -11,26 +11,16 @@ import {
   ListShardsCommand,
   type ListShardsCommandOutput,
 } from '@aws-sdk/client-kinesis'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   createPublisher,
   createScache,
   type Invalidation,
   type InvocationLog,
 } from '../../../src/index.js'
-import {
-  countCommands,
-  failCommand,
-  type LocalKinesis,
-  newReader,
-  startKinesis,
-} from '../../support/kinesis.js'
+import { countCommands, failCommand, newReader, useKinesis } from '../../support/kinesis.js'
 
-let kinesis: LocalKinesis
-beforeAll(async () => {
-  kinesis = await startKinesis()
-})
-afterAll(() => kinesis.close())
+const kinesis = useKinesis()
 afterEach(() => {
   vi.useRealTimers()
 })

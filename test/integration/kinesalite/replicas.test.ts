@@ -1,18 +1,9 @@
 import type { PutRecordsCommandInput } from '@aws-sdk/client-kinesis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createPublisher, createScache, PublishError } from '../../../src/index.js'
-import {
-  countCommands,
-  type LocalKinesis,
-  readInvalidations,
-  startKinesis,
-} from '../../support/kinesis.js'
+import { countCommands, readInvalidations, useKinesis } from '../../support/kinesis.js'
 
-let kinesis: LocalKinesis
-beforeAll(async () => {
-  kinesis = await startKinesis()
-})
-afterAll(() => kinesis.close())
+const kinesis = useKinesis()
 
 describe('replicated streams (kinesalite)', () => {
   it('writers put every invalidation on each replica; each container reads only its own', async () => {

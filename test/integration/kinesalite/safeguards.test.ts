@@ -1,20 +1,15 @@
 import type { GetRecordsCommandOutput, KinesisClient } from '@aws-sdk/client-kinesis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createPublisher, createScache, StreamReader } from '../../../src/index.js'
 import {
   countCommands,
   failCommand,
-  type LocalKinesis,
   newReader,
   readInvalidations,
-  startKinesis,
+  useKinesis,
 } from '../../support/kinesis.js'
 
-let kinesis: LocalKinesis
-beforeAll(async () => {
-  kinesis = await startKinesis()
-})
-afterAll(() => kinesis.close())
+const kinesis = useKinesis()
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

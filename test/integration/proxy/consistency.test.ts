@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Context } from 'aws-lambda'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   createPublisher,
   type InvocationLog,
@@ -10,7 +10,7 @@ import {
 } from '../../../src/index.js'
 import { lambdaContext } from '../../support/containers.js'
 import { DATABASE, type VersionedDatabase } from '../../support/functions/database.js'
-import { type LocalKinesis, startKinesis } from '../../support/kinesis.js'
+import { useKinesis } from '../../support/kinesis.js'
 import { type LimitsProxy, startLimitsProxy } from '../../support/limits-proxy.js'
 
 /**
@@ -21,11 +21,7 @@ import { type LimitsProxy, startLimitsProxy } from '../../support/limits-proxy.j
  * read is then checked against the acknowledged writes.
  */
 
-let kinesis: LocalKinesis
-beforeAll(async () => {
-  kinesis = await startKinesis()
-})
-afterAll(() => kinesis.close())
+const kinesis = useKinesis()
 
 /** A deterministic PRNG (mulberry32), so a failing run can be replayed from its seed. */
 const prng = (seed: number) => () => {

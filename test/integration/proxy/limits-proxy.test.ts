@@ -7,8 +7,8 @@ import {
   ListShardsCommand,
   PutRecordCommand,
 } from '@aws-sdk/client-kinesis'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type LocalKinesis, startKinesis } from '../../support/kinesis.js'
+import { afterEach, describe, expect, it } from 'vitest'
+import { useKinesis } from '../../support/kinesis.js'
 import {
   type LimitsProxy,
   type LimitsProxyOptions,
@@ -18,17 +18,11 @@ import {
 const MiB = 1024 * 1024
 const THROTTLED = 'ProvisionedThroughputExceededException'
 
-let kinesis: LocalKinesis
+const kinesis = useKinesis()
 const proxies: LimitsProxy[] = []
 
-beforeAll(async () => {
-  kinesis = await startKinesis()
-})
 afterEach(async () => {
   await Promise.all(proxies.splice(0).map((proxy) => proxy.close()))
-})
-afterAll(async () => {
-  await kinesis.close()
 })
 
 const startProxy = async (options: Partial<LimitsProxyOptions> = {}): Promise<LimitsProxy> => {

@@ -1,19 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { createPublisher, type InvocationLog } from '../../../src/index.js'
 import { container, Source } from '../../support/containers.js'
-import { type LocalKinesis, startKinesis } from '../../support/kinesis.js'
+import { useKinesis } from '../../support/kinesis.js'
 import { type FaultKind, type LimitsProxy, startLimitsProxy } from '../../support/limits-proxy.js'
 
-let kinesis: LocalKinesis
+const kinesis = useKinesis()
 let proxy: LimitsProxy
-beforeAll(async () => {
-  kinesis = await startKinesis()
-})
 afterEach(async () => {
   await proxy?.close()
 })
-afterAll(() => kinesis.close())
 
 /** A container reading through the proxy, one key cached, and a writer going straight to Kinesis. */
 const setup = async (options: { pollBudgetMs?: number } = {}) => {
