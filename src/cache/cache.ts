@@ -25,6 +25,12 @@ export const keyspaceOf = (key: string): string | undefined => {
   return colon === -1 ? undefined : key.slice(0, colon)
 }
 
+/** Throws `InvalidKeyError` unless `key` is a valid cache key (1 to 1,024 characters). */
+export const checkKey = (key: string): void => {
+  const problem = keyProblem(key)
+  if (problem !== undefined) throw new InvalidKeyError(`cache key ${problem}`)
+}
+
 /** Draws an integer TTL uniformly from [minMs, maxMs]. */
 export const drawTtl = (range: TtlRange, random: () => number): number =>
   range.minMs + Math.floor(random() * (range.maxMs - range.minMs + 1))
@@ -117,8 +123,7 @@ export class Cache {
    * invalidation while it was loading.
    */
   set(key: string, value: unknown, options: SetOptions = {}, lease?: Lease): boolean {
-    const problem = keyProblem(key)
-    if (problem !== undefined) throw new InvalidKeyError(`cache key ${problem}`)
+    checkKey(key)
     if (options.ttlMs !== undefined && !(Number.isInteger(options.ttlMs) && options.ttlMs >= 1)) {
       // lru-cache reads 0 as "never expires": refuse it rather than keep a value forever.
       throw new RangeError(`scache: ttlMs must be an integer of at least 1 (got ${options.ttlMs})`)

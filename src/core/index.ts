@@ -1,11 +1,11 @@
 export type { CircuitBreakerOptions } from './breaker.js'
+export type { Entries } from './entries.js'
 export type { OnStreamError, ScacheOptions, StreamOptions, WarmOptions } from './options.js'
 export { defaults } from './options.js'
 export {
   type CacheStats,
   createScache,
   type Diagnostics,
-  type Entries,
   type Invocation,
   type InvocationContext,
   type LoadOptions,

@@ -15,6 +15,7 @@ import {
 } from '../telemetry/index.js'
 import { describe, integer, isObject, onlyKnown } from '../validate.js'
 import type { CircuitBreakerOptions } from './breaker.js'
+import type { Entries } from './entries.js'
 
 /** What reads get between a failed poll and `maxStalenessMs`. */
 export type OnStreamError = 'bypass' | 'serve-stale'
@@ -122,13 +123,8 @@ export interface ScacheOptions {
 export interface WarmOptions {
   /** The keys, or a function that returns them (read from config, or from the last run). */
   readonly keys: readonly string[] | (() => readonly string[] | Promise<readonly string[]>)
-  /** Loads the keys it is given: a `Map`, pairs or a plain object of the values found. */
-  readonly load: (
-    keys: string[],
-  ) =>
-    | Promise<ReadonlyMap<string, unknown> | Readonly<Record<string, unknown>>>
-    | ReadonlyMap<string, unknown>
-    | Readonly<Record<string, unknown>>
+  /** Loads the keys it is given, returning the values found (as `getOrLoadMany`'s loader). */
+  readonly load: (keys: string[]) => Promise<Entries> | Entries
   /** Most time the warm-up may take, ms. Default: `loadTimeoutMs`. */
   readonly timeoutMs?: number
 }

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks'
-import { Cache, type CacheHit, type Lease, type SetOptions } from '../cache/index.js'
-import { CircuitOpenError, InvalidKeyError, LoadTimeoutError, redactKey } from '../errors.js'
+import { Cache, type CacheHit, checkKey, type Lease, type SetOptions } from '../cache/index.js'
+import { CircuitOpenError, LoadTimeoutError, redactKey } from '../errors.js'
 import { createPublisher, type Publisher, toArray } from '../publish/index.js'
-import { type Invalidation, keyProblem } from '../record/index.js'
+import type { Invalidation } from '../record/index.js'
 import {
   createDefaultClient,
   type PollResult,
@@ -19,6 +19,7 @@ import {
 } from '../telemetry/index.js'
 import { integer } from '../validate.js'
 import { CircuitBreaker } from './breaker.js'
+import { type Entries, pairsOf } from './entries.js'
 import {
   MAX_LOAD_TIMEOUT_MS,
   type ResolvedOptions,
@@ -127,18 +128,6 @@ interface Totals {
   evicted: number
   clears: Partial<Record<ClearReason, number>>
 }
-
-/** Key–value pairs: a `Map`, an iterable of pairs, or a plain object. */
-export type Entries<T = unknown> =
-  | ReadonlyMap<string, T>
-  | Iterable<readonly [string, T]>
-  | Readonly<Record<string, T>>
-
-/** The pairs of `entries`; a plain object's own keys only, never its prototype's. */
-const pairsOf = <T>(entries: Entries<T>): [string, T][] =>
-  Symbol.iterator in entries
-    ? [...(entries as Iterable<readonly [string, T]>)].map(([key, value]) => [key, value])
-    : Object.keys(entries).map((key) => [key, (entries as Readonly<Record<string, T>>)[key] as T])
 
 /** Options of one `getOrLoad` call. */
 export interface LoadOptions {
@@ -681,10 +670,7 @@ export class Scache {
         options?: LoadOptions,
       ) => {
         const unique = [...new Set(keys)]
-        for (const key of unique) {
-          const problem = keyProblem(key)
-          if (problem !== undefined) throw new InvalidKeyError(`cache key ${problem}`)
-        }
+        for (const key of unique) checkKey(key)
         const timeoutMs = this.#timeoutOf(options)
         const bypass = bypassed()
         if (bypass) counters.bypassed += unique.length
@@ -727,8 +713,7 @@ export class Scache {
         return found
       },
       getOrLoad: async <T>(key: string, loader: () => T | Promise<T>, options?: LoadOptions) => {
-        const problem = keyProblem(key)
-        if (problem !== undefined) throw new InvalidKeyError(`cache key ${problem}`)
+        checkKey(key)
         const timeoutMs = this.#timeoutOf(options)
         const bypass = bypassed()
         if (bypass) counters.bypassed++
