@@ -10,6 +10,7 @@ export {
 export {
   type CacheStats,
   type CircuitBreakerOptions,
+  type Clock,
   createScache,
   type Diagnostics,
   defaults,

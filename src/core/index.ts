@@ -1,6 +1,12 @@
 export type { CircuitBreakerOptions } from './breaker.js'
 export type { Entries } from './entries.js'
-export type { OnStreamError, ScacheOptions, StreamOptions, WarmOptions } from './options.js'
+export type {
+  Clock,
+  OnStreamError,
+  ScacheOptions,
+  StreamOptions,
+  WarmOptions,
+} from './options.js'
 export { defaults } from './options.js'
 export {
   type CacheStats,

@@ -54,6 +54,11 @@ export interface ScacheOptions {
   readonly keyspaces?: Readonly<Record<string, KeyspaceOptions>>
   /** Estimated bytes of a value. Default: a structural estimate. */
   readonly sizeOf?: (value: unknown, key: string) => number
+  /**
+   * Wall clock (ms) and random source behind TTLs, poll scheduling, staleness and the circuit
+   * breaker. Default `Date.now` and `Math.random`. For simulations and tests in virtual time.
+   */
+  readonly clock?: Clock
   /** Least time between polls, ms; 0 polls before every request. Default 1,000. */
   readonly pollIntervalMs?: number
   /** Time budget of one poll, ms, further capped by the invocation's remaining time. Default 1,000. */
@@ -129,6 +134,12 @@ export interface WarmOptions {
   readonly timeoutMs?: number
 }
 
+/** A wall clock in ms and a random source in [0, 1). */
+export interface Clock {
+  readonly now?: () => number
+  readonly random?: () => number
+}
+
 export interface ResolvedOptions {
   /** The stream this container reads. */
   readonly streamName: string
@@ -141,6 +152,8 @@ export interface ResolvedOptions {
   readonly maxBytes: number
   readonly keyspaces: Readonly<Record<string, KeyspaceOptions>>
   readonly sizeOf: ((value: unknown, key: string) => number) | undefined
+  readonly now: () => number
+  readonly random: () => number
   readonly pollIntervalMs: number
   readonly pollBudgetMs: number
   readonly maxStalenessMs: number
@@ -218,6 +231,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     'maxBytes',
     'keyspaces',
     'sizeOf',
+    'clock',
     'pollIntervalMs',
     'pollBudgetMs',
     'maxStalenessMs',
@@ -235,6 +249,13 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     'redactKeys',
     'log',
   ])
+
+  const clock = options.clock ?? {}
+  if (!isObject(clock))
+    throw new ScacheOptionsError('clock', `must be an object (got ${describe(clock)})`)
+  onlyKnown('clock', clock, ['now', 'random'])
+  const random: () => number =
+    clock.random === undefined ? Math.random : fn('clock.random', clock.random)
 
   const stream = options.stream ?? {}
   if (!isObject(stream))
@@ -268,7 +289,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     stream.name ?? process.env.SCACHE_STREAM_NAME,
   ]
   // Each container reads one of the replicas; writers write to all.
-  const streamName = streamNames[Math.floor(Math.random() * streamNames.length)]
+  const streamName = streamNames[Math.floor(random() * streamNames.length)]
   if (typeof streamName !== 'string' || streamName === '') {
     throw new ScacheOptionsError(
       'stream.name',
@@ -513,6 +534,8 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     maxBytes,
     keyspaces,
     sizeOf: options.sizeOf === undefined ? undefined : fn('sizeOf', options.sizeOf),
+    now: clock.now === undefined ? Date.now : fn('clock.now', clock.now),
+    random,
     pollIntervalMs,
     pollBudgetMs,
     maxStalenessMs,

@@ -264,6 +264,8 @@ export class Scache {
       maxBytes: o.maxBytes,
       keyspaces: o.keyspaces,
       ...(o.sizeOf === undefined ? {} : { sizeOf: o.sizeOf }),
+      now: o.now,
+      random: o.random,
     })
     this.#reader = new StreamReader({
       stream: o.streamName,
@@ -274,11 +276,12 @@ export class Scache {
       maxPagesPerShard: o.maxPagesPerShard,
       // A backlog spanning more than the staleness bound is not worth reading inside a request.
       maxBehindMs: o.maxStalenessMs,
+      now: o.now,
     })
     this.#breaker =
-      o.circuitBreaker === undefined ? undefined : new CircuitBreaker(o.circuitBreaker)
+      o.circuitBreaker === undefined ? undefined : new CircuitBreaker(o.circuitBreaker, o.now)
     this.#publisher = o.publisher
-    this.#syncedAt = Date.now()
+    this.#syncedAt = this.options.now()
     const baseMs = Math.max(MIN_BACKOFF_MS, o.pollIntervalMs)
     const capMs = Math.max(MAX_BACKOFF_MS, o.pollIntervalMs)
     this.#backoff = { baseMs, capMs, maxLevel: Math.max(1, Math.ceil(Math.log2(capMs / baseMs))) }
@@ -337,7 +340,7 @@ export class Scache {
   /** The container's totals since its cold start, and the state of its cache and stream now. */
   stats(): CacheStats {
     const t = this.#totals
-    const now = Date.now()
+    const now = this.options.now()
     const reads = t.hits + t.misses
     return {
       invocations: t.invocations,
@@ -411,7 +414,7 @@ export class Scache {
     const counters = newCounters()
     const skipped: SkippedRecord[] = []
     const started = performance.now()
-    const now = Date.now()
+    const now = this.options.now()
     // A poll that started before this request may miss what was acknowledged since: wait for it
     // and decide afresh. (Only concurrent callers of `begin` see this; Lambda sends one request
     // at a time.)
@@ -447,7 +450,7 @@ export class Scache {
     this.#warmReported = true
     // Only when this poll left the container backing off: how long until it reads again.
     const backoffMs = poll !== undefined && this.#backoffMs > 0 ? this.#backoffMs : undefined
-    const stalenessMs = Math.max(0, Date.now() - this.#syncedAt)
+    const stalenessMs = Math.max(0, this.options.now() - this.#syncedAt)
     const cache = this.#requestCache(counters, deferred)
     let ended = false
     return {
@@ -500,7 +503,7 @@ export class Scache {
         this.#addToTotals(line, poll)
         const { metrics, metricsSink } = this.options
         if (metricsSink !== undefined) addMetrics(metricsSink, line)
-        this.options.log(metrics === undefined ? line : toEmf(line, metrics, Date.now()))
+        this.options.log(metrics === undefined ? line : toEmf(line, metrics, this.options.now()))
         return line
       },
     }
@@ -513,7 +516,7 @@ export class Scache {
     skipped: SkippedRecord[],
   ): Promise<PollResult> {
     if (this.#polling !== undefined) return this.#polling
-    const startedAt = Date.now()
+    const startedAt = this.options.now()
     this.#pollingStartedAt = startedAt
     const remaining = context.getRemainingTimeInMillis?.()
     // Never let the poll take more than half of what is left of the invocation.
@@ -563,7 +566,7 @@ export class Scache {
       // rejected position, a recreated stream) and moved them to now: what was written before
       // may never be read, so nothing cached before may be served.
       this.#clear(result.restarted, counters)
-      this.#syncedAt = Date.now()
+      this.#syncedAt = this.options.now()
       this.#streamHealthy = true
     } else {
       this.#streamHealthy = result.ok
@@ -584,11 +587,11 @@ export class Scache {
     this.#backoffLevel = succeeded
       ? Math.floor(this.#backoffLevel / 2)
       : Math.min(maxLevel, this.#backoffLevel + 1)
-    this.#intervalMs = this.options.pollIntervalMs * (0.8 + 0.2 * Math.random())
+    this.#intervalMs = this.options.pollIntervalMs * (0.8 + 0.2 * this.options.random())
     this.#backoffMs =
       this.#backoffLevel === 0
         ? 0
-        : Math.min(capMs, baseMs * 2 ** this.#backoffLevel) * (0.5 + 0.5 * Math.random())
+        : Math.min(capMs, baseMs * 2 ** this.#backoffLevel) * (0.5 + 0.5 * this.options.random())
   }
 
   #clear(reason: ClearReason, counters: Counters): void {
@@ -606,7 +609,7 @@ export class Scache {
 
   /** Whether reads skip the cache now; `deferred`: this invocation's poll was held back. */
   #bypassing(deferred: boolean): boolean {
-    const age = Date.now() - this.#syncedAt
+    const age = this.options.now() - this.#syncedAt
     // A negative age is a clock that stepped back: how old the cache is cannot be known.
     return (
       age > this.options.maxStalenessMs ||
@@ -844,7 +847,7 @@ export class Scache {
     this.cache.clear()
     this.#loads.clear()
     this.#reader.skipToNow(0)
-    this.#syncedAt = Date.now()
+    this.#syncedAt = this.options.now()
     this.#lastPollAt = Number.NEGATIVE_INFINITY
     this.#backoffLevel = 0
     this.#backoffMs = 0

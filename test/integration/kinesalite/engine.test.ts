@@ -764,3 +764,54 @@ describe('the per-invocation log line (kinesalite)', () => {
     expect(failed?.netMs).toBeCloseTo((failed?.savedMs ?? 0) - (failed?.streamMs ?? 0), 1)
   })
 })
+
+describe('an injected clock (kinesalite)', () => {
+  it('drives TTLs, the poll schedule and staleness, so a simulation can run in virtual time', async () => {
+    const stream = await kinesis.createStream(1)
+    const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
+    let now = Date.now()
+    const reader = createScache({
+      stream: { name: stream, client: kinesis.client() },
+      ttl: { minMs: 1_000, maxMs: 5_000 },
+      pollIntervalMs: 1_000,
+      // random() = 0: the shortest TTL (1,000 ms) and the shortest poll interval (800 ms).
+      clock: { now: () => now, random: () => 0 },
+      log: false,
+    })
+
+    let invocation = await reader.begin()
+    invocation.cache.set('users:1', 'v1')
+    invocation.end()
+    // With something cached, the first poll is due at once.
+    invocation = await reader.begin()
+    expect(invocation.end()).toMatchObject({ polled: true })
+    await publisher.invalidate('users:1')
+
+    // Real time passes, virtual time does not: no poll is due yet, so the stale value is served.
+    await sleep(50)
+    invocation = await reader.begin()
+    expect(invocation.cache.get('users:1')).toBe('v1')
+    expect(invocation.end()).toMatchObject({ polled: false, stalenessMs: 0 })
+
+    now += 799
+    invocation = await reader.begin()
+    expect(invocation.end()).toMatchObject({ polled: false, stalenessMs: 799 })
+
+    now += 1
+    invocation = await reader.begin()
+    expect(invocation.cache.get('users:1')).toBeUndefined()
+    invocation.cache.set('users:2', 'v2')
+    expect(invocation.end()).toMatchObject({ polled: true, evicted: 1 })
+
+    // The TTL runs on the same clock: 1,000 ms after the set, users:2 is still there; 1 ms later not.
+    now += 1_000
+    invocation = await reader.begin()
+    expect(invocation.cache.get('users:2')).toBe('v2')
+    expect(invocation.end()).toMatchObject({ polled: true })
+    now += 1
+    invocation = await reader.begin()
+    expect(invocation.cache.get('users:2')).toBeUndefined()
+    invocation.end()
+    expect(reader.diagnostics()).toMatchObject({ lastPollAgeMs: 1, stalenessMs: 1 })
+  })
+})

@@ -217,6 +217,10 @@ describe('options validation at construction', () => {
       /a boolean, a function or a logger with info\(\) \(got "yes"\)/,
     ],
     ['sizeOf not a function', { stream, sizeOf: 42 }, 'sizeOf', /must be a function \(got 42\)/],
+    ['clock a function', { stream, clock: Date.now }, 'clock', /must be an object/],
+    ['clock.now a number', { stream, clock: { now: 0 } }, 'clock.now', /must be a function/],
+    ['clock.random a string', { stream, clock: { random: '4' } }, 'clock.random', /function/],
+    ['clock.tick', { stream, clock: { tick: () => {} } }, 'clock.tick', /known: now, random/],
     [
       'publisher not a publisher',
       { stream, publisher: { send: () => {} } },
@@ -299,6 +303,8 @@ describe('accepted options', () => {
 
   it('keeps the values given', () => {
     const sizeOf = (value: unknown): number => String(value).length
+    const now = (): number => 42
+    const random = (): number => 0.5
     const log = (): void => {}
     const publisher = createPublisher({ streamName: 's', client })
     const decoder = dynamoDbDecoder({ tables: { Users: ({ id }) => `users:${id}` } })
@@ -310,6 +316,7 @@ describe('accepted options', () => {
       maxBytes: 4_096,
       keyspaces: { users: { maxEntries: 3, maxBytes: 2_048, negativeTtl: { minMs: 1, maxMs: 2 } } },
       sizeOf,
+      clock: { now, random },
       pollIntervalMs: 0,
       pollBudgetMs: 50,
       maxStalenessMs: 3,
@@ -336,6 +343,8 @@ describe('accepted options', () => {
       maxBytes: 4_096,
       keyspaces: { users: { maxEntries: 3, maxBytes: 2_048, negativeTtl: { minMs: 1, maxMs: 2 } } },
       sizeOf,
+      now,
+      random,
       pollIntervalMs: 0,
       pollBudgetMs: 50,
       maxStalenessMs: 3,
