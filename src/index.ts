@@ -78,5 +78,8 @@ export type {
   LoggerLike,
   MetricsLike,
   MetricsOptions,
+  SegmentLike,
+  SubsegmentLike,
+  TracerLike,
   WarmReport,
 } from './telemetry/index.js'

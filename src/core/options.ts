@@ -7,11 +7,13 @@ import {
   type InvocationLog,
   isLogger,
   isMetrics,
+  isTracer,
   type LoggerLike,
   logThrough,
   type MetricsLike,
   type MetricsOptions,
   reservedNames,
+  type TracerLike,
 } from '../telemetry/index.js'
 import { describe, integer, isObject, onlyKnown } from '../validate.js'
 import type { CircuitBreakerOptions } from './breaker.js'
@@ -123,6 +125,12 @@ export interface ScacheOptions {
    * `false` writes nothing, a function receives the line.
    */
   readonly log?: boolean | ((line: InvocationLog) => void) | LoggerLike
+  /**
+   * AWS X-Ray: each invocation becomes a `scache` subsegment (with a `scache.poll` child) of the
+   * current segment, annotated with the log line's counts. Powertools' `Tracer` fits, or any
+   * object with `getSegment()` such as `aws-xray-sdk-core`. Default: none.
+   */
+  readonly tracer?: TracerLike
 }
 
 export interface WarmOptions {
@@ -173,6 +181,7 @@ export interface ResolvedOptions {
   /** A metrics buffer (Powertools `Metrics`) the numbers are added to. */
   readonly metricsSink: MetricsLike | undefined
   readonly redactKeys: boolean
+  readonly tracer: TracerLike | undefined
 }
 
 export const defaults = {
@@ -248,6 +257,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     'metrics',
     'redactKeys',
     'log',
+    'tracer',
   ])
 
   const clock = options.clock ?? {}
@@ -489,6 +499,13 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     throw new ScacheOptionsError('redactKeys', `must be a boolean (got ${describe(redactKeys)})`)
 
   let metrics: Required<MetricsOptions> | undefined
+  const tracer = options.tracer
+  if (tracer !== undefined && !isTracer(tracer))
+    throw new ScacheOptionsError(
+      'tracer',
+      `must be a tracer with getSegment(), such as Powertools' Tracer (got ${describe(tracer)})`,
+    )
+
   const metricsSink = isMetrics(options.metrics) ? options.metrics : undefined
   if (options.metrics !== undefined && options.metrics !== false && metricsSink === undefined) {
     const given = options.metrics === true ? {} : options.metrics
@@ -552,6 +569,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     metrics,
     metricsSink,
     redactKeys,
+    tracer,
     log:
       log === true
         ? writeLine

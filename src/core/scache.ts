@@ -13,6 +13,7 @@ import {
   addMetrics,
   type ClearReason,
   type InvocationLog,
+  InvocationSpan,
   round,
   toEmf,
   type WarmReport,
@@ -421,6 +422,8 @@ export class Scache {
     while (this.#polling !== undefined && this.#pollingStartedAt < now) await this.#polling
     let poll: PollResult | undefined
     let pollSkipped = false
+    const span =
+      this.options.tracer === undefined ? undefined : InvocationSpan.open(this.options.tracer)
     const sinceLastPoll = now - this.#lastPollAt
     // A poll is owed once the interval has passed, but while backing off it is held back longer.
     // A clock that stepped back leaves the elapsed time unknown: poll at once.
@@ -438,7 +441,10 @@ export class Scache {
       this.#streamHealthy = true
       pollSkipped = true
     } else if (due) {
-      poll = await this.#poll(context, counters, skipped)
+      poll =
+        span === undefined
+          ? await this.#poll(context, counters, skipped)
+          : await span.poll(() => this.#poll(context, counters, skipped))
     }
     // A poll owed but held back by the backoff: the cache is no fresher than after a failed
     // poll, so reads get what onStreamError says (even `pollIntervalMs: 0` stays strict).
@@ -504,6 +510,7 @@ export class Scache {
         const { metrics, metricsSink } = this.options
         if (metricsSink !== undefined) addMetrics(metricsSink, line)
         this.options.log(metrics === undefined ? line : toEmf(line, metrics, this.options.now()))
+        span?.end(line)
         return line
       },
     }

@@ -9,3 +9,10 @@ export {
   logThrough,
   type MetricsLike,
 } from './powertools.js'
+export {
+  InvocationSpan,
+  isTracer,
+  type SegmentLike,
+  type SubsegmentLike,
+  type TracerLike,
+} from './tracing.js'

@@ -217,6 +217,18 @@ describe('options validation at construction', () => {
       /a boolean, a function or a logger with info\(\) \(got "yes"\)/,
     ],
     ['sizeOf not a function', { stream, sizeOf: 42 }, 'sizeOf', /must be a function \(got 42\)/],
+    [
+      'tracer without getSegment',
+      { stream, tracer: { putAnnotation() {} } },
+      'tracer',
+      /getSegment/,
+    ],
+    [
+      'tracer true',
+      { stream, tracer: true },
+      'tracer',
+      /a tracer with getSegment\(\).*\(got true\)/,
+    ],
     ['clock a function', { stream, clock: Date.now }, 'clock', /must be an object/],
     ['clock.now a number', { stream, clock: { now: 0 } }, 'clock.now', /must be a function/],
     ['clock.random a string', { stream, clock: { random: '4' } }, 'clock.random', /function/],
@@ -305,6 +317,7 @@ describe('accepted options', () => {
     const sizeOf = (value: unknown): number => String(value).length
     const now = (): number => 42
     const random = (): number => 0.5
+    const tracer = { getSegment: () => undefined }
     const log = (): void => {}
     const publisher = createPublisher({ streamName: 's', client })
     const decoder = dynamoDbDecoder({ tables: { Users: ({ id }) => `users:${id}` } })
@@ -317,6 +330,7 @@ describe('accepted options', () => {
       keyspaces: { users: { maxEntries: 3, maxBytes: 2_048, negativeTtl: { minMs: 1, maxMs: 2 } } },
       sizeOf,
       clock: { now, random },
+      tracer,
       pollIntervalMs: 0,
       pollBudgetMs: 50,
       maxStalenessMs: 3,
@@ -345,6 +359,7 @@ describe('accepted options', () => {
       sizeOf,
       now,
       random,
+      tracer,
       pollIntervalMs: 0,
       pollBudgetMs: 50,
       maxStalenessMs: 3,
