@@ -62,6 +62,12 @@ export interface RequestCache {
   ): Promise<Map<string, T>>
   /** Evicts the keys here at once, then publishes the invalidation; resolves once Kinesis acknowledged it. */
   invalidate(keys: string | readonly string[]): Promise<void>
+  /**
+   * Evicts the keys here only, publishing nothing: for writes other containers learn of another
+   * way, such as the table's own change records on the stream (`dynamoDbDecoder`). Loads of these
+   * keys in flight are not stored. Returns how many entries were evicted.
+   */
+  evict(keys: string | readonly string[]): number
   /** Evicts every key starting with a prefix, here and, once published, everywhere. */
   invalidatePrefix(prefixes: string | readonly string[]): Promise<void>
   /** Evicts everything, here and, once published, everywhere. */
@@ -736,6 +742,13 @@ export class Scache {
         return this.#load(key, loader, counters, bypass, options?.ttlMs, timeoutMs)
       },
       invalidate: (keys) => publishAndEvict({ keys: toArray(keys), prefixes: [], all: false }),
+      evict: (keys) => {
+        const list = toArray(keys)
+        for (const key of list) checkKey(key)
+        const evicted = this.#apply({ keys: list, prefixes: [], all: false }, counters)
+        counters.evicted += evicted
+        return evicted
+      },
       invalidatePrefix: (prefixes) =>
         publishAndEvict({ keys: [], prefixes: toArray(prefixes), all: false }),
       invalidateAll: () => publishAndEvict({ keys: [], prefixes: [], all: true }),

@@ -815,3 +815,29 @@ describe('an injected clock (kinesalite)', () => {
     expect(reader.diagnostics()).toMatchObject({ lastPollAgeMs: 1, stalenessMs: 1 })
   })
 })
+
+describe('evict: here only (kinesalite)', () => {
+  it('evicts this container’s entries and guards its loads, publishing nothing', async () => {
+    const stream = await kinesis.createStream(1)
+    const client = kinesis.client()
+    const calls = countCommands(client)
+    const instance = createScache({ stream: { name: stream, client }, log: false })
+    const invocation = await instance.begin()
+    invocation.cache.setMany({ 'users:1': 'Ada', 'users:2': 'Grace' })
+    expect(invocation.cache.evict(['users:1', 'users:3'])).toBe(1)
+    expect(invocation.cache.get('users:1')).toBeUndefined()
+    expect(invocation.cache.get('users:2')).toBe('Grace')
+
+    // A write during a load: the load's value is returned, but not stored.
+    const value = await invocation.cache.getOrLoad('users:1', async () => {
+      invocation.cache.evict('users:1')
+      return 'Ada (old)'
+    })
+    expect(value).toBe('Ada (old)')
+    expect(invocation.cache.get('users:1')).toBeUndefined()
+    expect(() => invocation.cache.evict('')).toThrow(/key/)
+    expect(invocation.end()).toMatchObject({ evicted: 1 })
+    // No Kinesis call at all: nothing published (and nothing was cached when the poll was due).
+    expect([...calls.keys()]).toEqual([])
+  })
+})
