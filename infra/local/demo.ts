@@ -1,163 +1,198 @@
 /**
- * `npm run demo`: the quick-start handler (examples/quickstart) in three simulated warm Lambda
- * containers, each its own module scope serving one request at a time, against a Kinesis API
- * running in this process. Reads fill each container's cache, a write through one container
- * invalidates, and the others evict the key on their next poll. Prints each invocation's log
- * line and a summary, and exits non-zero if any container served a value older than the bound.
+ * `npm run demo`: the example stack of template.yaml, started in this process (infra/local), and
+ * a scripted scenario over HTTP against its users API, once for each way writes reach the other
+ * containers: the API publishing invalidations, and the table streaming its own changes.
+ * Reads fill each container's cache, a write and a delete go through one container, the others
+ * are polled until they serve the change, then a burst of concurrent reads. Prints each
+ * invocation's log line with its container and a summary; exits 1 if a container served a value
+ * older than the staleness bound.
  */
-import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context, Handler } from 'aws-lambda'
-import { putUser } from '../../examples/quickstart/users.js'
+import { parseArgs } from 'node:util'
 import type { InvocationLog } from '../../src/index.js'
-import { startLocalKinesis } from './kinesis.js'
+import type { FunctionLog } from './lambda.js'
+import {
+  CONTAINER_HEADER,
+  type InvalidationMode,
+  type LocalStack,
+  startLocalStack,
+} from './stack.js'
 
 const CONTAINERS = 3
-const STREAM = 'scache-invalidations'
-const POLL_INTERVAL_MS = 1_000 // as configured in examples/quickstart/handler.ts
-const BOUND_MS = POLL_INTERVAL_MS + 1_000 // interval + poll budget
+const USERS = ['1', '2', '3']
+const BURST = 300
 
-interface Container {
-  readonly name: string
-  readonly handler: Handler<APIGatewayProxyEventV2, APIGatewayProxyResultV2>
-  readonly logs: InvocationLog[]
+interface Run {
+  readonly invalidation: InvalidationMode
+  readonly lines: Map<string, InvocationLog[]>
+  readonly propagation: { change: string; ms: number }[]
+  stale: boolean
 }
 
-const event = (method: 'GET' | 'PUT', id: string, body?: unknown): APIGatewayProxyEventV2 =>
-  ({
-    version: '2.0',
-    routeKey: `${method} /users/{id}`,
-    rawPath: `/users/${id}`,
-    rawQueryString: '',
-    headers: { 'content-type': 'application/json' },
-    pathParameters: { id },
-    requestContext: { http: { method, path: `/users/${id}` } },
-    isBase64Encoded: false,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  }) as unknown as APIGatewayProxyEventV2
+const print = (text: string) => process.stdout.write(`${text}\n`)
 
-let requestCount = 0
-const context = (functionName: string): Context => {
-  const deadline = Date.now() + 10_000
-  return {
-    awsRequestId: `demo-${++requestCount}`,
-    functionName,
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  } as Context
+/** One invocation's log line, short: its container and what scache did. */
+const describe = (log: FunctionLog, line: InvocationLog) => {
+  const what = [
+    line.hits > 0 ? `hit ${line.hits}` : '',
+    line.misses > 0 ? `miss ${line.misses}` : '',
+    line.evicted > 0 ? `evicted ${line.evicted}` : '',
+    line.records > 0 ? `records ${line.records}` : '',
+    line.pollSkipped ? 'poll skipped (cache empty)' : line.polled ? 'polled' : '',
+    line.cleared === undefined ? '' : `cleared (${line.cleared})`,
+    line.streamError === undefined ? '' : `stream error ${line.streamError}`,
+  ].filter(Boolean)
+  return (
+    `    ${log.container.padEnd(22)} ${what.join(', ').padEnd(40)} ` +
+    `stream ${line.streamMs.toFixed(1).padStart(5)} ms  saved ${line.savedMs.toFixed(1).padStart(5)} ms`
+  )
 }
 
-/** Invokes a container, capturing the log line scache writes to stdout. */
-const invoke = async (container: Container, request: APIGatewayProxyEventV2) => {
-  const write = process.stdout.write.bind(process.stdout)
-  let captured = ''
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    captured += String(chunk)
-    return true
-  }) as typeof process.stdout.write
-  try {
-    return (await container.handler(request, context(container.name), () => {})) as Exclude<
-      APIGatewayProxyResultV2,
-      string
-    >
-  } finally {
-    process.stdout.write = write
-    for (const line of captured.split('\n').filter(Boolean)) {
-      const log = JSON.parse(line) as InvocationLog
-      container.logs.push(log)
-      console.log(
-        `  ${container.name}  ${request.requestContext.http.method} ${request.rawPath.padEnd(9)} ` +
-          `hits ${log.hits} misses ${log.misses} evicted ${log.evicted} records ${log.records} ` +
-          `stream ${log.streamMs.toFixed(1)} ms saved ${log.savedMs.toFixed(1)} ms${log.pollSkipped ? ' (poll skipped: cache empty)' : ''}`,
-      )
+const scenario = async (invalidation: InvalidationMode): Promise<Run> => {
+  const run: Run = { invalidation, lines: new Map(), propagation: [], stale: false }
+  // What to print: every line, only those that read the stream (while waiting), or none (burst).
+  let show: 'all' | 'polls' | 'none' = 'all'
+  const stack: LocalStack = await startLocalStack({
+    invalidation,
+    containers: CONTAINERS,
+    seed: USERS.map((id) => ({ id, name: `user ${id}` })),
+    onLog: (log) => {
+      if (log.json?.message !== 'scache') return print(`    ${log.container}: ${log.line}`)
+      const line = log.json as unknown as InvocationLog
+      run.lines.set(log.container, [...(run.lines.get(log.container) ?? []), line])
+      if (show === 'all' || (show === 'polls' && (line.polled || line.evicted > 0)))
+        print(describe(log, line))
+    },
+  })
+  const pollIntervalMs = Number(stack.environment.POLL_INTERVAL_MS)
+  // A change is read by the first request after the poll interval; that poll takes < 1 s.
+  const boundMs = pollIntervalMs + 1_000
+  const request = async (method: string, id: string, container?: number, body?: unknown) => {
+    const response = await fetch(`${stack.url}/users/${id}`, {
+      method,
+      headers: {
+        'content-type': 'application/json',
+        ...(container === undefined ? {} : { [CONTAINER_HEADER]: String(container) }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+    const text = await response.text()
+    return { status: response.status, body: text }
+  }
+
+  print(`\n=== Invalidation: ${invalidation} ===`)
+  print(
+    invalidation === 'publisher'
+      ? 'The API publishes an invalidation to the stream after each write.'
+      : "The table streams its own changes into the stream; the API publishes nothing, and\nscache's DynamoDB decoder turns each change into an invalidation.",
+  )
+  print(`HTTP API ${stack.url}/users/{id}, ${CONTAINERS} warm containers, stream ${stack.stream}\n`)
+
+  print('1. Reads: each container reads each user three times; the first read loads from the table')
+  for (let round = 0; round < 3; round++) {
+    for (let container = 1; container <= CONTAINERS; container++) {
+      for (const id of USERS) await request('GET', id, container)
     }
   }
-}
 
-const nameOf = (response: { body?: string }) =>
-  response.body === undefined ? undefined : (JSON.parse(response.body) as { name: string }).name
-
-const main = async (): Promise<number> => {
-  // The SDK warns on Node 20 that its 2027 releases will need Node 22: not news in a demo.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
-  const kinesis = await startLocalKinesis()
-  await kinesis.createStream(STREAM, 2)
-  // What Lambda and the SAM template provide: where the stream is, region and credentials.
-  Object.assign(process.env, {
-    SCACHE_STREAM_NAME: STREAM,
-    AWS_ENDPOINT_URL_KINESIS: kinesis.config.endpoint,
-    AWS_REGION: kinesis.config.region,
-    AWS_ACCESS_KEY_ID: kinesis.config.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: kinesis.config.credentials.secretAccessKey,
-  })
-  console.log(
-    `Kinesis API (kinesalite) on ${kinesis.config.endpoint}, stream ${STREAM} with 2 shards\n`,
+  const change = async (
+    label: string,
+    method: 'PUT' | 'DELETE',
+    id: string,
+    seen: (response: { status: number; body: string }) => boolean,
+  ) => {
+    print(`\n${label} (reads that hit are not shown)`)
+    await request(method, id, 1, method === 'PUT' ? { name: 'Ada Lovelace' } : undefined)
+    const acknowledged = Date.now()
+    show = 'polls'
+    const pending = new Set(Array.from({ length: CONTAINERS - 1 }, (_, i) => i + 2))
+    let ms = 0
+    while (pending.size > 0 && !run.stale) {
+      for (const container of [...pending]) {
+        if (seen(await request('GET', id, container))) {
+          pending.delete(container)
+          ms = Date.now() - acknowledged
+        } else if (Date.now() - acknowledged > boundMs) run.stale = true
+      }
+      if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    show = 'all'
+    run.propagation.push({ change: `${method} /users/${id}`, ms })
+    print(`    → every container serves the change ${ms} ms after the write was acknowledged`)
+  }
+  await change(
+    '2. Write: PUT /users/1 through container 1; the others read until they serve the new name',
+    'PUT',
+    '1',
+    (response) => response.body.includes('Ada Lovelace'),
+  )
+  await change(
+    '3. Delete: DELETE /users/2 through container 1; the others read until they answer 404',
+    'DELETE',
+    '2',
+    (response) => response.status === 404,
   )
 
-  const containers: Container[] = []
-  for (let i = 1; i <= CONTAINERS; i++) {
-    // A distinct URL is a distinct module instance: each container gets its own cache.
-    const module = (await import(`../../examples/quickstart/handler.ts?container=${i}`)) as {
-      handler: Container['handler']
-    }
-    containers.push({ name: `container-${i}`, handler: module.handler, logs: [] })
-  }
-  const users = ['1', '2', '3']
-  for (const id of users) await putUser({ id, name: `user ${id}` })
+  print(`\n4. Burst: ${BURST} concurrent reads, spread over the containers (log lines not shown)`)
+  show = 'none'
+  const started = Date.now()
+  const statuses = await Promise.all(
+    Array.from({ length: BURST }, (_, i) => request('GET', USERS[i % USERS.length] as string)),
+  )
+  print(
+    `    ${statuses.filter((r) => r.status === 200).length} × 200, ${statuses.filter((r) => r.status === 404).length} × 404 in ${Date.now() - started} ms`,
+  )
+  await stack.close()
+  return run
+}
 
-  console.log('Reads: every container loads each user once, then serves it from cache')
-  for (let round = 0; round < 3; round++) {
-    for (const container of containers) {
-      for (const id of users) await invoke(container, event('GET', id))
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS / 2))
-  }
-
-  const [writer, ...readers] = containers as [Container, ...Container[]]
-  console.log(`\nWrite: PUT /users/1 through ${writer.name}, which evicts and publishes`)
-  const writeStarted = Date.now()
-  await invoke(writer, event('PUT', '1', { name: 'Ada Lovelace' }))
-  const acknowledged = Date.now()
-
-  console.log('\nReads after the write: each other container evicts users:1 on its next poll')
-  const propagation = new Map<string, number>()
-  let stale = false
-  while (propagation.size < readers.length) {
-    for (const container of readers) {
-      if (propagation.has(container.name)) continue
-      const name = nameOf(await invoke(container, event('GET', '1')))
-      if (name === 'Ada Lovelace') propagation.set(container.name, Date.now() - acknowledged)
-      else if (Date.now() - acknowledged > BOUND_MS) stale = true
-    }
-    if (stale) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  const own = nameOf(await invoke(writer, event('GET', '1')))
-
-  console.log('\nSummary')
-  const rows = containers.map((container) => {
-    const sum = (field: 'hits' | 'misses' | 'evicted' | 'records' | 'streamMs' | 'savedMs') =>
-      container.logs.reduce((total, log) => total + log[field], 0)
+const summarize = (runs: readonly Run[]) => {
+  print('\n=== Summary ===')
+  const rows: Record<string, string | number>[] = []
+  for (const run of runs) {
+    const lines = [...run.lines.values()].flat()
+    const sum = (field: 'hits' | 'misses' | 'streamMs' | 'savedMs' | 'evicted' | 'records') =>
+      lines.reduce((total, line) => total + line[field], 0)
     const reads = sum('hits') + sum('misses')
-    return {
-      container: container.name,
-      requests: container.logs.length,
-      'hit ratio': reads === 0 ? '-' : `${((100 * sum('hits')) / reads).toFixed(0)}%`,
-      'stream ms': Number(sum('streamMs').toFixed(1)),
-      'saved ms': Number(sum('savedMs').toFixed(1)),
+    rows.push({
+      invalidation: run.invalidation,
+      requests: lines.length,
+      'hit ratio': reads === 0 ? '-' : `${((100 * sum('hits')) / reads).toFixed(1)}%`,
+      'stream ms': Math.round(sum('streamMs')),
+      'saved ms': Math.round(sum('savedMs')),
       evicted: sum('evicted'),
       records: sum('records'),
-      'invalidation seen after ms':
-        propagation.get(container.name) ?? (container === writer ? 0 : '-'),
-    }
-  })
+      invalidations: run.propagation.length,
+      'reached every container (ms)': run.propagation.map((p) => p.ms).join(', '),
+    })
+  }
   console.table(rows)
-  console.log(
-    `Write acknowledged by Kinesis in ${acknowledged - writeStarted} ms; ` +
-      `seen by every container within ${Math.max(...propagation.values())} ms (bound: ${BOUND_MS} ms).`,
-  )
-  await kinesis.close()
-  if (stale || own !== 'Ada Lovelace') {
-    console.error('FAILED: a container served a value older than the staleness bound')
+}
+
+const main = async (): Promise<number> => {
+  const { values } = parseArgs({
+    options: { invalidation: { type: 'string' } },
+  })
+  const modes: InvalidationMode[] =
+    values.invalidation === undefined
+      ? ['publisher', 'table-stream']
+      : [values.invalidation as InvalidationMode]
+  for (const mode of modes) {
+    if (mode !== 'publisher' && mode !== 'table-stream') {
+      console.error('--invalidation must be publisher or table-stream')
+      return 2
+    }
+  }
+  const runs: Run[] = []
+  for (const mode of modes) runs.push(await scenario(mode))
+  summarize(runs)
+  const stale = runs.filter((run) => run.stale)
+  if (stale.length > 0) {
+    console.error(
+      `FAILED: a container served a value older than the staleness bound (${stale.map((r) => r.invalidation).join(', ')})`,
+    )
     return 1
   }
+  print('Every change reached every container within the bound (poll interval + 1 s).')
   return 0
 }
 

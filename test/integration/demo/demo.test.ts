@@ -4,16 +4,37 @@ import { describe, expect, it } from 'vitest'
 
 const run = promisify(execFile)
 
-describe('npm run demo (the README quick start, against kinesalite)', () => {
-  it('runs the quick-start handler in three containers and sees the write reach every one', async () => {
-    const { stdout } = await run('npm', ['run', '--silent', 'demo'], { timeout: 60_000 })
-    expect(stdout).toMatch(/PUT \/users\/1 +hits 0 misses 0 evicted 1/)
-    const seen = stdout.match(/seen by every container within (\d+) ms \(bound: (\d+) ms\)/)
-    expect(seen).not.toBeNull()
-    expect(Number(seen?.[1])).toBeLessThanOrEqual(Number(seen?.[2]))
-    // Each of the other containers evicted users:1 after reading the writer's record.
-    expect(
-      stdout.match(/container-[23] +GET \/users\/1 +hits 0 misses 1 evicted 1 records 1/g),
-    ).toHaveLength(2)
-  }, 60_000)
+describe('npm run demo (the README quick start: the local stack, driven over HTTP)', () => {
+  it('runs both invalidation modes; every write reaches every container; prints the summary', async () => {
+    const { stdout } = await run('npm', ['run', '--silent', 'demo'], { timeout: 90_000 })
+
+    // Each change, in each mode, reached both other containers within the bound.
+    const reached = [...stdout.matchAll(/every container serves the change (\d+) ms after/g)]
+    expect(reached).toHaveLength(4)
+    for (const [, ms] of reached) expect(Number(ms)).toBeLessThanOrEqual(2_000)
+    // The other containers evicted on reading the record: the publisher's, then the table's.
+    for (const mode of ['publisher', 'table-stream']) {
+      for (const container of [2, 3]) {
+        expect(stdout).toMatch(
+          new RegExp(`users-${mode}-${container} +miss 1, evicted 1, records 1, polled`),
+        )
+      }
+    }
+
+    // The summary table: a row per mode, with its totals.
+    const rows = [
+      ...stdout.matchAll(
+        /│ \d+ +│ '(publisher|table-stream)' +│ (\d+) +│ '([\d.]+)%' +│ (\d+) +│ (\d+) +│ (\d+) +│ (\d+) +│ 2 +│ '(\d+), (\d+)'/g,
+      ),
+    ]
+    expect(rows.map((row) => row[1])).toEqual(['publisher', 'table-stream'])
+    for (const [, , requests, hitRatio, , savedMs, evicted] of rows) {
+      // 27 reads, 2 writes and their propagation reads, and the 300-read burst.
+      expect(Number(requests)).toBeGreaterThan(330)
+      expect(Number(hitRatio)).toBeGreaterThan(80)
+      expect(Number(savedMs)).toBeGreaterThan(0)
+      expect(Number(evicted)).toBeGreaterThanOrEqual(6)
+    }
+    expect(stdout).toContain('Every change reached every container within the bound')
+  }, 90_000)
 })

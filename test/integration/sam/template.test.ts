@@ -1,0 +1,247 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { build } from 'esbuild'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { isIntrinsic, readTemplate, type Template } from '../../../infra/template.js'
+
+const root = fileURLToPath(new URL('../../../', import.meta.url))
+let template: Template
+
+beforeAll(async () => {
+  template = await readTemplate(join(root, 'template.yaml'))
+})
+
+type Resource = Template['Resources'][string]
+const propertiesOf = (resource: Resource): Record<string, unknown> => resource.Properties ?? {}
+const policiesOf = (fn: Resource) => propertiesOf(fn).Policies as unknown[]
+const functions = (): [string, Resource][] =>
+  Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Serverless::Function')
+
+/** Every value a property may take: both branches of each `!If`. */
+const branches = (value: unknown): unknown[] =>
+  isIntrinsic(value, 'If') ? (value.args as unknown[]).slice(1).flatMap(branches) : [value]
+
+/** Every value anywhere under `value`, intrinsics included, depth first. */
+const walk = function* (value: unknown): Generator<unknown> {
+  yield value
+  if (isIntrinsic(value)) yield* walk(value.args)
+  else if (Array.isArray(value)) for (const item of value) yield* walk(item)
+  else if (typeof value === 'object' && value !== null)
+    for (const item of Object.values(value)) yield* walk(item)
+}
+
+/** The IAM statements a function may get, under any condition. */
+const statements = (fn: Resource) =>
+  policiesOf(fn)
+    .flatMap(branches)
+    .flatMap((policy) => {
+      if (isIntrinsic(policy, 'Ref')) return [] // AWS::NoValue
+      expect(typeof policy, 'only inline policies, no managed ones').toBe('object')
+      return (policy as { Statement: Record<string, unknown>[] }).Statement
+    })
+
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value])
+
+describe('template.yaml (parsed with the CloudFormation tags)', () => {
+  it('is a SAM template whose every reference and condition exists', () => {
+    expect(template.Transform).toBe('AWS::Serverless-2016-10-31')
+    const known = new Set([
+      ...Object.keys(template.Parameters),
+      ...Object.keys(template.Resources),
+      // Made by SAM from the functions' HttpApi events.
+      'ServerlessHttpApi',
+    ])
+    for (const value of walk(template)) {
+      if (isIntrinsic(value, 'Ref') && !String(value.args).startsWith('AWS::'))
+        expect(known, `!Ref ${String(value.args)}`).toContain(value.args)
+      if (isIntrinsic(value, 'GetAtt'))
+        expect(known, `!GetAtt ${String(value.args)}`).toContain((value.args as string[])[0])
+      if (isIntrinsic(value, 'If'))
+        expect(Object.keys(template.Conditions ?? {})).toContain((value.args as string[])[0])
+      if (isIntrinsic(value, 'Condition'))
+        expect(Object.keys(template.Conditions ?? {})).toContain(value.args)
+      if (isIntrinsic(value, 'Sub'))
+        for (const [, name] of String(value.args).matchAll(/\$\{([\w:]+)/g))
+          if (!name?.startsWith('AWS::')) expect(known, `\${${name}}`).toContain(name)
+    }
+    for (const parameter of Object.values(template.Parameters)) {
+      expect(parameter.Default).toBeDefined()
+      if (parameter.AllowedValues !== undefined)
+        expect(parameter.AllowedValues).toContain(parameter.Default)
+    }
+  })
+
+  it('runs every function on nodejs22.x or nodejs24.x, arm64, built by esbuild', () => {
+    const globals = template.Globals?.Function ?? {}
+    expect(functions().length).toBeGreaterThan(0)
+    for (const [name, fn] of functions()) {
+      const runtime = fn.Properties?.Runtime ?? globals.Runtime
+      const runtimes = isIntrinsic(runtime, 'Ref')
+        ? (template.Parameters[runtime.args as string]?.AllowedValues ?? [])
+        : [runtime]
+      expect(runtimes.length, name).toBeGreaterThan(0)
+      for (const value of runtimes) expect(['nodejs22.x', 'nodejs24.x'], name).toContain(value)
+      expect(fn.Properties?.Architectures ?? globals.Architectures, name).toEqual(['arm64'])
+      expect(fn.Metadata?.BuildMethod, name).toBe('esbuild')
+    }
+  })
+
+  it('grants only named actions on the template’s own resources, never a wildcard', () => {
+    for (const [name, fn] of functions()) {
+      const granted = statements(fn)
+      expect(granted.length, name).toBeGreaterThan(0)
+      for (const statement of granted) {
+        expect(statement.Effect).toBe('Allow')
+        for (const action of list(statement.Action)) {
+          expect(action).toMatch(/^(kinesis|dynamodb):[A-Za-z]+$/)
+        }
+        for (const resource of list(statement.Resource)) {
+          expect(isIntrinsic(resource, 'GetAtt'), `${name}: ${JSON.stringify(resource)}`).toBe(true)
+          const [target, attribute] = (resource as { args: string[] }).args
+          expect(template.Resources[target as string]).toBeDefined()
+          expect(attribute).toBe('Arn')
+        }
+        for (const value of walk(statement)) {
+          if (typeof value === 'string') expect(value, name).not.toContain('*')
+        }
+        expect(statement.NotAction).toBeUndefined()
+        expect(statement.NotResource).toBeUndefined()
+      }
+      // What the code calls: the reader's four actions, the publisher's one, the table's three.
+      const actions = new Set(granted.flatMap((statement) => list(statement.Action)))
+      expect([...actions].sort()).toEqual([
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'kinesis:DescribeStreamSummary',
+        'kinesis:GetRecords',
+        'kinesis:GetShardIterator',
+        'kinesis:ListShards',
+        'kinesis:PutRecords',
+      ])
+      // Only the publisher variant may write to the stream.
+      for (const policy of policiesOf(fn).filter((p) => isIntrinsic(p, 'If'))) {
+        const [condition, yes] = (
+          policy as { args: [string, { Statement: { Action: string[] }[] }] }
+        ).args
+        expect(condition).toBe('Publisher')
+        expect(yes.Statement.flatMap((statement) => statement.Action)).toEqual([
+          'kinesis:PutRecords',
+        ])
+      }
+      expect(
+        statements({ ...fn, Properties: { Policies: [policiesOf(fn)[0]] } })
+          .flatMap((statement) => list(statement.Action))
+          .filter((action) => action === 'kinesis:PutRecords'),
+      ).toEqual([])
+    }
+  })
+
+  it('streams the table into the invalidation stream only in table-stream mode', () => {
+    const spec = template.Resources.UsersTable?.Properties?.KinesisStreamSpecification
+    expect(isIntrinsic(spec, 'If')).toBe(true)
+    const [condition, enabled] = (spec as { args: [string, Record<string, unknown>] }).args
+    expect(condition).toBe('TableStream')
+    expect(enabled.StreamArn).toEqual({ fn: 'GetAtt', args: ['InvalidationStream', 'Arn'] })
+    const stream = template.Resources.InvalidationStream?.Properties
+    expect(stream?.StreamModeDetails).toEqual({ StreamMode: { fn: 'Ref', args: 'StreamMode' } })
+    expect(template.Parameters.StreamMode?.AllowedValues).toEqual(['PROVISIONED', 'ON_DEMAND'])
+  })
+})
+
+describe('the functions, built as sam build does (esbuild with the template’s properties)', () => {
+  let out: string
+  beforeAll(async () => {
+    // Inside the repository, so the bundles resolve the external AWS SDK from node_modules.
+    out = await mkdtemp(join(root, 'node_modules', '.sam-build-'))
+  })
+  afterAll(async () => {
+    await rm(out, { recursive: true, force: true })
+    vi.unstubAllEnvs()
+  })
+
+  /** Source files the bundle was made from, in this repository (not node_modules). */
+  const sources = (metafile: { inputs: Record<string, unknown> }) =>
+    Object.keys(metafile.inputs).filter((path) => !path.includes('node_modules'))
+
+  it('every handler exists, exports its handler, and gets every variable the code reads', async () => {
+    for (const [name, fn] of functions()) {
+      const properties = fn.Metadata?.BuildProperties as {
+        EntryPoints: string[]
+        External: string[]
+        Format: 'esm'
+        Target: string
+        Minify: boolean
+        OutExtension: string[]
+        Banner: string[]
+      }
+      const codeUri = join(root, String(fn.Properties?.CodeUri))
+      const result = await build({
+        entryPoints: properties.EntryPoints.map((entry) => join(codeUri, entry)),
+        bundle: true,
+        platform: 'node',
+        format: properties.Format,
+        target: properties.Target,
+        minify: properties.Minify,
+        external: properties.External,
+        outdir: join(out, name),
+        outExtension: Object.fromEntries(properties.OutExtension.map((e) => e.split('='))),
+        banner: Object.fromEntries(
+          properties.Banner.map((b) => [b.slice(0, b.indexOf('=')), b.slice(b.indexOf('=') + 1)]),
+        ),
+        tsconfig: join(root, 'tsconfig.json'),
+        metafile: true,
+        logLevel: 'silent',
+      })
+      const files = await readdir(join(out, name))
+
+      // The environment the function gets: its variables, with the parameters' defaults.
+      const variables = (propertiesOf(fn).Environment as { Variables: Record<string, unknown> })
+        .Variables
+      for (const [variable, value] of Object.entries(variables)) {
+        const resolved = isIntrinsic(value, 'Ref')
+          ? String(
+              template.Parameters[value.args as string]?.Default ?? `${String(value.args)}-name`,
+            )
+          : String(value)
+        vi.stubEnv(variable, resolved)
+      }
+      vi.stubEnv('AWS_REGION', 'us-east-1')
+
+      // Every variable the function's own code reads is set by the template.
+      const read = new Set<string>()
+      for (const source of sources(result.metafile)) {
+        const text = await readFile(join(root, source), 'utf8')
+        for (const [, variable] of text.matchAll(/process\.env(?:\.(\w+)|\[['"](\w+)['"]\])/g))
+          if (variable !== undefined) read.add(variable)
+        for (const [, variable] of text.matchAll(/\b(?:env|ms)\('(\w+)'\)/g))
+          if (variable !== undefined) read.add(variable)
+      }
+      // Set by Lambda itself: region, function name, trace header, the SDK's own settings.
+      const fromLambda = (variable: string) => /^(AWS_|_X_AMZN_|LAMBDA_)/.test(variable)
+      // The library reads SCACHE_STREAM_NAME or, for replicas, SCACHE_STREAM_NAMES.
+      expect(read).toContain('SCACHE_STREAM_NAME')
+      read.delete('SCACHE_STREAM_NAMES')
+      expect(
+        [...read].filter((v) => !fromLambda(v) && !(v in variables)),
+        name,
+      ).toEqual([])
+      expect(read).toContain('USERS_TABLE')
+
+      for (const handler of branches(fn.Properties?.Handler)) {
+        const [file, exported] = String(handler).split('.') as [string, string]
+        expect(files, `${name}: ${String(handler)}`).toContain(`${file}.mjs`)
+        const bundle = await readFile(join(out, name, `${file}.mjs`), 'utf8')
+        // The AWS SDK is the runtime's, not bundled.
+        expect(bundle).toMatch(/from"@aws-sdk\/client-kinesis"/)
+        expect(bundle).toMatch(/from"@aws-sdk\/client-dynamodb"/)
+        const module = (await import(pathToFileURL(join(out, name, `${file}.mjs`)).href)) as Record<
+          string,
+          unknown
+        >
+        expect(typeof module[exported], `${name}: ${String(handler)}`).toBe('function')
+      }
+    }
+  })
+})
