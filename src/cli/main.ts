@@ -7,6 +7,7 @@ const help = `Usage: scache <command> [options]
 Commands:
   invalidate KEY... [--prefix P] [--all]   publish an invalidation to the stream
   tail [--from WHEN] [--json]              print the stream's records as they arrive
+  report [FILE...] [--json] [--html FILE]  summarise scache's log lines
 
 Run scache <command> --help for a command's options. Stream, region and secret default to
 SCACHE_STREAM_NAME, AWS_REGION and SCACHE_SECRET; credentials come from the AWS environment.
@@ -15,7 +16,7 @@ Options:
   -h, --help      this help
   -v, --version   the version
 
-Exit codes: 0 success, 1 failure (stream missing, Kinesis error),
+Exit codes: 0 success, 1 failure (stream missing, Kinesis error, unreadable file),
 2 usage error.`
 
 const version = (): string => {
@@ -40,6 +41,10 @@ const commands: Readonly<Record<string, () => Promise<Command>>> = {
   tail: async () => {
     const { tail, tailHelp } = await import('./tail.js')
     return { help: tailHelp, run: tail }
+  },
+  report: async () => {
+    const { report, reportHelp } = await import('./report.js')
+    return { help: reportHelp, run: report }
   },
 }
 

@@ -8,19 +8,21 @@ const { version } = JSON.parse(
 
 describe('scache CLI: help, version and usage errors', () => {
   it('prints help and the version with exit code 0; usage errors exit 2 with a message', async () => {
-    const [help, shownVersion, none, unknown, nothing, noStream, badFrom] = await Promise.all([
-      runCli(['--help']),
-      runCli(['--version']),
-      runCli([]),
-      runCli(['frobnicate']),
-      runCli(['invalidate', '--stream', 'invalidations']),
-      runCli(['invalidate', 'users:1']),
-      runCli(['tail', '--stream', 'invalidations', '--from', 'yesterday']),
-      runCli(['report', '--bogus']),
-      runCli(['report', 'no-such-file.log']),
-    ])
+    const [help, shownVersion, none, unknown, nothing, noStream, badFrom, badOption, missingFile] =
+      await Promise.all([
+        runCli(['--help']),
+        runCli(['--version']),
+        runCli([]),
+        runCli(['frobnicate']),
+        runCli(['invalidate', '--stream', 'invalidations']),
+        runCli(['invalidate', 'users:1']),
+        runCli(['tail', '--stream', 'invalidations', '--from', 'yesterday']),
+        runCli(['report', '--bogus']),
+        runCli(['report', 'no-such-file.log']),
+      ])
     expect(help).toMatchObject({ code: 0, stderr: '' })
-    for (const text of ['invalidate', 'tail', 'Exit codes']) expect(help.stdout).toContain(text)
+    for (const text of ['invalidate', 'tail', 'report', 'Exit codes'])
+      expect(help.stdout).toContain(text)
     expect(shownVersion).toMatchObject({ code: 0, stdout: `${version}\n` })
 
     const usage: [typeof none, RegExp][] = [
@@ -29,6 +31,7 @@ describe('scache CLI: help, version and usage errors', () => {
       [nothing, /nothing to invalidate/],
       [noStream, /no stream: pass --stream/],
       [badFrom, /--from must be now, trim-horizon or an ISO time/],
+      [badOption, /Unknown option '--bogus'/],
     ]
     for (const [result, message] of usage) {
       expect(result.code).toBe(2)
@@ -36,5 +39,7 @@ describe('scache CLI: help, version and usage errors', () => {
       expect(result.stderr).toMatch(/--help for usage/)
       expect(result.stdout).toBe('')
     }
+    expect(missingFile.code).toBe(1)
+    expect(missingFile.stderr).toMatch(/cannot read no-such-file\.log/)
   })
 })
