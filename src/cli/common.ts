@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util'
+import { type ParseArgsConfig, parseArgs } from 'node:util'
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import { PublishError } from '../errors.js'
 import { createDefaultClient } from '../stream/index.js'
@@ -23,12 +23,15 @@ export interface Io {
   readonly stdin: () => NodeJS.ReadableStream
 }
 
-type OptionSpec = NonNullable<Parameters<typeof parseArgs>[0]>['options']
+type OptionSpec = NonNullable<ParseArgsConfig['options']>
+type Parsed<O extends OptionSpec> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
+>
 
 /**
  * `parseArgs`, strict, with its errors (unknown option, missing value) turned into usage errors.
  */
-export const parse = <O extends OptionSpec>(args: readonly string[], options: O) => {
+export const parse = <O extends OptionSpec>(args: readonly string[], options: O): Parsed<O> => {
   try {
     return parseArgs({ args: [...args], options, allowPositionals: true, strict: true })
   } catch (error) {

@@ -65,6 +65,17 @@ export const parseLine = (
   } catch {
     return { kind: trimmed.includes('"scache"') ? 'invalid' : 'other' }
   }
+  // Lambda's JSON log format wraps what console.log printed in a string `message`.
+  let outerTime: number | undefined
+  if (isObject(json) && typeof json.message === 'string' && json.message.startsWith('{')) {
+    const { message } = json
+    outerTime = typeof json.timestamp === 'string' ? timeOf(json.timestamp) : undefined
+    try {
+      json = JSON.parse(message)
+    } catch {
+      return { kind: message.includes('"scache"') ? 'invalid' : 'other' }
+    }
+  }
   if (!isObject(json) || json.message !== 'scache') return { kind: 'other' }
   const streamMs = count(json.streamMs)
   const savedMs = count(json.savedMs)
@@ -75,6 +86,7 @@ export const parseLine = (
   const aws = json._aws
   const time =
     (isObject(aws) ? count(aws.Timestamp) : undefined) ??
+    outerTime ??
     timeOf(trimmed.slice(0, brace).trim().split(/\s+/)[0] ?? '') ??
     (typeof json.timestamp === 'string' ? timeOf(json.timestamp) : undefined)
   return {
