@@ -90,12 +90,21 @@ const run = async (
 }
 
 const stop = new AbortController()
-// The first Ctrl-C stops the command cleanly (tail prints its summary); a second one exits.
-process.on('SIGINT', () => {
-  if (stop.signal.aborted) process.exit(130)
+if (process.argv[2] === 'tail') {
+  // The first Ctrl-C stops tail cleanly (it prints its summary); a second one exits. Other
+  // commands keep Node's default: Ctrl-C ends them at once.
+  process.on('SIGINT', () => {
+    if (stop.signal.aborted) process.exit(130)
+    stop.abort()
+  })
+  process.on('SIGTERM', () => stop.abort())
+}
+// Output piped into a reader that stopped (`scache tail | head`): nothing more to say.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error
   stop.abort()
+  process.exit(EXIT.ok)
 })
-process.on('SIGTERM', () => stop.abort())
 const io: Io = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),

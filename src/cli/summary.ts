@@ -38,8 +38,11 @@ const ISO_PREFIX = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/
 const count = (value: unknown): number | undefined =>
   typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined
 
+/** Printed to a terminal as well as into HTML: control characters become U+FFFD. */
 const label = (value: unknown): string | undefined =>
-  typeof value === 'string' && value !== '' ? value.slice(0, MAX_LABEL) : undefined
+  typeof value === 'string' && value !== ''
+    ? value.slice(0, MAX_LABEL).replace(/\p{Cc}/gu, '\uFFFD')
+    : undefined
 
 const timeOf = (text: string): number | undefined => {
   if (!ISO_PREFIX.test(text)) return undefined

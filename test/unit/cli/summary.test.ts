@@ -48,6 +48,8 @@ describe('report: parseLine', () => {
     expect(Object.hasOwn(summary.clears, '__proto__')).toBe(true)
     expect(Object.keys(summary.clears).every((reason) => reason.length <= 80)).toBe(true)
     expect(summary.streamErrors.byName).toEqual({ constructor: 1 })
+    // Nothing from a log line reaches a terminal as a control sequence.
+    expect(entry(line({ cleared: 'a\u001b[2Jb' })).cleared).toBe('a\uFFFD[2Jb')
   })
 })
 
