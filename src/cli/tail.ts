@@ -221,8 +221,11 @@ export const tail = async (
   const stop = new AbortController()
   const onAbort = () => stop.abort()
   signal.addEventListener('abort', onAbort, { once: true })
+  // setTimeout fires at once past 2^31 - 1 ms (24.8 days): a longer --duration waits that long.
   const timer =
-    durationMs === undefined ? undefined : setTimeout(() => stop.abort(), deadline - Date.now())
+    durationMs === undefined
+      ? undefined
+      : setTimeout(() => stop.abort(), Math.min(2 ** 31 - 1, deadline - Date.now()))
 
   const readers = streams.map((stream) => ({
     stream,

@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createPublisher, createScache, type Scache } from '../../../src/index.js'
 import { runCli } from '../../support/cli.js'
 import { failCommand, useKinesis } from '../../support/kinesis.js'
 
 const kinesis = useKinesis()
+const dir = mkdtempSync(join(tmpdir(), 'scache-report-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 interface Written {
@@ -81,7 +83,6 @@ describe('scache report', () => {
   it('summarises real log lines (plain, CloudWatch export, EMF) and skips the rest', async () => {
     const written = await produceLines()
     const lines = written.map((w) => w.line)
-    const dir = mkdtempSync(join(tmpdir(), 'scache-report-'))
     const fixture = join(dir, 'scache.log')
     const emfLines = written.filter((w) => w.line._aws !== undefined)
     const plainLines = written.filter((w) => w.line._aws === undefined)
