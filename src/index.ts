@@ -48,9 +48,11 @@ export {
 } from './publish/index.js'
 export {
   type DynamoDbChange,
+  type DynamoDbChangeRecord,
   type DynamoDbDecoderOptions,
   type DynamoDbKeyMapper,
   dynamoDbDecoder,
+  parseDynamoDbChange,
 } from './record/dynamodb.js'
 export {
   type DecodeResult,
@@ -65,7 +67,9 @@ export {
 } from './record/index.js'
 export {
   createDefaultClient,
+  type PollOptions,
   type PollResult,
+  type ReadRecord,
   type RestartReason,
   type SkippedRecord,
   type StreamError,

@@ -49,6 +49,15 @@ export interface PublishResult {
   readonly requests: number
   /** Entries Kinesis failed at first and accepted on a retry. */
   readonly retriedEntries: number
+  /** Where each record was stored: per stream, its shard and sequence number. */
+  readonly acknowledged: readonly Acknowledged[]
+}
+
+/** One record Kinesis acknowledged. */
+export interface Acknowledged {
+  readonly stream: string
+  readonly shardId: string
+  readonly sequenceNumber: string
 }
 
 export interface Publisher {
@@ -255,7 +264,8 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
     checkEntries('prefix', prefixes, options.redactKeys === true)
     const invalidation: Invalidation = { keys, prefixes, all: input.all === true }
     const pending = toRecords(invalidation, Date.now())
-    if (pending.length === 0) return { records: 0, requests: 0, retriedEntries: 0 }
+    if (pending.length === 0)
+      return { records: 0, requests: 0, retriedEntries: 0, acknowledged: [] }
     client ??= createDefaultClient({ maxAttempts: 3 })
     const sent = await Promise.allSettled(streams.map((stream) => send(stream, pending)))
     const failures = sent.flatMap((result, index) =>
@@ -289,6 +299,7 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
       records: pending.length * streams.length,
       requests: results.reduce((sum, result) => sum + result.requests, 0),
       retriedEntries: results.reduce((sum, result) => sum + result.retriedEntries, 0),
+      acknowledged: results.flatMap((result) => result.acknowledged),
     }
   }
 
@@ -296,11 +307,12 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
   const send = async (
     stream: string,
     pending: readonly Pending[],
-  ): Promise<{ requests: number; retriedEntries: number }> => {
+  ): Promise<{ requests: number; retriedEntries: number; acknowledged: Acknowledged[] }> => {
     const kinesis = client ?? createDefaultClient({ maxAttempts: 3 })
     let remaining = pending
     let requests = 0
     let retriedEntries = 0
+    const acknowledged: Acknowledged[] = []
     const errorCodes = new Set<string>()
     let lastError: unknown
     for (let attempt = 1; attempt <= maxAttempts && remaining.length > 0; attempt++) {
@@ -322,6 +334,12 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
             if (result?.SequenceNumber === undefined || result.ErrorCode !== undefined) {
               errorCodes.add(result?.ErrorCode ?? 'MissingResult')
               failed.push(item)
+            } else {
+              acknowledged.push({
+                stream,
+                shardId: result.ShardId ?? '',
+                sequenceNumber: result.SequenceNumber,
+              })
             }
           })
         } catch (error) {
@@ -346,7 +364,7 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
         options.redactKeys === true,
       )
     }
-    return { requests, retriedEntries }
+    return { requests, retriedEntries, acknowledged }
   }
 
   return {

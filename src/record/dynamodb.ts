@@ -33,7 +33,8 @@ const EVENTS = new Set(['INSERT', 'MODIFY', 'REMOVE'])
 /** Above this, `ApproximateCreationDateTime` is in microseconds (ms reach it in year 5138). */
 const MICROSECONDS_FROM = 1e14
 
-const skip = (reason: 'bad-field' | 'empty'): DecodeResult => ({ ok: false, reason })
+type DecodeSkip = { readonly ok: false; readonly reason: 'bad-field' | 'empty' }
+const skip = (reason: 'bad-field' | 'empty'): DecodeSkip => ({ ok: false, reason })
 const ignored: DecodeResult = {
   ok: true,
   invalidation: { keys: [], prefixes: [], all: false },
@@ -49,6 +50,48 @@ const keyAttribute = (value: unknown): string | undefined => {
   const [type] = types
   const raw = value[type as string]
   return (type === 'S' || type === 'N' || type === 'B') && typeof raw === 'string' ? raw : undefined
+}
+
+/** A DynamoDB change record, read: what changed, and the item's primary key as strings. */
+export interface DynamoDbChangeRecord {
+  readonly change: DynamoDbChange
+  readonly key: Readonly<Record<string, string>>
+}
+
+/**
+ * Reads a "Kinesis Data Streams for DynamoDB" change record from a record's JSON: undefined when
+ * it is not one (no `eventSource: "aws:dynamodb"`), a skip when it is one but malformed. Never
+ * throws; attribute names like `__proto__` stay plain data.
+ */
+export const parseDynamoDbChange = (
+  json: unknown,
+): { readonly ok: true; readonly record: DynamoDbChangeRecord } | DecodeSkip | undefined => {
+  if (!isObject(json) || !Object.hasOwn(json, 'eventSource')) return undefined
+  if (json.eventSource !== 'aws:dynamodb') return undefined
+  const { tableName, eventName, dynamodb } = json
+  if (typeof tableName !== 'string' || typeof eventName !== 'string' || !isObject(dynamodb))
+    return skip('bad-field')
+  if (!EVENTS.has(eventName) || !isObject(dynamodb.Keys)) return skip('bad-field')
+  // A Map, then an object built from it: attribute names like `__proto__` stay plain data.
+  const key = new Map<string, string>()
+  for (const [name, value] of Object.entries(dynamodb.Keys)) {
+    const text = keyAttribute(value)
+    if (text === undefined) return skip('bad-field')
+    key.set(name, text)
+  }
+  if (key.size === 0) return skip('bad-field')
+  const at = dynamodb.ApproximateCreationDateTime
+  const change: DynamoDbChange = {
+    tableName,
+    eventName: eventName as DynamoDbChange['eventName'],
+    approximateCreationTime:
+      typeof at === 'number' && Number.isFinite(at)
+        ? at >= MICROSECONDS_FROM
+          ? Math.floor(at / 1_000)
+          : at
+        : undefined,
+  }
+  return { ok: true, record: { change, key: Object.fromEntries(key) } }
 }
 
 /**
@@ -69,34 +112,21 @@ export const dynamoDbDecoder = (options: DynamoDbDecoderOptions): RecordDecoder 
     name: 'dynamodb',
     decode(record: EncodedRecord): DecodeResult | undefined {
       const json = record.json()
-      if (!isObject(json) || !Object.hasOwn(json, 'eventSource')) return undefined
-      if (json.eventSource !== 'aws:dynamodb') return undefined
-      const { tableName, eventName, dynamodb } = json
-      if (typeof tableName !== 'string' || typeof eventName !== 'string' || !isObject(dynamodb))
-        return skip('bad-field')
-      const mapper = tables.get(tableName)
+      const parsed = parseDynamoDbChange(json)
+      if (parsed === undefined) return undefined
+      if (!parsed.ok) {
+        // A change of another table is ignored once its envelope reads: its item is not ours.
+        const envelope =
+          isObject(json) &&
+          typeof json.tableName === 'string' &&
+          typeof json.eventName === 'string' &&
+          isObject(json.dynamodb)
+        return envelope && !tables.has(json.tableName as string) ? ignored : parsed
+      }
+      const { change, key } = parsed.record
+      const mapper = tables.get(change.tableName)
       if (mapper === undefined) return ignored
-      if (!EVENTS.has(eventName) || !isObject(dynamodb.Keys)) return skip('bad-field')
-      // A Map, then an object built from it: attribute names like `__proto__` stay plain data.
-      const key = new Map<string, string>()
-      for (const [name, value] of Object.entries(dynamodb.Keys)) {
-        const text = keyAttribute(value)
-        if (text === undefined) return skip('bad-field')
-        key.set(name, text)
-      }
-      if (key.size === 0) return skip('bad-field')
-      const at = dynamodb.ApproximateCreationDateTime
-      const change: DynamoDbChange = {
-        tableName,
-        eventName: eventName as DynamoDbChange['eventName'],
-        approximateCreationTime:
-          typeof at === 'number' && Number.isFinite(at)
-            ? at >= MICROSECONDS_FROM
-              ? Math.floor(at / 1_000)
-              : at
-            : undefined,
-      }
-      const mapped = mapper(Object.fromEntries(key), change)
+      const mapped = mapper(key, change)
       const candidates = typeof mapped === 'string' ? [mapped] : [...mapped]
       const keys = candidates.filter((candidate) => keyProblem(candidate) === undefined)
       if (keys.length === 0) return skip('empty')
@@ -106,6 +136,9 @@ export const dynamoDbDecoder = (options: DynamoDbDecoderOptions): RecordDecoder 
         invalidation,
         droppedEntries: candidates.length - keys.length,
         futureVersion: false,
+        ...(change.approximateCreationTime === undefined
+          ? {}
+          : { at: change.approximateCreationTime }),
       }
     },
   }

@@ -52,6 +52,12 @@ export type DecodeResult =
       readonly droppedEntries: number
       /** The record came from a newer writer; it is applied as invalidate-all, which is always safe. */
       readonly futureVersion: boolean
+      /**
+       * When the producer made the change, ms since the epoch, if the record says: a scache
+       * record's `at`, a DynamoDB change's creation time. Untrusted, so for display and delay
+       * measurements only, never for ordering.
+       */
+      readonly at?: number
     }
   | { readonly ok: false; readonly reason: SkipReason }
 
@@ -170,11 +176,13 @@ export const decodeRecord = (data: Uint8Array, secrets: readonly string[] = []):
     else droppedEntries++
   }
   if (!all && validKeys.length === 0 && validPrefixes.length === 0) return skip('empty')
+  const at = has(record, 'at') ? record.at : undefined
   return {
     ok: true,
     invalidation: { keys: validKeys, prefixes: validPrefixes, all },
     droppedEntries,
     futureVersion: false,
+    ...(typeof at === 'number' && Number.isFinite(at) ? { at } : {}),
   }
 }
 
@@ -212,6 +220,9 @@ const lazyJson = (data: Uint8Array): (() => unknown) => {
   }
 }
 
+/** A record's bytes as decoders see them; its JSON is parsed on first use, then shared. */
+export const encodedRecord = (data: Uint8Array): EncodedRecord => ({ data, json: lazyJson(data) })
+
 /**
  * Decodes one record with the given decoders, in order, then scache's own format. Never throws.
  */
@@ -219,18 +230,22 @@ export const decodeWith = (
   decoders: readonly RecordDecoder[],
   data: Uint8Array,
   secrets: readonly string[] = [],
+): DecodeResult => decodeEncoded(decoders, encodedRecord(data), secrets)
+
+/** `decodeWith` for a record already wrapped, so that its JSON is parsed once for everyone. */
+export const decodeEncoded = (
+  decoders: readonly RecordDecoder[],
+  record: EncodedRecord,
+  secrets: readonly string[] = [],
 ): DecodeResult => {
-  if (decoders.length > 0) {
-    const record: EncodedRecord = { data, json: lazyJson(data) }
-    for (const decoder of decoders) {
-      let result: DecodeResult | undefined
-      try {
-        result = decoder.decode(record)
-      } catch {
-        return skip('decoder-error')
-      }
-      if (result !== undefined) return result
+  for (const decoder of decoders) {
+    let result: DecodeResult | undefined
+    try {
+      result = decoder.decode(record)
+    } catch {
+      return skip('decoder-error')
     }
+    if (result !== undefined) return result
   }
-  return decodeRecord(data, secrets)
+  return decodeRecord(record.data, secrets)
 }

@@ -2,6 +2,7 @@ export { createDefaultClient, type DefaultClientOptions } from './client.js'
 export {
   type PollOptions,
   type PollResult,
+  type ReadRecord,
   type RestartReason,
   type SkippedRecord,
   type StreamError,

@@ -11,7 +11,10 @@ import {
   type Shard,
 } from '@aws-sdk/client-kinesis'
 import {
-  decodeWith,
+  type DecodeResult,
+  decodeEncoded,
+  type EncodedRecord,
+  encodedRecord,
   type Invalidation,
   type RecordDecoder,
   type SkipReason,
@@ -82,6 +85,17 @@ export interface PollOptions {
   readonly onSkip?: (skip: SkippedRecord) => void
   /** Aborts the poll's in-flight calls (the poll's time budget). */
   readonly signal?: AbortSignal
+  /** Called for every record read, valid or not, after `apply` or `onSkip`: for tools that show them. */
+  readonly onRecord?: (record: ReadRecord) => void
+}
+
+/** One record as the reader read it: where it is, when it arrived, its bytes and what they said. */
+export interface ReadRecord extends EncodedRecord {
+  readonly shardId: string
+  readonly sequenceNumber: string
+  /** Kinesis' `ApproximateArrivalTimestamp`, ms since the epoch. */
+  readonly arrivedAt: number | undefined
+  readonly decoded: DecodeResult
 }
 
 export interface SkippedRecord {
@@ -580,11 +594,8 @@ export class StreamReader {
 
   #consume(shard: ShardState, record: _Record, tally: Tally, options: PollOptions): void {
     tally.records++
-    const decoded = decodeWith(
-      this.#options.decoders ?? [],
-      record.Data ?? new Uint8Array(),
-      this.#options.secrets,
-    )
+    const encoded = encodedRecord(record.Data ?? new Uint8Array())
+    const decoded = decodeEncoded(this.#options.decoders ?? [], encoded, this.#options.secrets)
     if (decoded.ok) {
       tally.invalidations++
       tally.droppedEntries += decoded.droppedEntries
@@ -597,6 +608,13 @@ export class StreamReader {
         reason: decoded.reason,
       })
     }
+    options.onRecord?.({
+      ...encoded,
+      shardId: shard.id,
+      sequenceNumber: record.SequenceNumber ?? '',
+      arrivedAt: record.ApproximateArrivalTimestamp?.getTime(),
+      decoded,
+    })
     // Only after the record was applied: a crash in between re-reads it, which is harmless.
     if (record.SequenceNumber !== undefined) shard.sequenceNumber = record.SequenceNumber
   }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { createPublisher, type Invalidation } from '../../../src/index.js'
+import {
+  createPublisher,
+  type Invalidation,
+  type ReadRecord,
+  StreamReader,
+} from '../../../src/index.js'
 import { countCommands, newReader, useKinesis } from '../../support/kinesis.js'
 
 const kinesis = useKinesis()
@@ -15,6 +20,37 @@ const pollUntil = async <T>(poll: () => Promise<T>, done: () => boolean): Promis
   }
   return results
 }
+
+describe('StreamReader onRecord (kinesalite)', () => {
+  it('shows every record: where it is, when it arrived, and what it decoded to', async () => {
+    const stream = await kinesis.createStream(1)
+    const reader = new StreamReader({
+      stream,
+      client: kinesis.client(),
+      clockSkewMs: 5_000,
+      maxPagesPerShard: 5,
+    })
+    const published = await createPublisher({
+      streamName: stream,
+      client: kinesis.client(),
+    }).invalidate('users:1')
+    await kinesis.putRaw(stream, 'not json')
+    const seen: ReadRecord[] = []
+    await reader.poll({ apply: () => {}, onRecord: (record) => seen.push(record) })
+
+    expect(seen.map((record) => record.decoded)).toMatchObject([
+      { ok: true, invalidation: { keys: ['users:1'] } },
+      { ok: false, reason: 'not-json' },
+    ])
+    expect(seen[0]).toMatchObject({
+      shardId: published.acknowledged[0]?.shardId,
+      sequenceNumber: published.acknowledged[0]?.sequenceNumber,
+    })
+    expect(seen[0]?.arrivedAt).toBeGreaterThan(Date.now() - 60_000)
+    expect(seen[0]?.json()).toMatchObject({ v: 1, keys: ['users:1'] })
+    expect(new TextDecoder().decode(seen[1]?.data)).toBe('not json')
+  })
+})
 
 describe('StreamReader paging (kinesalite)', () => {
   it('pages a shard until caught up; past the page cap it restarts at now', async () => {

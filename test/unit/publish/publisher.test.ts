@@ -234,7 +234,15 @@ describe('packing', () => {
     const sent = records.flatMap((record) => record.keys)
     expect(sent).toHaveLength(given.length)
     expect(new Set(sent)).toEqual(new Set(given))
-    expect(result).toEqual({ records: 3, requests: 1, retriedEntries: 0 })
+    expect(result).toMatchObject({ records: 3, requests: 1, retriedEntries: 0 })
+    // Where each record went, as Kinesis acknowledged it.
+    expect(result.acknowledged).toEqual(
+      ['1', '2', '3'].map((sequenceNumber) => ({
+        stream: 's',
+        shardId: 'shardId-000000000000',
+        sequenceNumber,
+      })),
+    )
   })
 
   it('keeps records within 256 KiB and requests within PutRecords limits', async () => {
@@ -254,11 +262,12 @@ describe('packing', () => {
     const sent = entries.map(decode).flatMap((record) => record.keys)
     expect(sent).toHaveLength(given.length)
     expect(new Set(sent)).toEqual(new Set(given))
-    expect(result).toEqual({
+    expect(result).toMatchObject({
       records: entries.length,
       requests: requests.length,
       retriedEntries: 0,
     })
+    expect(result.acknowledged).toHaveLength(entries.length)
   })
 
   it('splits records of up to 1 MiB over requests of at most 5 MiB', async () => {
@@ -300,7 +309,8 @@ describe('packing', () => {
     const records = entriesOf(requests).map(decode)
     expect(records.every((record) => record.keys.length === 1)).toBe(true)
     expect(records.map((record) => record.keys[0])).toEqual(given)
-    expect(result).toEqual({ records: 600, requests: 2, retriedEntries: 0 })
+    expect(result).toMatchObject({ records: 600, requests: 2, retriedEntries: 0 })
+    expect(result.acknowledged).toHaveLength(600)
   })
 
   it('gives every record its own random partition key', async () => {
@@ -317,7 +327,7 @@ describe('packing', () => {
     const result = await publisher.invalidate(['users:1', 'users:2', 'users:1', 'users:2'])
     const records = entriesOf(requests).map(decode)
     expect(records).toEqual([{ keys: ['users:1', 'users:2'], prefixes: [], all: false }])
-    expect(result).toEqual({ records: 1, requests: 1, retriedEntries: 0 })
+    expect(result).toMatchObject({ records: 1, requests: 1, retriedEntries: 0 })
 
     await publisher.invalidatePrefix(['orders:', 'orders:'])
     expect(entriesOf(requests.slice(1)).map(decode)).toEqual([
@@ -334,7 +344,7 @@ describe('packing', () => {
     expect(entriesOf(requests).map(decode)).toEqual([
       { keys: [], prefixes: ['orders:', 'carts:'], all: false },
     ])
-    expect(result).toEqual({ records: 1, requests: 1, retriedEntries: 0 })
+    expect(result).toMatchObject({ records: 1, requests: 1, retriedEntries: 0 })
   })
 
   it('invalidateAll publishes one invalidate-all record', async () => {
@@ -348,7 +358,7 @@ describe('packing', () => {
     expect(raw.v).toBe(1)
     expect(raw.at).toBeGreaterThanOrEqual(before)
     expect(raw.at).toBeLessThanOrEqual(after)
-    expect(result).toEqual({ records: 1, requests: 1, retriedEntries: 0 })
+    expect(result).toMatchObject({ records: 1, requests: 1, retriedEntries: 0 })
   })
 
   it('publish combines keys, prefixes and all in separate records', async () => {
@@ -363,14 +373,24 @@ describe('packing', () => {
     expect(records).toContainEqual({ keys: [], prefixes: [], all: true })
     expect(records).toContainEqual({ keys: ['users:1'], prefixes: [], all: false })
     expect(records).toContainEqual({ keys: [], prefixes: ['orders:'], all: false })
-    expect(result).toEqual({ records: 3, requests: 1, retriedEntries: 0 })
+    expect(result).toMatchObject({ records: 3, requests: 1, retriedEntries: 0 })
   })
 
   it('sends nothing for an empty invalidation', async () => {
     const { client, requests } = capturingClient()
     const publisher = createPublisher({ streamName: 's', client })
-    expect(await publisher.invalidate([])).toEqual({ records: 0, requests: 0, retriedEntries: 0 })
-    expect(await publisher.publish({})).toEqual({ records: 0, requests: 0, retriedEntries: 0 })
+    expect(await publisher.invalidate([])).toEqual({
+      records: 0,
+      requests: 0,
+      retriedEntries: 0,
+      acknowledged: [],
+    })
+    expect(await publisher.publish({})).toEqual({
+      records: 0,
+      requests: 0,
+      retriedEntries: 0,
+      acknowledged: [],
+    })
     expect(requests).toHaveLength(0)
   })
 })
@@ -399,7 +419,13 @@ describe('retries (fault injection)', () => {
     for (const entry of retried) {
       expect(firstByPartitionKey.get(entry.PartitionKey)).toEqual(entry.Data)
     }
-    expect(result).toEqual({ records: given.length, requests: 2, retriedEntries: failFirst.size })
+    expect(result).toMatchObject({
+      records: given.length,
+      requests: 2,
+      retriedEntries: failFirst.size,
+    })
+    // Acknowledged once each: on the first attempt or on the retry.
+    expect(result.acknowledged).toHaveLength(given.length)
   })
 
   it('rejects with PublishError naming only the keys of records that always failed', async () => {
@@ -474,7 +500,11 @@ describe('retries (fault injection)', () => {
 
     expect(requests).toHaveLength(2)
     expect(requests[1]?.Records).toEqual(requests[0]?.Records)
-    expect(result).toEqual({ records: given.length, requests: 2, retriedEntries: given.length })
+    expect(result).toMatchObject({
+      records: given.length,
+      requests: 2,
+      retriedEntries: given.length,
+    })
   })
 
   it('rejects after maxAttempts requests that throw, with the error as cause', async () => {

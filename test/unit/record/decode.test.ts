@@ -58,8 +58,14 @@ describe('encodeRecord / decodeRecord round trip', () => {
       expect(result.invalidation).toEqual(original)
       expect(result.droppedEntries).toBe(0)
       expect(result.futureVersion).toBe(false)
+      expect(result.at).toBe(1_763_700_000_000)
     })
   }
+
+  it('reports the producer time only when it is a finite number', () => {
+    expect(expectOk(decodeJson({ v: 1, keys: ['k'], at: 'soon' })).at).toBeUndefined()
+    expect(expectOk(decodeJson({ v: 1, keys: ['k'] })).at).toBeUndefined()
+  })
 
   it('writes the version and the at field', () => {
     const at = 1_763_700_000_123

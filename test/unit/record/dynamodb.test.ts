@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { type DynamoDbChange, dynamoDbDecoder } from '../../../src/record/dynamodb.js'
+import {
+  type DynamoDbChange,
+  dynamoDbDecoder,
+  parseDynamoDbChange,
+} from '../../../src/record/dynamodb.js'
 import { decodeWith, encodeRecord } from '../../../src/record/index.js'
 
 /** A change record as "Kinesis Data Streams for DynamoDB" writes it. */
@@ -38,11 +42,43 @@ const decoders = [
 ]
 const decode = (data: Uint8Array) => decodeWith(decoders, data)
 
+const json = (data: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(data))
+
+describe('parseDynamoDbChange', () => {
+  it('reads any table’s change: table, event, key attributes as strings, creation time', () => {
+    const order = change(
+      { tableName: 'Anything', eventName: 'REMOVE' },
+      { Keys: { customer: { N: '7' }, order: { S: 'A-1' } } },
+    )
+    expect(parseDynamoDbChange(json(order))).toEqual({
+      ok: true,
+      record: {
+        change: {
+          tableName: 'Anything',
+          eventName: 'REMOVE',
+          approximateCreationTime: 1_763_700_000_000,
+        },
+        key: { customer: '7', order: 'A-1' },
+      },
+    })
+  })
+
+  it('leaves other records alone and names a malformed change', () => {
+    expect(parseDynamoDbChange({ v: 1, keys: ['k'] })).toBeUndefined()
+    expect(parseDynamoDbChange('text')).toBeUndefined()
+    expect(parseDynamoDbChange(json(change({}, { Keys: { id: { X: '1' } } })))).toEqual({
+      ok: false,
+      reason: 'bad-field',
+    })
+  })
+})
+
 describe('dynamoDbDecoder', () => {
   it('maps a change to the cache keys of its table, with its key attributes as strings', () => {
     expect(decode(change())).toMatchObject({
       ok: true,
       invalidation: { keys: ['users:42'], prefixes: [], all: false },
+      at: 1_763_700_000_000,
     })
     const order = change(
       { tableName: 'Orders', eventName: 'REMOVE' },

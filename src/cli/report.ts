@@ -1,0 +1,89 @@
+import { createReadStream } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { createInterface } from 'node:readline'
+import { EXIT, type Io, parse } from './common.js'
+import { renderHtml } from './report-html.js'
+import { type Entry, parseLine, summarize, summaryRows } from './summary.js'
+
+export const reportHelp = `Usage: scache report [FILE...] [--json] [--html FILE]
+
+Summarises scache's per-invocation log lines: hit ratio, time saved by the cache against time
+spent reading the stream, poll latency percentiles, clears, bypasses, stream errors, throttles.
+Reads each FILE in turn, or standard input when none is given or FILE is -. Accepts the JSON
+lines scache writes (plain, or in Embedded Metric Format) and the same lines in CloudWatch Logs
+exports, with a timestamp, request id and level before the JSON. Other lines are counted and
+skipped.
+
+  --json              print the summary as JSON
+  --html FILE         also write a self-contained HTML page: a chart of time spent and saved
+                      over time, and the summary
+  -h, --help          this help
+
+Exit codes: 0 done, 1 a file could not be read or written, 2 usage error.`
+
+/** Reads every line of the inputs in order; a file that cannot be read rejects. */
+const readEntries = async (files: readonly string[], io: Io) => {
+  const entries: Entry[] = []
+  const lines = { total: 0, other: 0, invalid: 0 }
+  for (const file of files.length === 0 ? ['-'] : files) {
+    const input: NodeJS.ReadableStream = file === '-' ? io.stdin() : createReadStream(file)
+    const reader = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })
+    // readline does not forward a stream's errors (a missing file): race them.
+    const failed = new Promise<never>((_, reject) => input.once('error', reject))
+    const consume = (async () => {
+      for await (const text of reader) {
+        const parsed = parseLine(text)
+        if (parsed.kind === 'blank') continue
+        lines.total++
+        if (parsed.kind === 'scache') entries.push(parsed.entry)
+        else lines[parsed.kind]++
+      }
+    })()
+    try {
+      await Promise.race([consume, failed])
+    } catch (error) {
+      reader.close()
+      throw new Error(`cannot read ${file}: ${error instanceof Error ? error.message : error}`)
+    }
+  }
+  return { entries, lines }
+}
+
+export const report = async (args: readonly string[], io: Io): Promise<number> => {
+  const { values, positionals } = parse(args, {
+    json: { type: 'boolean' },
+    html: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  })
+  if (values.help === true) {
+    io.out(`${reportHelp}\n`)
+    return EXIT.ok
+  }
+  let read: Awaited<ReturnType<typeof readEntries>>
+  try {
+    read = await readEntries(positionals, io)
+  } catch (error) {
+    io.err(`${error instanceof Error ? error.message : String(error)}\n`)
+    return EXIT.failure
+  }
+  const summary = summarize(read.entries, read.lines)
+  io.err(
+    `Read ${summary.lines.total} lines: ${summary.invocations} invocations, ${summary.lines.other} other lines skipped, ${summary.lines.invalid} invalid\n`,
+  )
+  if (values.json === true) io.out(`${JSON.stringify(summary, null, 2)}\n`)
+  else {
+    const rows = summaryRows(summary)
+    const width = Math.max(...rows.map(([name]) => name.length))
+    for (const [name, value] of rows) io.out(`${name.padEnd(width)}  ${value}\n`)
+  }
+  if (values.html !== undefined) {
+    try {
+      await writeFile(values.html, renderHtml(summary, read.entries))
+    } catch (error) {
+      io.err(`cannot write ${values.html}: ${error instanceof Error ? error.message : error}\n`)
+      return EXIT.failure
+    }
+    io.err(`Wrote ${values.html}\n`)
+  }
+  return EXIT.ok
+}
