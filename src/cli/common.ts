@@ -51,7 +51,8 @@ export const connectionOptions = {
 export const connectionHelp = `  -s, --stream NAME   stream name or ARN; several (comma-separated or repeated) for
                       replicated streams. Default: SCACHE_STREAM_NAMES, else SCACHE_STREAM_NAME
   --endpoint URL      Kinesis endpoint, e.g. a local emulator (default: AWS_ENDPOINT_URL_KINESIS)
-  --region REGION     AWS region (default: AWS_REGION, or the AWS config)
+  --region REGION     AWS region (default: AWS_REGION, or the AWS config; us-east-1 for a
+                      local --endpoint)
   --secret SECRET     shared HMAC secret (default: SCACHE_SECRET). Prefer the environment:
                       a command line is visible to other users of the machine`
 
@@ -80,23 +81,31 @@ export const secretsOf = (
   return secrets.filter((secret) => secret !== '')
 }
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
+
 /** A Kinesis client like scache's own (keep-alive, tight timeouts), with the CLI's overrides. */
 export const clientOf = (
   values: { endpoint?: string | undefined; region?: string | undefined },
   maxAttempts: number,
 ): KinesisClient => {
+  let local = false
   if (values.endpoint !== undefined) {
     try {
-      new URL(values.endpoint)
+      local = LOOPBACK.has(new URL(values.endpoint).hostname)
     } catch {
       throw new UsageError(`--endpoint must be a URL (got ${JSON.stringify(values.endpoint)})`)
     }
   }
+  // A local emulator (npm start, kinesalite) needs a region and credentials of some kind, but
+  // checks neither: spare the user from inventing them.
+  const region = values.region ?? (local && !process.env.AWS_REGION ? 'us-east-1' : undefined)
+  const anonymous = local && !process.env.AWS_ACCESS_KEY_ID && !process.env.AWS_PROFILE
   return createDefaultClient(
     { maxAttempts, requestTimeoutMs: 10_000, connectionTimeoutMs: 3_000 },
     {
       ...(values.endpoint === undefined ? {} : { endpoint: values.endpoint }),
-      ...(values.region === undefined ? {} : { region: values.region }),
+      ...(region === undefined ? {} : { region }),
+      ...(anonymous ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
     },
   )
 }

@@ -25,7 +25,7 @@ export interface RunningCli {
  */
 export const startCli = (
   args: readonly string[],
-  options: { env?: Record<string, string>; input?: string } = {},
+  options: { env?: Record<string, string | undefined>; input?: string } = {},
 ): RunningCli => {
   const env: NodeJS.ProcessEnv = {
     ...Object.fromEntries(
@@ -37,6 +37,8 @@ export const startCli = (
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...options.env,
   }
+  // `undefined` in `options.env` unsets a variable.
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name]
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: root,
     env,
@@ -81,5 +83,5 @@ export const startCli = (
 /** Runs the CLI to its end. */
 export const runCli = (
   args: readonly string[],
-  options: { env?: Record<string, string>; input?: string } = {},
+  options: { env?: Record<string, string | undefined>; input?: string } = {},
 ): Promise<CliResult> => startCli(args, options).done

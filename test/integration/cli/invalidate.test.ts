@@ -84,3 +84,26 @@ describe('scache invalidate (kinesalite)', () => {
     expect(missing.stderr).toMatch(/stream not found/)
   })
 })
+
+describe('scache invalidate against a local endpoint', () => {
+  it('needs no region or credentials: a loopback emulator checks neither', async () => {
+    const stream = await kinesis.createStream(1)
+    const result = await runCli(
+      ['invalidate', 'users:1', '--stream', stream, '--endpoint', kinesis.endpoint],
+      {
+        env: {
+          AWS_ACCESS_KEY_ID: undefined,
+          AWS_SECRET_ACCESS_KEY: undefined,
+          AWS_REGION: undefined,
+          AWS_DEFAULT_REGION: undefined,
+          AWS_PROFILE: undefined,
+          AWS_CONFIG_FILE: '/nonexistent/config',
+          AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+        },
+      },
+    )
+    expect(result.stderr).not.toMatch(/Region is missing|credentials/i)
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain(stream)
+  })
+})
