@@ -138,7 +138,7 @@ export class Cache {
   set(key: string, value: unknown, options: SetOptions = {}, lease?: Lease): boolean {
     checkKey(key)
     if (options.ttlMs !== undefined && !(Number.isInteger(options.ttlMs) && options.ttlMs >= 1)) {
-      // lru-cache reads 0 as "never expires": refuse it rather than keep a value forever.
+      // 0 reads as "never expires" in many caches (lru-cache among them): refuse the ambiguity.
       throw new RangeError(`scache: ttlMs must be an integer of at least 1 (got ${options.ttlMs})`)
     }
     if (options.costMs !== undefined && !(Number.isFinite(options.costMs) && options.costMs >= 0)) {
