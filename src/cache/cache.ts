@@ -10,6 +10,8 @@ interface Entry {
   readonly costMs: number
   /** End of the entry's TTL (wall clock). It is kept `staleIfErrorMs` longer, for `getStale`. */
   readonly expiresAt: number
+  /** When the entry may be dropped: `expiresAt` + `staleIfErrorMs`. */
+  readonly dropAt: number
 }
 
 interface Keyspace {
@@ -40,7 +42,9 @@ export const drawTtl = (range: TtlRange, random: () => number): number =>
  * randomised TTLs per keyspace, eviction by key, prefix or everything, and the fill guard.
  *
  * Expiry is checked when an entry is read, against the wall clock: no timer ever runs, so a
- * frozen Lambda container thaws with its entries exactly as expired as they should be.
+ * frozen Lambda container thaws with its entries exactly as expired as they should be. The
+ * entries carry their own expiry rather than lru-cache's TTL: a hit then reads the clock once
+ * (and a caller that has just read it passes `now`), where lru-cache's TTL would read it again.
  */
 export class Cache {
   readonly #default: Keyspace
@@ -59,14 +63,7 @@ export class Cache {
     this.#now = now
     this.#staleIfErrorMs = options.staleIfErrorMs ?? 0
     const newStore = (maxEntries: number, maxBytes: number): LRUCache<string, Entry> => {
-      const store = new LRUCache<string, Entry>({
-        max: maxEntries,
-        maxSize: maxBytes,
-        // Check expiry against the clock on every read, not a cached one: a thawed container's
-        // first read must see time that passed while it was frozen.
-        ttlResolution: 0,
-        perf: { now },
-      })
+      const store = new LRUCache<string, Entry>({ max: maxEntries, maxSize: maxBytes })
       this.#stores.push(store)
       return store
     }
@@ -92,14 +89,24 @@ export class Cache {
   }
 
   #keyspace(key: string): Keyspace {
+    // The common case, and the hot path of every hit: no keyspace has options of its own.
+    if (this.#keyspaces.size === 0) return this.#default
     const name = keyspaceOf(key)
     return (name !== undefined && this.#keyspaces.get(name)) || this.#default
   }
 
-  /** The live entry for `key`, or undefined when absent or expired. */
-  get<T = unknown>(key: string): CacheHit<T> | undefined {
-    const entry = this.#keyspace(key).store.get(key)
-    if (entry === undefined || this.#now() > entry.expiresAt) return undefined
+  /**
+   * The live entry for `key`, or undefined when absent or expired. `now` is the wall clock, for a
+   * caller that has just read it.
+   */
+  get<T = unknown>(key: string, now: number = this.#now()): CacheHit<T> | undefined {
+    const store = this.#keyspace(key).store
+    const entry = store.get(key)
+    if (entry === undefined) return undefined
+    if (now > entry.expiresAt) {
+      if (now > entry.dropAt) store.delete(key)
+      return undefined
+    }
     return { value: entry.value as T, costMs: entry.costMs }
   }
 
@@ -108,8 +115,14 @@ export class Cache {
    * may fall back to. An invalidated entry is gone, so it is never returned.
    */
   getStale<T = unknown>(key: string): CacheHit<T> | undefined {
-    const entry = this.#keyspace(key).store.get(key)
-    return entry === undefined ? undefined : { value: entry.value as T, costMs: entry.costMs }
+    const store = this.#keyspace(key).store
+    const entry = store.get(key)
+    if (entry === undefined) return undefined
+    if (this.#now() > entry.dropAt) {
+      store.delete(key)
+      return undefined
+    }
+    return { value: entry.value as T, costMs: entry.costMs }
   }
 
   has(key: string): boolean {
@@ -125,7 +138,7 @@ export class Cache {
   set(key: string, value: unknown, options: SetOptions = {}, lease?: Lease): boolean {
     checkKey(key)
     if (options.ttlMs !== undefined && !(Number.isInteger(options.ttlMs) && options.ttlMs >= 1)) {
-      // lru-cache reads 0 as "never expires": refuse it rather than keep a value forever.
+      // 0 reads as "never expires" in many caches (lru-cache among them): refuse the ambiguity.
       throw new RangeError(`scache: ttlMs must be an integer of at least 1 (got ${options.ttlMs})`)
     }
     if (options.costMs !== undefined && !(Number.isFinite(options.costMs) && options.costMs >= 0)) {
@@ -141,11 +154,12 @@ export class Cache {
     const ttl =
       options.ttlMs ?? drawTtl(notFound ? keyspace.negativeTtl : keyspace.ttl, this.#random)
     const status: LRUCache.Status<string, Entry> = {}
+    const expiresAt = this.#now() + ttl
     keyspace.store.set(
       key,
-      { value, costMs: options.costMs ?? 0, expiresAt: this.#now() + ttl },
       // Kept past its TTL for `getStale`; `get` and `has` stop at the TTL itself.
-      { ttl: ttl + this.#staleIfErrorMs, size, status },
+      { value, costMs: options.costMs ?? 0, expiresAt, dropAt: expiresAt + this.#staleIfErrorMs },
+      { size, status },
     )
     return status.set !== 'miss'
   }
@@ -184,8 +198,8 @@ export class Cache {
     for (const key of invalidation.keys) if (this.delete(key)) evicted++
     if (invalidation.prefixes.length > 0) {
       for (const store of this.#stores) {
-        // This walks the store anyway: drop expired entries too, which keys() would not yield.
-        store.purgeStale()
+        // This walks the store anyway: drop expired entries too.
+        this.#purge(store)
         for (const key of [...store.keys()]) {
           if (invalidation.prefixes.some((prefix) => key.startsWith(prefix)) && store.delete(key)) {
             evicted++
@@ -203,15 +217,24 @@ export class Cache {
 
   /** Drops expired entries; `size` then counts only live ones. O(entries). */
   purgeStale(): void {
-    for (const store of this.#stores) store.purgeStale()
+    for (const store of this.#stores) this.#purge(store)
+  }
+
+  /** Drops the entries of `store` past their TTL and stale-if-error time. */
+  #purge(store: LRUCache<string, Entry>): void {
+    const now = this.#now()
+    const expired: string[] = []
+    for (const [key, entry] of store.entries()) if (now > entry.dropAt) expired.push(key)
+    for (const key of expired) store.delete(key)
   }
 
   /** Evicts everything. Returns how many live entries were evicted. */
   clear(): number {
+    const now = this.#now()
     let evicted = 0
     for (const store of this.#stores) {
-      // keys() skips expired entries: count only what was still live.
-      for (const _ of store.keys()) evicted++
+      // Count only what was still live.
+      for (const entry of store.values()) if (now <= entry.expiresAt) evicted++
       store.clear()
     }
     return evicted

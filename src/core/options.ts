@@ -204,7 +204,8 @@ const ttlRange = (path: string, value: unknown): TtlRange => {
   if (!isObject(value))
     throw new ScacheOptionsError(path, `must be { minMs, maxMs } (got ${describe(value)})`)
   onlyKnown(path, value, ['minMs', 'maxMs'])
-  // lru-cache reads a TTL of 0 as "never expires"; 1 ms is the shortest real TTL.
+  // A TTL of 0 reads as "never expires" in many caches (lru-cache among them); 1 ms is the
+  // shortest real TTL.
   const minMs = integer(`${path}.minMs`, value.minMs, 1, 365 * DAY_MS)
   const maxMs = integer(`${path}.maxMs`, value.maxMs, 1, 365 * DAY_MS)
   if (maxMs < minMs)

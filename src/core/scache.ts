@@ -620,9 +620,9 @@ export class Scache {
     return evicted
   }
 
-  /** Whether reads skip the cache now; `deferred`: this invocation's poll was held back. */
-  #bypassing(deferred: boolean): boolean {
-    const age = this.options.now() - this.#syncedAt
+  /** Whether reads skip the cache at `now`; `deferred`: this invocation's poll was held back. */
+  #bypassing(deferred: boolean, now: number = this.options.now()): boolean {
+    const age = now - this.#syncedAt
     // A negative age is a clock that stepped back: how old the cache is cannot be known.
     return (
       age > this.options.maxStalenessMs ||
@@ -639,8 +639,8 @@ export class Scache {
     // Checked on every read, not once per invocation: a long handler must not outlive the bound.
     const bypassed = (): boolean => this.#bypassing(deferred)
     // A read from the store, counted as a hit (crediting the entry's cost) or a miss.
-    const lookup = <T>(key: string): CacheHit<T> | undefined => {
-      const hit = this.cache.get<T>(key)
+    const lookup = <T>(key: string, now?: number): CacheHit<T> | undefined => {
+      const hit = this.cache.get<T>(key, now)
       if (hit === undefined) counters.misses++
       else {
         counters.hits++
@@ -654,11 +654,13 @@ export class Scache {
       },
       stats: () => this.stats(),
       get: <T>(key: string): T | undefined => {
-        if (bypassed()) {
+        // The hot path of a hit: one clock read serves the staleness bound and the entry's TTL.
+        const now = this.options.now()
+        if (this.#bypassing(deferred, now)) {
           counters.bypassed++
           return undefined
         }
-        return lookup<T>(key)?.value
+        return lookup<T>(key, now)?.value
       },
       set: (key, value, options) => (bypassed() ? false : this.cache.set(key, value, options)),
       getMany: <T>(keys: readonly string[]) => {

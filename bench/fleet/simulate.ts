@@ -1,0 +1,481 @@
+import type { KinesisClient } from '@aws-sdk/client-kinesis'
+import type { EncodedRecord, Invalidation, RecordDecoder } from '../../src/index.js'
+import type { ScacheLib } from '../lib/scache.js'
+import { quantile } from '../lib/stats.js'
+import { type Caller, SimulatedKinesis, type SimulatedKinesisStats } from './kinesis.js'
+import { exponentialMs, seededRandom, zipf } from './prng.js'
+
+/**
+ * How containers poll: `adaptive` is scache itself (`createScache`), which backs off
+ * exponentially with jitter after a throttled poll; `fixed` drives scache's StreamReader directly
+ * and polls every `pollIntervalMs` (with the same jitter) whatever the last poll met.
+ */
+export type PollMode = 'adaptive' | 'fixed'
+
+export interface FleetConfig {
+  readonly containers: number
+  readonly mode: PollMode
+  readonly pollIntervalMs: number
+  readonly shards: number
+  /** Replicated streams: each container reads one of them; writers write to all. */
+  readonly streams: number
+  readonly seed: number
+  /** Requests per second to each container (Poisson). */
+  readonly requestsPerSecond: number
+  /** Invalidations per second, fleet-wide (Poisson), of keys drawn like the reads. */
+  readonly writesPerSecond: number
+  /** Distinct keys, read with Zipf(1) popularity. */
+  readonly keys: number
+  readonly ttlMs: { readonly minMs: number; readonly maxMs: number }
+  readonly maxStalenessMs: number
+  /** Virtual time of a load from the source on a miss, ms. */
+  readonly loadMs: number
+  /** Virtual latency of each Kinesis call, uniform in this range, ms. */
+  readonly callLatencyMs: { readonly min: number; readonly max: number }
+  /** From put to readable, ms. */
+  readonly visibilityDelayMs: number
+  /** Simulated time before measuring, then measured, ms. */
+  readonly warmupMs: number
+  readonly durationMs: number
+}
+
+export interface FleetResult {
+  readonly config: FleetConfig
+  /** Wall time the simulation took on this machine, s. */
+  readonly simulatedInS: number
+  /** Admitted GetRecords per shard per second (mean over every shard of every stream). */
+  readonly readTpsPerShard: number
+  /** GetRecords sent per shard per second, admitted or not. */
+  readonly attemptedTpsPerShard: number
+  /** Calls refused by a limit, and their share of the calls made. */
+  readonly throttles: number
+  readonly throttleRate: number
+  /** Polls made per container per second. */
+  readonly pollsPerContainerPerSecond: number
+  /** Staleness of the measured writes (see `staleness`), s. */
+  readonly stalenessP50S: number
+  readonly stalenessP99S: number
+  readonly stalenessMaxS: number
+  /** Writes measured, and those of them some container held the key of. */
+  readonly writes: number
+  readonly writesHeld: number
+  /** Holders still exposed when the run ended (counted up to the end: a lower bound). */
+  readonly censored: number
+  /** Reads that returned a value older than the source's at that moment, and their share. */
+  readonly staleReads: number
+  readonly staleReadRate: number
+  /** Of those reads, how old the newer value was (the staleness a caller saw), p99 and max, s. */
+  readonly servedStalenessP99S: number
+  readonly servedStalenessMaxS: number
+  /** Reads answered from the cache, and reads that bypassed it, as shares of every read. */
+  readonly hitRatio: number
+  readonly bypassRate: number
+  readonly reads: number
+  readonly kinesis: SimulatedKinesisStats
+}
+
+/** A write of one key, followed until every container that held the key let go of it. */
+interface Write {
+  readonly key: string
+  readonly at: number
+  readonly measured: boolean
+  /** Containers that held the key when it was written, and when their entry would expire. */
+  readonly holders: Map<number, number>
+  /** When the last holder so far let go. */
+  releasedAt: number
+  held: boolean
+}
+
+interface Value {
+  readonly version: number
+}
+
+/** One simulated container: its own virtual clock, cache and stream position. */
+interface Container {
+  readonly id: number
+  readonly clock: { t: number }
+  /** Serves one request at `clock.t`: begin (poll if due), read a key, load it on a miss. */
+  request(key: string): Promise<void>
+  /** Whether a live entry for `key` is held now (its clock). */
+  holds(key: string): boolean
+  /** Until when the held entry of `key` lives (TTL), as the handler set it. */
+  readonly expiries: Map<string, number>
+  /** Writes whose key this container held, not yet let go. */
+  readonly exposed: Set<Write>
+}
+
+interface Counters {
+  reads: number
+  hits: number
+  bypassed: number
+  staleReads: number
+  polls: number
+  measuring: boolean
+}
+
+/** A binary min-heap of events by time; ties in insertion order, so runs replay exactly. */
+class EventQueue<T> {
+  readonly #heap: { t: number; n: number; item: T }[] = []
+  #n = 0
+
+  get size(): number {
+    return this.#heap.length
+  }
+
+  push(t: number, item: T): void {
+    const heap = this.#heap
+    heap.push({ t, n: this.#n++, item })
+    let i = heap.length - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!this.#less(i, parent)) break
+      this.#swap(i, parent)
+      i = parent
+    }
+  }
+
+  pop(): { t: number; item: T } | undefined {
+    const heap = this.#heap
+    const top = heap[0]
+    const last = heap.pop()
+    if (top === undefined || last === undefined) return undefined
+    if (heap.length > 0) {
+      heap[0] = last
+      let i = 0
+      for (;;) {
+        const left = 2 * i + 1
+        const right = left + 1
+        let smallest = i
+        if (left < heap.length && this.#less(left, smallest)) smallest = left
+        if (right < heap.length && this.#less(right, smallest)) smallest = right
+        if (smallest === i) break
+        this.#swap(i, smallest)
+        i = smallest
+      }
+    }
+    return top
+  }
+
+  #less(a: number, b: number): boolean {
+    const x = this.#heap[a]
+    const y = this.#heap[b]
+    if (x === undefined || y === undefined) return false
+    return x.t < y.t || (x.t === y.t && x.n < y.n)
+  }
+
+  #swap(a: number, b: number): void {
+    const heap = this.#heap
+    const x = heap[a]
+    const y = heap[b]
+    if (x === undefined || y === undefined) return
+    heap[a] = y
+    heap[b] = x
+  }
+}
+
+/**
+ * Runs one fleet in virtual time: N containers, each with its own clock, serving Poisson
+ * requests; writers invalidating keys at a fleet-wide rate; one simulated Kinesis enforcing the
+ * per-shard limits. Events run in time order; a request runs to its end (its poll's calls
+ * advance its container's clock by their latency) before the next event starts, so the calls of
+ * polls that overlap in virtual time reach Kinesis in request order.
+ *
+ * Staleness of a write: from the write until every container that held a live entry of its key
+ * at that moment has let go of it, by applying the invalidation (seen by a decoder on its read
+ * path), by clearing its cache, or by the entry's TTL ending. A write no container held is not
+ * counted. It includes Kinesis' visibility delay.
+ */
+export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promise<FleetResult> => {
+  const started = performance.now()
+  const random = seededRandom(config.seed)
+  const streamNames = Array.from({ length: config.streams }, (_, i) => `invalidations-${i + 1}`)
+  const kinesis = new SimulatedKinesis({
+    streams: streamNames.map((name) => ({ name, shards: config.shards })),
+    visibilityDelayMs: config.visibilityDelayMs,
+  })
+  const keys = Array.from({ length: config.keys }, (_, i) => `users:${i}`)
+  const drawKey = zipf(config.keys, 1, random)
+  const end = config.warmupMs + config.durationMs
+  const counters: Counters = {
+    reads: 0,
+    hits: 0,
+    bypassed: 0,
+    staleReads: 0,
+    polls: 0,
+    measuring: false,
+  }
+  /** The source of truth: each key's version, and when each version was written. */
+  const versions = new Map<string, number[]>()
+  const versionOf = (key: string): number => versions.get(key)?.length ?? 0
+  const writesByData = new WeakMap<Uint8Array, Write>()
+  const writes: Write[] = []
+  /** For each read that returned an outdated value: how long since the newer value was written, s. */
+  const servedStaleness: number[] = []
+
+  const release = (container: Container, write: Write, at: number): void => {
+    const expiresAt = write.holders.get(container.id)
+    if (expiresAt === undefined) return
+    write.holders.delete(container.id)
+    container.exposed.delete(write)
+    write.releasedAt = Math.max(write.releasedAt, Math.min(at, expiresAt))
+  }
+  const releaseAll = (container: Container, at: number): void => {
+    for (const write of [...container.exposed]) release(container, write, at)
+  }
+  /** Sees every record a container applies, on scache's own read path, and lets go of its write. */
+  const observer = (container: () => Container): RecordDecoder => ({
+    name: 'fleet-observer',
+    decode: (record: EncodedRecord) => {
+      const write = writesByData.get(record.data)
+      const c = container()
+      if (write !== undefined) release(c, write, c.clock.t)
+      // Not a decoder of its own format: scache's decodes the record.
+      return undefined
+    },
+  })
+  const latency = () =>
+    config.callLatencyMs.min + random() * (config.callLatencyMs.max - config.callLatencyMs.min)
+  const drawTtl = () =>
+    config.ttlMs.minMs + Math.floor(random() * (config.ttlMs.maxMs - config.ttlMs.minMs + 1))
+
+  /** A read of `key` through `get`, loading on a miss and storing with `set`. */
+  const read = async (
+    container: Container,
+    key: string,
+    get: () => Value | undefined,
+    bypassed: boolean,
+    set: (value: Value, ttlMs: number) => boolean,
+  ): Promise<void> => {
+    const now = container.clock.t
+    const value = get()
+    if (counters.measuring) {
+      counters.reads++
+      if (bypassed) counters.bypassed++
+      else if (value !== undefined) counters.hits++
+    }
+    if (value !== undefined) {
+      const newer = versions.get(key)?.[value.version]
+      if (counters.measuring && newer !== undefined) {
+        counters.staleReads++
+        servedStaleness.push((now - newer) / 1_000)
+      }
+      return
+    }
+    const loaded: Value = { version: versionOf(key) }
+    container.clock.t = now + config.loadMs
+    const ttlMs = drawTtl()
+    if (set(loaded, ttlMs)) container.expiries.set(key, container.clock.t + ttlMs)
+  }
+
+  const newCaller = (clock: { t: number }): Caller => ({
+    now: () => clock.t,
+    arrive: (at) => {
+      clock.t = Math.max(clock.t, at)
+    },
+    latencyMs: latency,
+  })
+
+  const adaptive = (id: number): Container => {
+    const clock = { t: 0 }
+    const self: Container = {
+      id,
+      clock,
+      expiries: new Map(),
+      exposed: new Set(),
+      request: async (key) => {
+        const invocation = await instance.begin()
+        if (invocation.poll !== undefined && counters.measuring) counters.polls++
+        await read(
+          self,
+          key,
+          () => invocation.cache.get<Value>(key),
+          invocation.cache.bypassed,
+          (value, ttlMs) => invocation.cache.set(key, value, { ttlMs }),
+        )
+        const line = invocation.end()
+        if (line.cleared !== undefined) releaseAll(self, clock.t)
+      },
+      holds: (key) => instance.cache.has(key),
+    }
+    const client: KinesisClient = kinesis.client(newCaller(clock))
+    const instance = lib.createScache({
+      stream:
+        config.streams > 1 ? { names: streamNames, client } : { name: 'invalidations-1', client },
+      clock: { now: () => clock.t, random },
+      pollIntervalMs: config.pollIntervalMs,
+      maxStalenessMs: config.maxStalenessMs,
+      ttl: config.ttlMs,
+      decoders: [observer(() => self)],
+      log: false,
+    })
+    return self
+  }
+
+  /** The fixed-interval baseline: scache's StreamReader, polled on schedule whatever happens. */
+  const fixed = (id: number): Container => {
+    const clock = { t: 0 }
+    const store = new Map<string, { value: Value; expiresAt: number }>()
+    const stream = streamNames[Math.floor(random() * streamNames.length)] as string
+    let syncedAt = 0
+    let lastPollAt = Number.NEGATIVE_INFINITY
+    let intervalMs = 0
+    let healthy = true
+    const live = (key: string): Value | undefined => {
+      const entry = store.get(key)
+      return entry !== undefined && clock.t <= entry.expiresAt ? entry.value : undefined
+    }
+    const self: Container = {
+      id,
+      clock,
+      expiries: new Map(),
+      exposed: new Set(),
+      request: async (key) => {
+        const now = clock.t
+        for (const [k, entry] of store) if (now > entry.expiresAt) store.delete(k)
+        if (store.size === 0) {
+          // As scache does: nothing cached, nothing can be stale; move to now for free.
+          reader.skipToNow(Math.min(60_000, config.maxStalenessMs / 2))
+          syncedAt = now
+          healthy = true
+        } else if (now - lastPollAt >= intervalMs) {
+          const result = await reader.poll({ apply: (invalidation) => evict(invalidation) })
+          if (counters.measuring) counters.polls++
+          lastPollAt = now
+          intervalMs = config.pollIntervalMs * (0.8 + 0.2 * random())
+          if (result.restarted !== undefined) {
+            store.clear()
+            releaseAll(self, clock.t)
+            syncedAt = clock.t
+            healthy = true
+          } else {
+            healthy = result.ok
+            if (result.ok) syncedAt = now
+          }
+        }
+        const bypassed = !healthy || clock.t - syncedAt > config.maxStalenessMs
+        await read(
+          self,
+          key,
+          () => (bypassed ? undefined : live(key)),
+          bypassed,
+          (value, ttlMs) => {
+            if (bypassed) return false
+            store.set(key, { value, expiresAt: clock.t + ttlMs })
+            return true
+          },
+        )
+      },
+      holds: (key) => live(key) !== undefined,
+    }
+    const evict = (invalidation: Invalidation): void => {
+      if (invalidation.all) store.clear()
+      for (const key of invalidation.keys) store.delete(key)
+      for (const prefix of invalidation.prefixes)
+        for (const key of store.keys()) if (key.startsWith(prefix)) store.delete(key)
+    }
+    const reader = new lib.StreamReader({
+      stream,
+      client: kinesis.client(newCaller(clock)),
+      clockSkewMs: 5_000,
+      maxPagesPerShard: 5,
+      maxBehindMs: config.maxStalenessMs,
+      decoders: [observer(() => self)],
+      now: () => clock.t,
+    })
+    return self
+  }
+
+  const containers = Array.from({ length: config.containers }, (_, id) =>
+    config.mode === 'adaptive' ? adaptive(id) : fixed(id),
+  )
+  type Event = { kind: 'request'; container: Container } | { kind: 'write' } | { kind: 'measure' }
+  const queue = new EventQueue<Event>()
+  for (const container of containers)
+    queue.push(exponentialMs(random, config.requestsPerSecond), { kind: 'request', container })
+  queue.push(exponentialMs(random, config.writesPerSecond), { kind: 'write' })
+  queue.push(config.warmupMs, { kind: 'measure' })
+
+  for (let event = queue.pop(); event !== undefined && event.t < end; event = queue.pop()) {
+    const { t, item } = event
+    if (item.kind === 'measure') {
+      counters.measuring = true
+      kinesis.resetStats()
+    } else if (item.kind === 'write') {
+      const key = keys[drawKey()] as string
+      const history = versions.get(key) ?? []
+      history.push(t)
+      versions.set(key, history)
+      const write: Write = {
+        key,
+        at: t,
+        measured: counters.measuring,
+        holders: new Map(),
+        releasedAt: t,
+        held: false,
+      }
+      // Who holds the key as it is written: each is exposed until it lets go.
+      for (const container of containers) {
+        container.clock.t = Math.max(container.clock.t, t)
+        if (!container.holds(key)) continue
+        write.holders.set(container.id, container.expiries.get(key) ?? end)
+        container.exposed.add(write)
+      }
+      write.held = write.holders.size > 0
+      writes.push(write)
+      const data = lib.encodeRecord({ keys: [key], prefixes: [], all: false }, t)
+      writesByData.set(data, write)
+      for (const stream of streamNames) kinesis.put(stream, data, `${key}/${random()}`, t)
+      queue.push(t + exponentialMs(random, config.writesPerSecond), { kind: 'write' })
+    } else {
+      const container = item.container
+      // One request at a time per container: a request arriving mid-request waits for it.
+      container.clock.t = Math.max(container.clock.t, t)
+      await container.request(keys[drawKey()] as string)
+      queue.push(t + exponentialMs(random, config.requestsPerSecond), item)
+    }
+  }
+
+  // Holders still exposed at the end count until the end (or their entry's expiry).
+  let censored = 0
+  for (const write of writes) {
+    for (const [, expiresAt] of write.holders) {
+      if (expiresAt > end) censored++
+      write.releasedAt = Math.max(write.releasedAt, Math.min(end, expiresAt))
+    }
+  }
+  const measured = writes.filter((write) => write.measured)
+  const held = measured.filter((write) => write.held)
+  const staleness = held.map((write) => (write.releasedAt - write.at) / 1_000)
+  const stats = kinesis.stats()
+  const seconds = config.durationMs / 1_000
+  const shardCount = config.streams * config.shards
+  const calls = Object.values(stats.calls).reduce((sum, n) => sum + n, 0)
+  const throttles = Object.values(stats.throttled).reduce((sum, n) => sum + n, 0)
+  const admitted = Object.values(stats.getRecordsByShard).reduce((sum, n) => sum + n, 0)
+  const reads = counters.reads
+  const round = (value: number, digits = 3) => Number(value.toFixed(digits))
+  return {
+    config,
+    simulatedInS: round((performance.now() - started) / 1_000, 2),
+    readTpsPerShard: round(admitted / seconds / shardCount, 2),
+    attemptedTpsPerShard: round((stats.calls.GetRecords ?? 0) / seconds / shardCount, 2),
+    throttles,
+    throttleRate: calls === 0 ? 0 : round(throttles / calls),
+    pollsPerContainerPerSecond: round(counters.polls / seconds / config.containers),
+    stalenessP50S: round(quantile(staleness, 0.5), 2),
+    stalenessP99S: round(quantile(staleness, 0.99), 2),
+    stalenessMaxS: round(quantile(staleness, 1), 2),
+    writes: measured.length,
+    writesHeld: held.length,
+    censored,
+    staleReads: counters.staleReads,
+    staleReadRate: reads === 0 ? 0 : round(counters.staleReads / reads, 4),
+    servedStalenessP99S:
+      servedStaleness.length === 0 ? 0 : round(quantile(servedStaleness, 0.99), 2),
+    servedStalenessMaxS: servedStaleness.length === 0 ? 0 : round(quantile(servedStaleness, 1), 2),
+    hitRatio: reads === 0 ? 0 : round(counters.hits / reads),
+    bypassRate: reads === 0 ? 0 : round(counters.bypassed / reads),
+    reads,
+    kinesis: stats,
+  }
+}

@@ -1,0 +1,68 @@
+import { estimateBytes } from '../src/cache/size.js'
+import { loadScache } from './lib/scache.js'
+import { instantClient } from './lib/stub-client.js'
+
+/**
+ * One memory measurement, in its own process (run with --expose-gc): `empty` builds the cache and
+ * stops; `filled` then writes `factor` × maxBytes of values through `context.cache.set`. Prints
+ * the process's memory after full collections, as JSON.
+ */
+const [mode = 'empty', shape = 'objects', maxBytesArg = '33554432', factorArg = '10'] =
+  process.argv.slice(2)
+const maxBytes = Number(maxBytesArg)
+const factor = Number(factorArg)
+const gc = globalThis.gc
+if (gc === undefined) throw new Error('memory-child: run with --expose-gc')
+
+const value = (i: number): unknown =>
+  shape === 'strings'
+    ? `${i}:${'x'.repeat(1_000)}`
+    : {
+        id: i,
+        name: `user ${i}`,
+        email: `user${i}@example.com`,
+        roles: ['reader', 'writer'],
+        address: { street: `${i} Main Street`, city: 'Springfield', zip: String(10_000 + i) },
+        bio: 'y'.repeat(600),
+      }
+
+const { createScache } = await loadScache()
+const scache = createScache({
+  stream: { name: 'bench', client: instantClient() },
+  maxBytes,
+  // Room for every entry the byte budget allows: the bytes bind, not the count. (lru-cache
+  // allocates its slots up front, so this is in the empty baseline too.)
+  maxEntries: 100_000,
+  ttl: { minMs: 3_600_000, maxMs: 3_600_000 },
+  pollIntervalMs: 3_600_000,
+  maxStalenessMs: 3_600_000,
+  log: false,
+})
+const invocation = await scache.begin()
+let written = 0
+let entries = 0
+if (mode === 'filled') {
+  for (let i = 0; written < factor * maxBytes; i++) {
+    const v = value(i)
+    written += estimateBytes(v)
+    invocation.cache.set(`users:${i}`, v)
+    entries++
+  }
+}
+for (let i = 0; i < 3; i++) gc()
+await new Promise((resolve) => setTimeout(resolve, 50))
+gc()
+const memory = process.memoryUsage()
+process.stdout.write(
+  JSON.stringify({
+    rss: memory.rss,
+    heapUsed: memory.heapUsed,
+    heapTotal: memory.heapTotal,
+    external: memory.external,
+    written,
+    writes: entries,
+    held: scache.cache.size,
+    estimatedBytes: scache.cache.bytes,
+  }),
+)
+invocation.end()

@@ -1,0 +1,477 @@
+import type { ColdStartResult } from './cold-start.js'
+import type { FleetBenchResult, FleetSummary } from './fleet/index.js'
+import type { HitPathResult } from './hit-path.js'
+import type { Machine } from './lib/machine.js'
+import type { MemoryResult } from './memory.js'
+import type { MiddlewareResult } from './middleware.js'
+import type { StreamCostResult } from './stream-cost.js'
+
+export const sectionNames = [
+  'hitPath',
+  'middleware',
+  'streamCost',
+  'fleet',
+  'coldStart',
+  'memory',
+] as const
+export type SectionName = (typeof sectionNames)[number]
+
+interface Section<T> {
+  readonly machine: Machine
+  readonly result: T
+}
+
+export interface Results {
+  sections: {
+    hitPath?: Section<HitPathResult>
+    middleware?: Section<MiddlewareResult>
+    streamCost?: Section<StreamCostResult>
+    fleet?: Section<FleetBenchResult>
+    coldStart?: Section<ColdStartResult>
+    memory?: Section<MemoryResult>
+  }
+}
+
+const n = (value: number, digits = 3): string => {
+  if (!Number.isFinite(value)) return String(value)
+  const abs = Math.abs(value)
+  const rounded =
+    abs >= 100 ? Math.round(value) : Number(value.toPrecision(abs >= 1 ? digits : digits - 1))
+  return rounded.toLocaleString('en-US', { maximumFractionDigits: 3 })
+}
+const kib = (bytes: number) => `${n(bytes / 1024)} KiB`
+const mib = (bytes: number) => `${n(bytes / 2 ** 20)} MiB`
+const pct = (ratio: number) => `${n(ratio * 100)} %`
+const met = (ok: boolean) => (ok ? 'met' : '**missed**')
+const table = (head: readonly string[], rows: readonly (readonly string[])[]): string =>
+  [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n')
+const measuredOn = (m: Machine) =>
+  `_Measured ${m.date.slice(0, 10)} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), Node ${m.node}, ${m.platform}._`
+
+const header = `# Benchmarks
+
+\`npm run bench\` builds the package, runs every benchmark below and rewrites this file, its chart
+([fleet-staleness.svg](fleet-staleness.svg)) and the raw figures in
+[bench/results.json](../bench/results.json). \`npm run bench -- fleet memory\` runs some sections
+only (the others keep their last results). Each section runs in a fresh Node process and measures
+the built package (\`dist/\`), as a function runs it. The benchmarks are not part of \`npm test\`:
+timings are never asserted. Figures only mean something against the baseline measured beside
+them in the same run, on the same machine: read the ratios.
+
+| section | how it measures | code |
+| --- | --- | --- |
+| Hit path | ns per hit of \`context.cache.get\` (the \`RequestCache\` of \`begin()\`) on 1,000 cached keys, in batches of 1,000, with tinybench; beside it, in the same process: \`Map.get\`, raw \`lru-cache\` \`get\`, lru-cache with a per-entry TTL read against the clock, scache's store, and one \`Date.now()\`. Median batch time of each of 3 rounds, then the median round. (Under Middy, \`request.context.cache\` is this same object.) | [bench/hit-path.ts](../bench/hit-path.ts) |
+| Middleware overhead | Wall and CPU time (\`process.cpuUsage\`, user + system) per warm invocation of a Middy handler with and without scache, 7 rounds of 20,000 invocations in rotating order, median. Stream I/O stubbed: no poll is due (\`pollIntervalMs\` of an hour), and, in a separate row, a poll on every invocation answered at once by a \`KinesisClient\` whose \`send\` returns empty \`GetRecords\`. | [bench/middleware.ts](../bench/middleware.ts) |
+| Stream cost | Kinesis calls (counted by the limits proxy) and wall time per warm poll, against kinesalite started in-process behind the limits proxy (test/support/limits-proxy.ts): scache (\`pollIntervalMs: 0\`) against the per-request read of a-h/scache (ListShards, then GetShardIterator and GetRecords per shard in sequence; [bench/baseline](../bench/baseline/per-request-reader.ts)). 1 and 4 shards, each algorithm on its own stream and proxy, polled alternately 4 times a second, nothing new on the stream; with the proxy adding 0 ms (loopback) and 10 ms (about an in-region call) to each call. | [bench/stream-cost.ts](../bench/stream-cost.ts) |
+| Fleet simulation | N containers running scache's real code in virtual time against a simulated Kinesis that enforces the per-shard limits; see [below](#4-fleet-simulation). | [bench/fleet/](../bench/fleet) |
+| Cold start | The example handler (examples/quickstart/handler.ts) bundled with esbuild as SAM builds it (minified ESM for Node, AWS SDK external); and the time a fresh \`node\` process takes to import the package (\`dist/index.js\`), against \`@middy/core\` alone: 25 processes each, interleaved, median. | [bench/cold-start.ts](../bench/cold-start.ts) |
+| Memory | RSS and \`heapUsed\` after writing 10 × \`maxBytes\` (32 MiB) of values through \`context.cache.set\`, in a child process with \`--expose-gc\` after full collections, against the same process with an empty cache; objects (user records) and 1 KB strings; median of 3. | [bench/memory.ts](../bench/memory.ts) |
+`
+
+const hitSection = (s: Section<HitPathResult>): string => {
+  const r = s.result
+  const ns = (name: string) => r.nsPerHit[name] ?? Number.NaN
+  const clock = ns('Date.now (one clock read)')
+  const lru = ns('lru-cache get')
+  const floor = lru + clock
+  return `## 1. Hit path
+
+${measuredOn(s.machine)}
+
+${table(
+  ['read', 'ns per hit', '× lru-cache get'],
+  Object.keys(r.nsPerHit).map((name) => [name, n(ns(name)), n(ns(name) / lru)]),
+)}
+
+\`context.cache.get\` is **${n(r.ratioToLruCache)}×** raw lru-cache \`get\` (target ≤ 1.5×: ${met(r.ratioToLruCache <= 1.5)}) and ${n(r.ratioToMap)}× \`Map.get\`.
+
+Why: a hit must read the clock, for the entry's TTL and for the staleness bound (\`maxStalenessMs\`
+is checked on every read, so that a long invocation cannot outlive it), and one \`Date.now()\`
+costs ${n(clock)} ns on this machine, ${n(clock / lru)}× a whole lru-cache \`get\`. lru-cache's
+\`get\` plus one clock read is ${n(floor)} ns; scache's hit is ${n(ns('context.cache.get'))} ns, so
+everything else it does (the bypass check, the keyspace, the hit counters and the credited load
+cost) costs about ${n(ns('context.cache.get') - floor)} ns. Profiling the hit path found three
+clock reads per hit (the staleness bound, lru-cache's own TTL check, the entry's TTL) and a
+keyspace lookup that sliced every key; entries now carry their own expiry instead of lru-cache's
+TTL, and one clock read serves both checks (the row "lru-cache get (ttl, ttlResolution 0)" shows
+what lru-cache's TTL check costs on its own).
+The ratio cannot reach 1.5× without dropping the per-read clock check (a cached clock would let a
+thawed container serve entries past their TTL or the cache past its staleness bound).
+`
+}
+
+const middlewareSection = (s: Section<MiddlewareResult>): string => {
+  const r = s.result
+  return `## 2. Middleware overhead
+
+${measuredOn(s.machine)}
+
+${table(
+  ['handler', 'wall µs / invocation', 'CPU µs / invocation'],
+  Object.entries(r.perInvocationUs).map(([name, v]) => [name, n(v.wall), n(v.cpu)]),
+)}
+
+scache adds **${n(r.overheadCpuUs)} µs of CPU** (${n(r.overheadWallUs)} µs wall) per warm invocation when
+no poll is due (target < 10 µs: ${met(r.overheadCpuUs < 10)}): \`begin()\` (schedule and staleness
+checks, the per-invocation \`RequestCache\`), \`end()\` (the log line object; \`log: false\`) and the
+Middy hooks. Serialising the log line adds the difference between the first two scache rows. A
+poll on every invocation, with the client answering at once, costs ${n(r.overheadWithPollCpuUs)} µs
+of CPU in all (the reader's own work per poll, without the network). CPU includes Node's
+background threads (GC), so it can exceed wall time.
+`
+}
+
+const streamSection = (s: Section<StreamCostResult>): string => {
+  const r = s.result
+  const rows = r.rows.map((row) => [
+    `${row.shards}`,
+    `${row.latencyMs} ms`,
+    Object.entries(row.scache.calls)
+      .map(([op, c]) => `${n(c)} ${op}`)
+      .join(' + '),
+    Object.entries(row.baseline.calls)
+      .map(([op, c]) => `${n(c)} ${op}`)
+      .join(' + '),
+    `**${n(row.callRatio)}×**`,
+    `${n(row.scache.p50Ms)} (p90 ${n(row.scache.p90Ms)})`,
+    `${n(row.baseline.p50Ms)} (p90 ${n(row.baseline.p90Ms)})`,
+    `${n(row.timeRatio)}×`,
+    `${row.scache.throttled + row.baseline.throttled}`,
+  ])
+  const one = r.rows.find((row) => row.shards === 1 && row.latencyMs === 0)
+  const four = r.fourToOneShard
+  const entries = Object.entries(four)
+  const fourOk = entries.every(([, ratio]) => ratio <= 1.2)
+  return `## 3. Stream cost per warm poll
+
+${measuredOn(s.machine)}
+
+${table(
+  [
+    'shards',
+    'added latency',
+    'scache calls / poll',
+    'a-h/scache calls / poll',
+    'fewer calls',
+    'scache ms (p50)',
+    'a-h/scache ms (p50)',
+    'faster',
+    'throttled',
+  ],
+  rows,
+)}
+
+- Calls at 1 shard: a-h/scache makes **${n(one?.callRatio ?? Number.NaN)}×** as many (target ≥ 3×:
+  ${met((one?.callRatio ?? 0) >= 3)}). Its ListShards and GetShardIterator per request are gone; what is
+  left is one GetRecords per shard, the least a poll can make. At 4 shards the ratio is
+  (1 + 2 × 4) / 4 = 2.25×: the shard count multiplies both.
+- scache's 4-shard poll against its 1-shard poll: ${entries.map(([latency, ratio]) => `**${n(ratio)}×** with ${latency} added`).join(', ')} (target ≤ 1.2×: ${met(fourOk)}). scache
+  sends the 4 GetRecords at once, but kinesalite, the proxy and the SDK client all run on this
+  benchmark's one thread, so the emulator's share of each call is served one after the other: on
+  loopback, where that share is most of a call, 4 shards cost about 4 calls' worth of CPU. With
+  latency added the calls overlap; what remains is the serial CPU of the 3 extra calls. Against a
+  real Kinesis, which serves the shards in parallel, a poll costs one round trip whatever the
+  shard count; a-h/scache's sequential reads cost (1 + 2 × shards) round trips.
+`
+}
+
+const fleetRows = (summary: FleetSummary, sizes: readonly number[]): string[][] =>
+  summary.runs.map((run, index) => [
+    `${sizes[index]}`,
+    `${n(run.readTpsPerShard)} / ${n(run.attemptedTpsPerShard)}`,
+    `${run.throttles} (${pct(run.throttleRate)})`,
+    `${n(run.pollsPerContainerPerSecond)}`,
+    `${n(run.stalenessP50S)} / ${n(run.stalenessP99S)}`,
+    `${pct(run.staleReadRate)} (max ${n(run.servedStalenessMaxS)} s)`,
+    pct(run.bypassRate),
+    pct(run.hitRatio),
+    `${n(run.simulatedInS)} s`,
+  ])
+
+const fleetSection = (s: Section<FleetBenchResult>): string => {
+  const r = s.result
+  const w = r.workload
+  const head = [
+    'containers',
+    'GetRecords/s per shard (ok / sent)',
+    'throttled calls',
+    'polls/s per container',
+    'staleness p50 / p99 (s)',
+    'stale reads',
+    'bypassed reads',
+    'hit ratio',
+    'simulated in',
+  ]
+  const byName = new Map(r.setups.map((summary) => [summary.name, summary]))
+  const pairs = r.setups
+    .filter((summary) => summary.setup.mode === 'adaptive')
+    .map((adaptive) => {
+      const fixedName = adaptive.name.replace(/^adaptive/, 'fixed')
+      return { adaptive, fixed: byName.get(fixedName) }
+    })
+  const maxServed = Math.max(
+    ...r.setups.flatMap((summary) => summary.runs.map((run) => run.servedStalenessMaxS)),
+  )
+  const throttlesAt = (summary: FleetSummary | undefined, size: number) =>
+    summary?.runs[r.sizes.indexOf(size)]?.throttles ?? Number.NaN
+  return `## 4. Fleet simulation
+
+${measuredOn(s.machine)}
+
+![p99 staleness against fleet size](fleet-staleness.svg)
+
+**How it works.** [bench/fleet/simulate.ts](../bench/fleet/simulate.ts) runs N simulated warm
+containers in virtual time. Each is scache's real code with a virtual clock (\`createScache({
+clock: { now, random } })\`) and a client on [a simulated Kinesis](../bench/fleet/kinesis.ts)
+that enforces Kinesis' documented limits: 5 GetRecords and 2 MiB read per second per shard,
+5 GetShardIterator per second per shard, 1,000 ListShards per second per stream, 20
+DescribeStreamSummary per second per account; over a limit it throws the SDK's own
+\`ProvisionedThroughputExceededException\` (\`LimitExceededException\` for the control plane), and a
+refused call takes no slot. A discrete-event loop runs requests and writes in time order; each
+request awaits \`begin()\`, reads a key (a miss loads it in ${w.loadMs} ms and stores it with a TTL
+of ${w.ttlMs.minMs / 1_000}–${w.ttlMs.maxMs / 1_000} s), and \`end()\`; each Kinesis call advances
+the container's clock by ${w.callLatencyMs.min}–${w.callLatencyMs.max} ms (the shards of one poll
+in parallel). Records become readable ${w.visibilityDelayMs} ms after they are written. Seeded
+(${w.seed}): every run replays exactly.
+
+Workload: ${w.requestsPerSecond} requests/s to each container, ${w.writesPerSecond} invalidations/s
+fleet-wide, ${n(w.keys)} keys with Zipf(1) popularity, \`maxStalenessMs\` ${n(w.maxStalenessMs)},
+\`onStreamError: 'bypass'\`; ${w.warmupMs / 1_000} s of warm-up, then ${w.durationMs / 1_000} s
+measured.
+
+- **adaptive** is scache itself: after a failed (throttled) poll the delay before the next
+  doubles, up to 30 s, jittered down to half, and each success halves its exponent.
+- **fixed** is the baseline: scache's \`StreamReader\` driven directly, polling every
+  \`pollIntervalMs\` (with the same 80–100 % jitter and the same skip when nothing is cached)
+  whatever the last poll met.
+- **streams**: replicated streams (\`stream.names\`); each container reads one, picked at random,
+  and writers put every invalidation on all of them.
+
+**Staleness** of a write: from the write until every container that held a live entry of its key
+at that moment has let go of it, by applying the invalidation (observed by a decoder on scache's
+own read path), by clearing its cache, or by the entry's TTL ending; writes no container held are
+not counted. It includes the idle time of containers that got no request (they poll only when a
+request comes), and of containers that were bypassing their cache: a container in either state
+serves nothing stale, so the columns **stale reads** (reads that returned a value older than the
+source's, and the oldest such value) and **bypassed reads** say what callers saw.
+
+${table(
+  [
+    'setup',
+    'largest fleet with p99 staleness < 5 s',
+    'throttled calls at 100',
+    'throttled calls at 1,000',
+  ],
+  r.setups.map((summary) => [
+    summary.name,
+    summary.largestUnderTarget === 0
+      ? `none of ${r.sizes[0]} or more`
+      : `${summary.largestUnderTarget}`,
+    n(throttlesAt(summary, 100)),
+    n(throttlesAt(summary, 1_000)),
+  ]),
+)}
+
+Fixed polling against scache's adaptive backoff, same topology, same seed (fixed → adaptive):
+
+${table(
+  ['topology', 'containers', 'throttled calls', 'bypassed reads', 'staleness p99 (s)', 'hit ratio'],
+  pairs.flatMap(({ adaptive, fixed }) =>
+    [10, 100, 1_000].map((size) => {
+      const index = r.sizes.indexOf(size)
+      const a = adaptive.runs[index]
+      const f = fixed?.runs[index]
+      if (a === undefined || f === undefined) return []
+      return [
+        adaptive.name.replace(/^adaptive, /, ''),
+        n(size),
+        `${n(f.throttles)} → ${n(a.throttles)}`,
+        `${pct(f.bypassRate)} → ${pct(a.bypassRate)}`,
+        `${n(f.stalenessP99S)} → ${n(a.stalenessP99S)}`,
+        `${pct(f.hitRatio)} → ${pct(a.hitRatio)}`,
+      ]
+    }),
+  ),
+)}
+
+What this says: every container reads every shard, so a stream serves about 5 / (polls per second
+per container) containers before its shards throttle, whatever the shard count; past that,
+staleness grows to the TTL and reads bypass the cache. Replicated streams multiply the budget.
+The adaptive backoff does not raise that ceiling (no poll schedule can); it cuts the throttled
+calls a fleet over budget makes, at the price of slower recovery for the containers that backed
+off (they bypass their cache until their next successful poll), which the bypassed-reads and
+staleness columns show. No read in any run returned a value more than ${n(maxServed)} s older
+than the source's (\`maxStalenessMs\` is ${n(w.maxStalenessMs / 1_000)} s): a fleet over budget
+bypasses its cache; it does not serve stale values.
+
+${r.setups
+  .map(
+    (summary) => `### ${summary.name}
+
+${table(head, fleetRows(summary, r.sizes))}
+`,
+  )
+  .join('\n')}`
+}
+
+const coldSection = (s: Section<ColdStartResult>): string => {
+  const r = s.result
+  const scacheBytes =
+    (r.bundle.bytesBy['scache (src/)'] ?? 0) + (r.bundle.bytesBy['lru-cache'] ?? 0)
+  return `## 5. Cold start
+
+${measuredOn(s.machine)}
+
+${table(
+  ['part of the bundle', 'minified bytes'],
+  [
+    ...Object.entries(r.bundle.bytesBy)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, bytes]) => [name, kib(bytes)]),
+    ['**total** (gzip)', `**${kib(r.bundle.bytes)}** (${kib(r.bundle.gzipBytes)})`],
+  ],
+)}
+
+${table(
+  ['import in a fresh node process', 'median ms'],
+  Object.entries(r.importMs).map(([name, ms]) => [name, n(ms)]),
+)}
+
+- Bundle of ${r.bundle.entry}: **${kib(r.bundle.bytes)}** minified (target ≤ 25 KB: ${met(r.bundle.bytes <= 25_000)}), of
+  which scache and lru-cache are ${kib(scacheBytes)}; ${kib(r.bundle.gzipBytes)} gzipped. lru-cache
+  alone is ${kib(r.bundle.bytesBy['lru-cache'] ?? 0)}; scache's own code carries the options'
+  validation, the reader, the publisher (for \`invalidate\`), the log line and the errors.
+- Import of \`dist/index.js\` over \`@middy/core\` alone: **${n(r.scacheOverMiddyMs)} ms** (target ≤ 10 ms:
+  ${met(r.scacheOverMiddyMs <= 10)}). Most of it is the AWS SDK's Kinesis client, which scache imports
+  and the Lambda runtime provides but does not load: it takes ${n(r.importMs['@aws-sdk/client-kinesis'] ?? Number.NaN)} ms on its own.
+  With the SDK already imported, \`dist/index.js\` (25 module files) adds
+  ${n(r.scacheWithoutSdkOverMiddyMs)} ms over \`@middy/core\` (${met(r.scacheWithoutSdkOverMiddyMs <= 10)} against the same target), and the
+  bundled handler, which is what a function deploys (scache, lru-cache and Middy in one file),
+  ${n(r.bundleWithoutSdkOverMiddyMs)} ms (${met(r.bundleWithoutSdkOverMiddyMs <= 10)}).
+`
+}
+
+const memorySection = (s: Section<MemoryResult>): string => {
+  const r = s.result
+  return `## 6. Memory
+
+${measuredOn(s.machine)}
+
+Budget \`maxBytes\` = ${mib(r.maxBytes)}; ${r.factor} × that written; empty-cache process: RSS ${mib(r.emptyRss)}, heap ${mib(r.emptyHeapUsed)}.
+
+${table(
+  [
+    'values',
+    'written',
+    'entries held',
+    'estimated bytes held',
+    'RSS growth',
+    'over maxBytes',
+    'heapUsed growth',
+    'over maxBytes',
+    'heapTotal growth',
+  ],
+  Object.entries(r.shapes).map(([shape, v]) => [
+    shape,
+    `${mib(v.writtenBytes)} (${n(v.writes)} entries)`,
+    n(v.held),
+    mib(v.estimatedBytes),
+    mib(v.rssGrowth),
+    `**${pct(v.rssOverhead)}**`,
+    mib(v.heapGrowth),
+    pct(v.heapOverhead),
+    mib(v.heapTotalGrowth),
+  ]),
+)}
+
+Target: growth within \`maxBytes\` + 20 %: RSS ${met(Object.values(r.shapes).every((v) => v.rssOverhead <= 0.2))}, heapUsed ${met(Object.values(r.shapes).every((v) => v.heapOverhead <= 0.2))}. The live heap
+(heapUsed) stays under \`maxBytes\`: the budget binds on scache's size estimate (2 bytes per
+string character, ~32 bytes per object, 96 per entry), which is above what V8 holds (1 byte per
+character of an ASCII string). RSS grows by more than the live heap because V8 keeps the old
+generation it grew to while the ${r.factor - 1} × \`maxBytes\` that was evicted became garbage: the
+heapTotal column, committed after full collections and not returned. Size a function's memory
+for RSS: about the live cache plus that headroom.
+`
+}
+
+export const renderReport = (results: Results): string => {
+  const s = results.sections
+  const summary: string[][] = []
+  if (s.hitPath)
+    summary.push([
+      'Hit path: `context.cache.get` / lru-cache `get`',
+      `${n(s.hitPath.result.ratioToLruCache)}×`,
+      '≤ 1.5×',
+      met(s.hitPath.result.ratioToLruCache <= 1.5),
+    ])
+  if (s.middleware)
+    summary.push([
+      'Middleware CPU per warm invocation, no poll due',
+      `${n(s.middleware.result.overheadCpuUs)} µs`,
+      '< 10 µs',
+      met(s.middleware.result.overheadCpuUs < 10),
+    ])
+  if (s.streamCost) {
+    const one = s.streamCost.result.rows.find((row) => row.shards === 1 && row.latencyMs === 0)
+    summary.push([
+      'Kinesis calls per warm poll, a-h/scache / scache, 1 shard',
+      `${n(one?.callRatio ?? Number.NaN)}×`,
+      '≥ 3×',
+      met((one?.callRatio ?? 0) >= 3),
+    ])
+    for (const [latency, ratio] of Object.entries(s.streamCost.result.fourToOneShard))
+      summary.push([
+        `4-shard poll / 1-shard poll (${latency} added per call)`,
+        `${n(ratio)}×`,
+        '≤ 1.2×',
+        met(ratio <= 1.2),
+      ])
+  }
+  if (s.fleet)
+    for (const setup of s.fleet.result.setups)
+      summary.push([
+        `Fleet, ${setup.name}: largest with p99 staleness < 5 s`,
+        setup.largestUnderTarget === 0 ? 'none' : `${setup.largestUnderTarget} containers`,
+        '(reported)',
+        '',
+      ])
+  if (s.coldStart) {
+    summary.push([
+      'Example handler bundle, minified',
+      kib(s.coldStart.result.bundle.bytes),
+      '≤ 25 KB',
+      met(s.coldStart.result.bundle.bytes <= 25_000),
+    ])
+    summary.push([
+      'Import dist/index.js over @middy/core',
+      `${n(s.coldStart.result.scacheOverMiddyMs)} ms`,
+      '≤ 10 ms',
+      met(s.coldStart.result.scacheOverMiddyMs <= 10),
+    ])
+  }
+  if (s.memory)
+    for (const [shape, v] of Object.entries(s.memory.result.shapes))
+      summary.push([
+        `RSS growth over maxBytes after writing 10 × maxBytes (${shape})`,
+        pct(v.rssOverhead),
+        '≤ 20 %',
+        met(v.rssOverhead <= 0.2),
+      ])
+  return `${[
+    header,
+    `## Summary\n\n${table(['benchmark', 'measured', 'target', ''], summary)}\n`,
+    s.hitPath && hitSection(s.hitPath),
+    s.middleware && middlewareSection(s.middleware),
+    s.streamCost && streamSection(s.streamCost),
+    s.fleet && fleetSection(s.fleet),
+    s.coldStart && coldSection(s.coldStart),
+    s.memory && memorySection(s.memory),
+  ]
+    .filter((part): part is string => typeof part === 'string')
+    .join('\n')
+    .trimEnd()}\n`
+}

@@ -1,0 +1,85 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { coldStart } from './cold-start.js'
+import { fleet } from './fleet/index.js'
+import { stalenessChart } from './fleet/svg.js'
+import { hitPath } from './hit-path.js'
+import { machine } from './lib/machine.js'
+import { loadScache } from './lib/scache.js'
+import { memory } from './memory.js'
+import { middlewareOverhead } from './middleware.js'
+import { type Results, renderReport, type SectionName, sectionNames } from './report.js'
+import { streamCost } from './stream-cost.js'
+
+/**
+ * `npm run bench [section …]`: runs each section in a fresh process (so that one section's JIT
+ * and heap state cannot colour another's), merges the results into bench/results.json (a
+ * section not run keeps its last results), and writes docs/BENCHMARKS.md and the fleet chart
+ * (`--report`: only those, from the results already there).
+ */
+const root = fileURLToPath(new URL('..', import.meta.url))
+const resultsPath = `${root}bench/results.json`
+const MARKER = '\nbench-result:'
+
+const runSection = async (name: SectionName): Promise<unknown> => {
+  switch (name) {
+    case 'hitPath':
+      return hitPath()
+    case 'middleware':
+      return middlewareOverhead()
+    case 'streamCost':
+      return streamCost()
+    case 'fleet':
+      return fleet(await loadScache(), (line) => process.stderr.write(`  ${line}\n`))
+    case 'coldStart':
+      return coldStart()
+    case 'memory':
+      return memory()
+  }
+}
+
+const child = process.argv[2] === '--section'
+if (child) {
+  const name = process.argv[3] as SectionName
+  const result = await runSection(name)
+  process.stdout.write(`${MARKER}${JSON.stringify({ machine: machine(), result })}`)
+} else {
+  // `--report`: only render the docs again from bench/results.json.
+  const reportOnly = process.argv.includes('--report')
+  const asked = reportOnly ? [] : process.argv.slice(2)
+  const unknown = asked.filter((name) => !sectionNames.includes(name as SectionName))
+  if (unknown.length > 0)
+    throw new Error(`bench: unknown section ${unknown.join(', ')} (${sectionNames.join(', ')})`)
+  const selected = reportOnly ? [] : asked.length === 0 ? sectionNames : (asked as SectionName[])
+  const results: Results = existsSync(resultsPath)
+    ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as Results)
+    : { sections: {} }
+  for (const name of selected) {
+    process.stderr.write(`bench: ${name}\n`)
+    const started = performance.now()
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--section', name],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      },
+    )
+    const payload = out.slice(out.lastIndexOf(MARKER) + MARKER.length)
+    Object.assign(results.sections, { [name]: JSON.parse(payload) })
+    process.stderr.write(
+      `bench: ${name} done in ${((performance.now() - started) / 1_000).toFixed(1)} s\n`,
+    )
+    writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`)
+  }
+  mkdirSync(`${root}docs`, { recursive: true })
+  writeFileSync(`${root}docs/BENCHMARKS.md`, renderReport(results))
+  const fleetResult = results.sections.fleet?.result
+  if (fleetResult !== undefined)
+    writeFileSync(`${root}docs/fleet-staleness.svg`, stalenessChart(fleetResult))
+  process.stderr.write('bench: wrote bench/results.json and docs/BENCHMARKS.md\n')
+}
