@@ -12,6 +12,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import { createDefaultClient } from '../../src/stream/index.js'
+import { seededRandom } from './prng.js'
 
 /**
  * What an injected fault does to a call:
@@ -157,18 +158,6 @@ interface ActiveRule {
 
 // Iterators the proxy never handed out can't be traced to a shard; they share one budget.
 const UNKNOWN: ShardRef = { stream: 'unknown', shardId: 'unknown' }
-
-/** mulberry32: a small, fast, seedable PRNG; uniform in [0, 1). */
-const seededRandom = (seed: number): (() => number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 const parseObject = (body: Buffer): Record<string, unknown> => {
   try {

@@ -12,6 +12,7 @@ import { lambdaContext } from '../../support/containers.js'
 import { DATABASE, type VersionedDatabase } from '../../support/functions/database.js'
 import { useKinesis } from '../../support/kinesis.js'
 import { type LimitsProxy, startLimitsProxy } from '../../support/limits-proxy.js'
+import { seededRandom } from '../../support/prng.js'
 
 /**
  * A randomized consistency check. Several containers (each its own instance of a function module:
@@ -22,14 +23,6 @@ import { type LimitsProxy, startLimitsProxy } from '../../support/limits-proxy.j
  */
 
 const kinesis = useKinesis()
-
-/** A deterministic PRNG (mulberry32), so a failing run can be replayed from its seed. */
-const prng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-}
 
 /** The source of truth: a version per key, and when each version's invalidation was acknowledged. */
 class VersionedSource {
@@ -110,7 +103,7 @@ const run = async ({
   writeGapMs: [minWriteGap, maxWriteGap],
   reshard,
 }: Scenario): Promise<Report> => {
-  const random = prng(seed)
+  const random = seededRandom(seed)
   const stream = await kinesis.createStream(2)
   const proxy: LimitsProxy = await startLimitsProxy({
     target: kinesis.endpoint,

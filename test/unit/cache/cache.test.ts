@@ -8,6 +8,7 @@ import {
 } from '../../../src/cache/index.js'
 import { InvalidKeyError } from '../../../src/errors.js'
 import type { Invalidation } from '../../../src/record/index.js'
+import { seededRandom } from '../../support/prng.js'
 
 /** A hand-moved wall clock. Starts far from 0: lru-cache treats a start time of 0 as "no TTL". */
 const manualClock = (start = 1_700_000_000_000) => {
@@ -19,14 +20,6 @@ const manualClock = (start = 1_700_000_000_000) => {
       now = start + ms
     },
   }
-}
-
-/** A small deterministic PRNG (mulberry32). */
-const prng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
 }
 
 const invalidation = (fields: Partial<Invalidation>): Invalidation => ({
@@ -61,7 +54,7 @@ describe('drawTtl', () => {
     const range = { minMs: 1000, maxMs: 2000 }
     expect(drawTtl(range, () => 0)).toBe(range.minMs)
     expect(drawTtl(range, () => 1 - Number.EPSILON)).toBe(range.maxMs)
-    const random = prng(7)
+    const random = seededRandom(7)
     for (let i = 0; i < 1000; i++) {
       const ttl = drawTtl(range, random)
       expect(Number.isInteger(ttl)).toBe(true)
@@ -252,7 +245,7 @@ describe('bounds', () => {
   it('keeps bytes <= maxBytes while 10x maxBytes is written, keeping the newest entries', () => {
     const maxBytes = 20_000
     const cache = newCache({ maxBytes, maxEntries: 100_000 })
-    const random = prng(42)
+    const random = seededRandom(42)
     const keys: string[] = []
     let written = 0
     while (written < 10 * maxBytes) {

@@ -9,6 +9,7 @@ import {
   recordLimits,
   type SkipReason,
 } from '../../../src/record/index.js'
+import { seededRandom } from '../../support/prng.js'
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
 const decodeText = (text: string): DecodeResult => decodeRecord(bytes(text))
@@ -28,14 +29,6 @@ const expectOk = (result: DecodeResult) => {
 
 const expectSkip = (result: DecodeResult, reason: SkipReason) => {
   expect(result).toEqual({ ok: false, reason })
-}
-
-/** A small deterministic PRNG (mulberry32). */
-const prng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
 }
 
 afterEach(() => {
@@ -304,7 +297,7 @@ describe('decoding never throws', () => {
   }
 
   it('for random byte arrays', () => {
-    const random = prng(1)
+    const random = seededRandom(1)
     const template = encodeRecord(invalidation({ keys: ['users:1'], prefixes: ['o:'] }), 1)
     for (let i = 0; i < 300; i++) {
       let data: Uint8Array
@@ -328,7 +321,7 @@ describe('decoding never throws', () => {
   })
 
   it('for random JSON values', () => {
-    const random = prng(2)
+    const random = seededRandom(2)
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!
     const fieldNames = ['v', 'keys', 'prefixes', 'all', 'at', '__proto__', 'constructor', 'x']
     const value = (depth: number): unknown => {
