@@ -550,7 +550,7 @@ export class Scache {
           // Keys and invalidate-all apply at once. Prefixes revoke the leases they cover at once,
           // but evict in one scan at the end of the poll: a scan per record would let a writer of
           // many prefix records stall every reader.
-          counters.evicted += this.#apply({ ...invalidation, prefixes: [] }, counters)
+          this.#apply({ ...invalidation, prefixes: [] }, counters)
           if (invalidation.prefixes.length > 0) {
             this.cache.revokeLeases(invalidation)
             for (const prefix of invalidation.prefixes) prefixes.add(prefix)
@@ -569,8 +569,7 @@ export class Scache {
     if (prefixes.size > 0) {
       if (prefixes.size * this.cache.size > PREFIX_SCAN_LIMIT)
         this.#clear('prefix-scan-limit', counters)
-      else
-        counters.evicted += this.#apply({ keys: [], prefixes: [...prefixes], all: false }, counters)
+      else this.#apply({ keys: [], prefixes: [...prefixes], all: false }, counters)
     }
     this.#lastPollAt = startedAt
     this.#scheduleNextPoll(result.ok || result.restarted !== undefined)
@@ -608,13 +607,15 @@ export class Scache {
   }
 
   #clear(reason: ClearReason, counters: Counters): void {
-    counters.evicted += this.#apply({ keys: [], prefixes: [], all: true }, counters)
+    this.#apply({ keys: [], prefixes: [], all: true }, counters)
     counters.cleared = reason
   }
 
+  /** Evicts what `invalidation` covers, counted in the invocation's `evicted`; returns how many. */
   #apply(invalidation: Invalidation, counters: Counters): number {
     if (invalidation.all) counters.cleared = 'invalidate-all'
     const evicted = this.cache.invalidate(invalidation)
+    counters.evicted += evicted
     // The cache revoked the leases of loads this overtook; later callers must not join them.
     for (const [key, load] of this.#loads) if (!load.lease.valid) this.#loads.delete(key)
     return evicted
@@ -633,7 +634,7 @@ export class Scache {
 
   #requestCache(counters: Counters, deferred: boolean): RequestCache {
     const publishAndEvict = async (invalidation: Invalidation): Promise<void> => {
-      counters.evicted += this.#apply(invalidation, counters)
+      this.#apply(invalidation, counters)
       await this.publisher.publish(invalidation)
     }
     // Checked on every read, not once per invocation: a long handler must not outlive the bound.
@@ -747,9 +748,7 @@ export class Scache {
       evict: (keys) => {
         const list = toArray(keys)
         for (const key of list) checkKey(key)
-        const evicted = this.#apply({ keys: list, prefixes: [], all: false }, counters)
-        counters.evicted += evicted
-        return evicted
+        return this.#apply({ keys: list, prefixes: [], all: false }, counters)
       },
       invalidatePrefix: (prefixes) =>
         publishAndEvict({ keys: [], prefixes: toArray(prefixes), all: false }),
