@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
+import { buffer } from 'node:stream/consumers'
 import {
   type AttributeValue,
   CreateTableCommand,
@@ -49,12 +50,6 @@ interface Streamed {
 
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem'])
 
-const bodyOf = async (request: IncomingMessage): Promise<Buffer> => {
-  const chunks: Buffer[] = []
-  for await (const chunk of request) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
-}
-
 /**
  * DynamoDB in this process: dynalite (in memory, over HTTP) behind a small proxy that adds what
  * dynalite lacks, the table's change stream into Kinesis. After each successful `PutItem`,
@@ -89,7 +84,7 @@ export const startLocalDynamoDb = async (): Promise<LocalDynamoDb> => {
             headers: request.headers,
           },
           (response) => {
-            bodyOf(response).then(
+            buffer(response).then(
               (data) =>
                 resolve({
                   status: response.statusCode ?? 500,
@@ -164,7 +159,7 @@ export const startLocalDynamoDb = async (): Promise<LocalDynamoDb> => {
 
   const proxy: Server = createServer((request, response) => {
     void (async () => {
-      const body = await bodyOf(request)
+      const body = await buffer(request)
       const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? ''
       let input: { TableName?: unknown } = {}
       try {

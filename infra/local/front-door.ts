@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { buffer } from 'node:stream/consumers'
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda'
 import type { FunctionPool } from './lambda.js'
 
@@ -124,8 +125,7 @@ const json = (response: ServerResponse, status: number, message: string): void =
 export const startFrontDoor = async (routes: readonly Route[], port = 0): Promise<FrontDoor> => {
   const server: Server = createServer((request, response) => {
     void (async () => {
-      const chunks: Buffer[] = []
-      for await (const chunk of request) chunks.push(chunk as Buffer)
+      const body = await buffer(request)
       const path = new URL(request.url ?? '/', 'http://localhost').pathname
       let found: { route: Route; parameters: Record<string, string> } | undefined
       for (const route of routes) {
@@ -138,7 +138,7 @@ export const startFrontDoor = async (routes: readonly Route[], port = 0): Promis
       const container = pin === undefined ? undefined : Number(pin)
       if (container !== undefined && !Number.isInteger(container))
         return json(response, 400, `${CONTAINER_HEADER} must be a container number`)
-      const event = eventOf(request, Buffer.concat(chunks), found.route, found.parameters)
+      const event = eventOf(request, body, found.route, found.parameters)
       let invocation: ReturnType<FunctionPool['invoke']>
       try {
         invocation = found.route.function.invoke(event, container)

@@ -9,6 +9,7 @@ import {
   type ServerResponse,
 } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { buffer } from 'node:stream/consumers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import { createDefaultClient } from '../../src/stream/index.js'
@@ -228,12 +229,6 @@ const sendJson = (
   response.end(body)
 }
 
-const readBody = async (request: IncomingMessage): Promise<Buffer> => {
-  const chunks: Buffer[] = []
-  for await (const chunk of request) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
-}
-
 const emptyFaults = (): Record<FaultKind, number> => ({ throttle: 0, '5xx': 0, hang: 0, reset: 0 })
 
 const checkRate = (name: string, value: number): void => {
@@ -393,7 +388,7 @@ export const startLimitsProxy = async (opts: LimitsProxyOptions): Promise<Limits
   }
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const body = await readBody(request)
+    const body = await buffer(request)
     const amzTarget = request.headers['x-amz-target']
     const operation =
       (typeof amzTarget === 'string' ? amzTarget.split('.').at(-1) : undefined) ?? '-'
