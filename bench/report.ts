@@ -64,7 +64,7 @@ them in the same run, on the same machine: read the ratios.
 
 | section | how it measures | code |
 | --- | --- | --- |
-| Hit path | ns per hit of \`context.cache.get\` (the \`RequestCache\` of \`begin()\`) on 1,000 cached keys, in batches of 1,000, with tinybench; beside it, in the same process: \`Map.get\`, raw \`lru-cache\` \`get\`, lru-cache with a per-entry TTL read against the clock, scache's store, and one \`Date.now()\`. Median batch time of each of 3 rounds, then the median round. (Under Middy, \`request.context.cache\` is this same object.) | [bench/hit-path.ts](../bench/hit-path.ts) |
+| Hit path | ns per hit of \`context.cache.get\` (the \`RequestCache\` of \`begin()\`) on 1,000 cached keys, in batches of 1,000, with tinybench; beside it, in the same process: \`Map.get\`, raw \`lru-cache\` \`get\`, lru-cache with a per-entry TTL read against the clock, scache's store, and one \`Date.now()\`; then lru-cache and \`context.cache.get\` with an \`await\` after each read. Median batch time of each of 3 rounds, then the median round. (Under Middy, \`request.context.cache\` is this same object.) | [bench/hit-path.ts](../bench/hit-path.ts) |
 | Middleware overhead | Wall and CPU time (\`process.cpuUsage\`, user + system) per warm invocation of a Middy handler with and without scache, 7 rounds of 20,000 invocations in rotating order, median. Stream I/O stubbed: no poll is due (\`pollIntervalMs\` of an hour), and, in a separate row, a poll on every invocation answered at once by a \`KinesisClient\` whose \`send\` returns empty \`GetRecords\`. | [bench/middleware.ts](../bench/middleware.ts) |
 | Stream cost | Kinesis calls (counted by the limits proxy) and wall time per warm poll, against kinesalite started in-process behind the limits proxy (test/support/limits-proxy.ts): scache (\`pollIntervalMs: 0\`) against the per-request read of a-h/scache (ListShards, then GetShardIterator and GetRecords per shard in sequence; [bench/baseline](../bench/baseline/per-request-reader.ts)). 1 and 4 shards, each algorithm on its own stream and proxy, polled alternately 4 times a second, nothing new on the stream; with the proxy adding 0 ms (loopback) and 10 ms (about an in-region call) to each call. | [bench/stream-cost.ts](../bench/stream-cost.ts) |
 | Fleet simulation | N containers running scache's real code in virtual time against a simulated Kinesis that enforces the per-shard limits; see [below](#4-fleet-simulation). | [bench/fleet/](../bench/fleet) |
@@ -77,7 +77,6 @@ const hitSection = (s: Section<HitPathResult>): string => {
   const ns = (name: string) => r.nsPerHit[name] ?? Number.NaN
   const clock = ns('Date.now (one clock read)')
   const lru = ns('lru-cache get')
-  const floor = lru + clock
   return `## 1. Hit path
 
 ${measuredOn(s.machine)}
@@ -89,18 +88,23 @@ ${table(
 
 \`context.cache.get\` is **${n(r.ratioToLruCache)}×** raw lru-cache \`get\` (target ≤ 1.5×: ${met(r.ratioToLruCache <= 1.5)}) and ${n(r.ratioToMap)}× \`Map.get\`.
 
-Why: a hit must read the clock, for the entry's TTL and for the staleness bound (\`maxStalenessMs\`
-is checked on every read, so that a long invocation cannot outlive it), and one \`Date.now()\`
-costs ${n(clock)} ns on this machine, ${n(clock / lru)}× a whole lru-cache \`get\`. lru-cache's
-\`get\` plus one clock read is ${n(floor)} ns; scache's hit is ${n(ns('context.cache.get'))} ns, so
-everything else it does (the bypass check, the keyspace, the hit counters and the credited load
-cost) costs about ${n(ns('context.cache.get') - floor)} ns. Profiling the hit path found three
+With an \`await\` between reads, so that each read is a run of code of its own:
+${n(ns('context.cache.get, await between reads'))} ns against ${n(ns('lru-cache get, await between reads'))} ns, **${n(r.ratioOnePerRun)}×**.
+
+Why: a hit reads no clock of its own. A hit must check the entry's TTL and the staleness bound
+(\`maxStalenessMs\` is checked on every read, so that a long invocation cannot outlive it), and
+one \`Date.now()\` costs ${n(clock)} ns on this machine, ${n(clock / lru)}× a whole lru-cache \`get\`.
+scache reads \`Date.now()\` at most once per run of code: the first read caches it and a
+microtask forgets it, so a loop of hits shares one read, and every I/O callback, timer or thaw
+reads afresh (the microtask queue drains before the event loop turns, and so before a Lambda
+freeze). Each check still runs on every read against that time; the time can be as old as the run
+of code the read is in (a loop that blocks the event loop for N ms can read an entry N ms past its
+TTL), never older. The worst case is one read per run (the last two rows): it pays the clock read
+and the microtask, where it used to pay the clock read alone. Before this, profiling found three
 clock reads per hit (the staleness bound, lru-cache's own TTL check, the entry's TTL) and a
-keyspace lookup that sliced every key; entries now carry their own expiry instead of lru-cache's
-TTL, and one clock read serves both checks (the row "lru-cache get (ttl, ttlResolution 0)" shows
-what lru-cache's TTL check costs on its own).
-The ratio cannot reach 1.5× without dropping the per-read clock check (a cached clock would let a
-thawed container serve entries past their TTL or the cache past its staleness bound).
+keyspace lookup that sliced every key; entries carry their own expiry instead of lru-cache's TTL
+(the row "lru-cache get (ttl, ttlResolution 0)" shows what lru-cache's TTL check costs on its
+own, with lru-cache's own clock cache, \`ttlResolution\`, turned off).
 `
 }
 

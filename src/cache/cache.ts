@@ -164,7 +164,6 @@ export class Cache {
     return status.set !== 'miss'
   }
 
-  /** Evicts `key`. Returns true when a live entry was evicted (an expired one is removed too). */
   /**
    * Estimated bytes of an entry, or undefined when its value cannot be sized (too large to walk,
    * or a `sizeOf` that throws or returns something other than a finite number): such a value is
@@ -181,6 +180,7 @@ export class Cache {
     return Math.ceil(bytes) + key.length * 2 + ENTRY_OVERHEAD_BYTES
   }
 
+  /** Evicts `key`. Returns true when a live entry was evicted (an expired one is removed too). */
   delete(key: string): boolean {
     const live = this.has(key)
     this.#keyspace(key).store.delete(key)

@@ -17,6 +17,7 @@ import {
 } from '../telemetry/index.js'
 import { describe, integer, isObject, onlyKnown } from '../validate.js'
 import type { CircuitBreakerOptions } from './breaker.js'
+import { perRunClock } from './clock.js'
 import type { Entries } from './entries.js'
 
 /** What reads get between a failed poll and `maxStalenessMs`. */
@@ -58,7 +59,8 @@ export interface ScacheOptions {
   readonly sizeOf?: (value: unknown, key: string) => number
   /**
    * Wall clock (ms) and random source behind TTLs, poll scheduling, staleness and the circuit
-   * breaker. Default `Date.now` and `Math.random`. For simulations and tests in virtual time.
+   * breaker. Default `Date.now` (read once per run of code) and `Math.random`. For simulations
+   * and tests in virtual time; a given `now` is called on every read.
    */
   readonly clock?: Clock
   /** Least time between polls, ms; 0 polls before every request. Default 1,000. */
@@ -552,7 +554,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     maxBytes,
     keyspaces,
     sizeOf: options.sizeOf === undefined ? undefined : fn('sizeOf', options.sizeOf),
-    now: clock.now === undefined ? Date.now : fn('clock.now', clock.now),
+    now: clock.now === undefined ? perRunClock() : fn('clock.now', clock.now),
     random,
     pollIntervalMs,
     pollBudgetMs,

@@ -1,0 +1,28 @@
+const settled = Promise.resolve()
+
+/**
+ * `Date.now()`, read at most once per run of JavaScript: the first read caches it, and a
+ * microtask forgets it once the code running now (and the microtasks already queued) has
+ * finished. A run of code cannot see time pass anyway, so a loop of hits shares one clock read,
+ * where each `Date.now()` costs more than a whole lru-cache `get`.
+ *
+ * The value can be as old as that run of code is long, never older: the microtask queue drains
+ * before the event loop turns, so every I/O callback, timer, and a thaw after a Lambda freeze
+ * (the process is frozen while it waits in the event loop) reads the clock afresh.
+ */
+export const perRunClock = (): (() => number) => {
+  let now: number | undefined
+  const forget = (): void => {
+    now = undefined
+  }
+  return () => {
+    if (now === undefined) {
+      // Read through `Date`, not a saved `Date.now`: a test that fakes `Date` fakes this too.
+      now = Date.now()
+      // A promise reaction, not `queueMicrotask`: on Node 20 that wraps each call in an
+      // AsyncResource, twice the cost.
+      settled.then(forget)
+    }
+    return now
+  }
+}

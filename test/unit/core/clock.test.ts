@@ -1,0 +1,96 @@
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { KinesisClient } from '@aws-sdk/client-kinesis'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { perRunClock } from '../../../src/core/clock.js'
+import { createScache } from '../../../src/core/index.js'
+
+// A real client that is never called: no poll falls due in these tests.
+const client = new KinesisClient({ region: 'us-east-1' })
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('perRunClock', () => {
+  it('reads Date.now once per run of code', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(1_000)
+    const now = perRunClock()
+    expect(now()).toBe(1_000)
+    vi.setSystemTime(5_000)
+    // The same run of code: the clock read above still serves.
+    expect(now()).toBe(1_000)
+  })
+
+  it('reads the clock afresh after an await', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(1_000)
+    const now = perRunClock()
+    expect(now()).toBe(1_000)
+    vi.setSystemTime(5_000)
+    await Promise.resolve()
+    expect(now()).toBe(5_000)
+  })
+
+  it('reads the clock afresh in the next turn of the event loop', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(1_000)
+    const now = perRunClock()
+    expect(now()).toBe(1_000)
+    vi.setSystemTime(5_000)
+    await nextTurn()
+    expect(now()).toBe(5_000)
+  })
+
+  it('keeps each clock to itself', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(1_000)
+    const first = perRunClock()
+    expect(first()).toBe(1_000)
+    vi.setSystemTime(5_000)
+    expect(perRunClock()()).toBe(5_000)
+    expect(first()).toBe(1_000)
+  })
+})
+
+describe('the default clock of a Scache', () => {
+  it('expires an entry read after an await, once its TTL has passed', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(1_000_000)
+    const scache = createScache({
+      stream: { name: 's', client },
+      ttl: { minMs: 100, maxMs: 100 },
+      pollIntervalMs: 3_600_000,
+      maxStalenessMs: 3_600_000,
+      log: false,
+    })
+    const invocation = await scache.begin()
+    invocation.cache.set('k', 'v')
+    vi.setSystemTime(1_000_101)
+    // Within the run that wrote it, the entry is read at the time it was written.
+    expect(invocation.cache.get('k')).toBe('v')
+    await Promise.resolve()
+    expect(invocation.cache.get('k')).toBeUndefined()
+    invocation.end()
+  })
+
+  it('bypasses reads in a long invocation once it outlives maxStalenessMs', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(1_000_000)
+    const scache = createScache({
+      stream: { name: 's', client },
+      ttl: { minMs: 3_600_000, maxMs: 3_600_000 },
+      pollIntervalMs: 1_000,
+      maxStalenessMs: 1_000,
+      log: false,
+    })
+    const invocation = await scache.begin()
+    invocation.cache.set('k', 'v')
+    expect(invocation.cache.get('k')).toBe('v')
+    vi.setSystemTime(1_001_001)
+    await nextTurn()
+    expect(invocation.cache.get('k')).toBeUndefined()
+    expect(invocation.cache.bypassed).toBe(true)
+    invocation.end()
+  })
+})
