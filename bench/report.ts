@@ -248,7 +248,8 @@ fleet-wide, ${n(w.keys)} keys with Zipf(1) popularity, \`maxStalenessMs\` ${n(w.
 measured.
 
 - **adaptive** is scache itself: after a failed (throttled) poll the delay before the next
-  doubles, up to 30 s, jittered down to half, and each success halves its exponent.
+  doubles, up to half of \`maxStalenessMs\` (30 s at most), jittered down to half, and each
+  success halves its exponent.
 - **fixed** is the baseline: scache's \`StreamReader\` driven directly, polling every
   \`pollIntervalMs\` (with the same 80–100 % jitter and the same skip when nothing is cached)
   whatever the last poll met.

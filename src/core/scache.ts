@@ -211,7 +211,7 @@ const newCounters = (): Counters => ({
 
 /** Backoff after failed polls: the delay doubles per failure from here (or the poll interval)… */
 const MIN_BACKOFF_MS = 100
-/** …up to here (or the poll interval, if longer). */
+/** …up to here, or half of `maxStalenessMs` if less (but never below the poll interval). */
 const MAX_BACKOFF_MS = 30_000
 
 /**
@@ -307,7 +307,9 @@ export class Scache {
     this.#publisher = o.publisher
     this.#syncedAt = this.options.now()
     const baseMs = Math.max(MIN_BACKOFF_MS, o.pollIntervalMs)
-    const capMs = Math.max(MAX_BACKOFF_MS, o.pollIntervalMs)
+    // At least two attempts per staleness window: backing off longer would only keep the cache
+    // bypassed after the stream is back, and let entries sit unevicted, for no fewer failures.
+    const capMs = Math.max(baseMs, Math.min(MAX_BACKOFF_MS, o.maxStalenessMs / 2))
     this.#backoff = { baseMs, capMs, maxLevel: Math.max(1, Math.ceil(Math.log2(capMs / baseMs))) }
   }
 
@@ -607,9 +609,10 @@ export class Scache {
   /**
    * When the next poll may run. Jitter spreads the polls of many containers; drawn below the
    * interval so that it stays a bound. Each failure (throttled, 5xx, timeout) doubles the delay,
-   * up to 30 s, with wider jitter so throttled containers do not retry together. Each success
-   * halves the exponent (30 s → 1.6 s → 400 ms → 200 ms → the interval): a recovering stream is
-   * not hit by the whole fleet at once, and the cache is back in a few polls.
+   * up to half of `maxStalenessMs` (30 s at most), with wider jitter so throttled containers do
+   * not retry together. Each success halves the exponent (5 s → 2 s → the interval,
+   * with the defaults): a recovering stream is not hit by the whole fleet at once, and the cache
+   * is back in a few polls.
    */
   #scheduleNextPoll(succeeded: boolean): void {
     const { baseMs, capMs, maxLevel } = this.#backoff

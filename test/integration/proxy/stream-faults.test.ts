@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createPublisher, type InvocationLog } from '../../../src/index.js'
+import { createPublisher, defaults, type InvocationLog } from '../../../src/index.js'
 import { container, Source } from '../../support/containers.js'
 import { useKinesis } from '../../support/kinesis.js'
 import { type FaultKind, type LimitsProxy, startLimitsProxy } from '../../support/limits-proxy.js'
@@ -12,7 +12,7 @@ afterEach(async () => {
 })
 
 /** A container reading through the proxy, one key cached, and a writer going straight to Kinesis. */
-const setup = async (options: { pollBudgetMs?: number } = {}) => {
+const setup = async (options: { pollBudgetMs?: number; maxStalenessMs?: number } = {}) => {
   const stream = await kinesis.createStream(1)
   proxy = await startLimitsProxy({ target: kinesis.endpoint })
   const source = new Source()
@@ -93,6 +93,16 @@ describe('throttling (limits proxy)', () => {
     expect(recovered.at(-1)).toMatchObject({ hits: 1, bypassed: 0 })
   })
 
+  it('the backoff stops growing at half of maxStalenessMs: two attempts per staleness window', async () => {
+    const { c } = await setup({ maxStalenessMs: 2_000 })
+    proxy.inject({ kind: 'throttle', operations: ['GetRecords'] })
+    const throttled = await requestUntil(c, (_, polls) => polls.length === 6)
+    const backoffs = throttled.filter((line) => line.polled).map((line) => line.backoffMs ?? 0)
+    // 200, 400, 800 ms ceilings, then 1,000 ms (not 1,600 and 3,200), each jittered down to half.
+    expect(backoffs.slice(3).every((ms) => ms >= 500 && ms <= 1_000)).toBe(true)
+    expect(Math.max(...backoffs)).toBeLessThanOrEqual(1_000)
+  })
+
   it('the real limit: containers over 5 reads/s on a shard are throttled, back off, and lose nothing', async () => {
     const stream = await kinesis.createStream(1)
     proxy = await startLimitsProxy({ target: kinesis.endpoint })
@@ -123,7 +133,8 @@ describe('throttling (limits proxy)', () => {
     for (const c of fleet) {
       while ((await c.invoke({ op: 'get', key: 'users:1' })) !== 'v2') await sleep(20)
     }
-    expect(Date.now() - acked).toBeLessThan(30_000 + 1_000) // the backoff ceiling, with margin
+    // The backoff's ceiling (half the staleness bound), with margin.
+    expect(Date.now() - acked).toBeLessThan(defaults.maxStalenessMs / 2 + 1_000)
   })
 })
 
