@@ -177,12 +177,14 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', done, { once: true })
   })
 
-/** Reads from `fromMs`: the reader's positions start `clockSkewMs` before its clock. */
+/** Reads from `fromMs`; a restart (a backlog past 1,000 pages, a rejected position) goes to now. */
 const readerFor = (stream: string, client: KinesisClient, fromMs: number, secrets: string[]) =>
   new StreamReader({
     stream,
     client,
-    clockSkewMs: Math.max(0, Date.now() - fromMs),
+    startAt: fromMs,
+    // Records arriving from `fromMs` on, as the user asked: no margin for a cache to stay safe.
+    clockSkewMs: 0,
     // A tail reads a backlog to its end: the cache's catch-up budget (restart at now) would
     // skip what the user asked to see.
     maxPagesPerShard: 1_000,

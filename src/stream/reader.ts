@@ -74,6 +74,11 @@ export interface StreamReaderOptions {
   readonly decoders?: readonly RecordDecoder[]
   /** `Limit` of each GetRecords call. Default 10,000, Kinesis' maximum. */
   readonly recordsPerPage?: number
+  /**
+   * Where a new reader's positions start, wall clock ms (less `clockSkewMs`), for a tool that
+   * reads a stream's past. Only the first positions: a restart is always at now. Default: now.
+   */
+  readonly startAt?: number
   /** Wall clock, ms. */
   readonly now?: () => number
 }
@@ -222,7 +227,10 @@ export class StreamReader {
       Math.max(1, options.recordsPerPage ?? RECORDS_PER_PAGE),
     )
     this.#positionsAt = this.#now()
-    this.#start = { type: 'AT_TIMESTAMP', at: this.#positionsAt - options.clockSkewMs }
+    this.#start = {
+      type: 'AT_TIMESTAMP',
+      at: (options.startAt ?? this.#positionsAt) - options.clockSkewMs,
+    }
   }
 
   /**

@@ -156,7 +156,8 @@ export const readInvalidations = async (
   const reader = new StreamReader({
     stream,
     client: kinesis.client(),
-    clockSkewMs: Date.now() - since,
+    startAt: since,
+    clockSkewMs: 0,
     maxPagesPerShard: 10,
   })
   const applied: Invalidation[] = []

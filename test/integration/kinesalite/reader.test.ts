@@ -88,6 +88,30 @@ describe('StreamReader paging (kinesalite)', () => {
     expect(await within.poll()).toMatchObject({ records: 0 })
     expect(Object.fromEntries(calls)).toEqual({ GetRecords: 1 })
   })
+
+  it('starts a new reader at startAt, in the past; a restart goes to now, not back there', async () => {
+    const stream = await kinesis.createStream(1)
+    const client = kinesis.client()
+    const publisher = createPublisher({ streamName: stream, client, maxKeysPerRecord: 1 })
+    await publisher.invalidate(['k:1', 'k:2', 'k:3'])
+    const from = (startAt: number, maxPagesPerShard: number) =>
+      newReader(stream, client, { startAt, clockSkewMs: 0, recordsPerPage: 1, maxPagesPerShard })
+
+    const past = from(Date.now() - 60_000, 5)
+    expect(await past.poll()).toMatchObject({ ok: true, records: 3 })
+    expect(keys(past.applied)).toEqual(['k:1', 'k:2', 'k:3'])
+    // Records written before a reader's startAt are not its business.
+    const now = from(Date.now() + 1, 5)
+    expect(await now.poll()).toMatchObject({ ok: true, records: 0 })
+
+    // Past its page cap, a reader restarts at now: the next poll reads nothing old, where going
+    // back to startAt would meet the same backlog and restart again, poll after poll.
+    const capped = from(Date.now() - 60_000, 2)
+    expect(await capped.poll()).toMatchObject({ records: 2, restarted: 'behind' })
+    const after = await capped.poll()
+    expect(after.restarted).toBeUndefined()
+    expect(after.records).toBe(0)
+  })
 })
 
 describe('StreamReader resharding (kinesalite SplitShard and MergeShards mid-run)', () => {
