@@ -7,6 +7,22 @@ import { createHash } from 'node:crypto'
 export const redactKey = (key: string): string =>
   `#${createHash('sha256').update(key).digest('base64url').slice(0, 12)}`
 
+/**
+ * What logs and error codes call an error: its name, or for a Node system error (a plain `Error`,
+ * such as a refused connection) its code, `ECONNREFUSED`, which says far more.
+ */
+export const errorName = (error: unknown): string => {
+  if (!(error instanceof Error)) return 'Error'
+  const { code } = error as { code?: unknown }
+  return error.name === 'Error' && typeof code === 'string' && code !== '' ? code : error.name
+}
+
+/** A thrown value's name (see `errorName`) and message, for a log line. */
+export const describeError = (error: unknown): { name: string; message: string } => ({
+  name: errorName(error),
+  message: error instanceof Error ? error.message : String(error),
+})
+
 /** Base class of every error scache throws, so callers can catch them all with one `instanceof`. */
 export class ScacheError extends Error {
   constructor(message: string, options?: ErrorOptions) {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { Cache, type CacheHit, checkKey, type Lease, type SetOptions } from '../cache/index.js'
-import { CircuitOpenError, LoadTimeoutError, redactKey } from '../errors.js'
+import { CircuitOpenError, describeError, LoadTimeoutError, redactKey } from '../errors.js'
 import { createPublisher, type Publisher, toArray } from '../publish/index.js'
 import type { Invalidation } from '../record/index.js'
 import {
@@ -352,8 +352,7 @@ export class Scache {
       )
       return { keys, loaded: loaded.size, ms: round(performance.now() - started) }
     } catch (error) {
-      const { name, message } =
-        error instanceof Error ? error : { name: 'Error', message: String(error) }
+      const { name, message } = describeError(error)
       return {
         keys,
         loaded: 0,

@@ -4,7 +4,13 @@ import {
   PutRecordsCommand,
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis'
-import { InvalidKeyError, PublishError, redactKey, ScacheOptionsError } from '../errors.js'
+import {
+  errorName,
+  InvalidKeyError,
+  PublishError,
+  redactKey,
+  ScacheOptionsError,
+} from '../errors.js'
 import { encodeRecord, type Invalidation, keyProblem, recordLimits } from '../record/index.js'
 import { createDefaultClient, streamParams } from '../stream/client.js'
 import { integer, onlyKnown } from '../validate.js'
@@ -344,7 +350,7 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
           })
         } catch (error) {
           lastError = error
-          errorCodes.add(error instanceof Error ? error.name : 'Error')
+          errorCodes.add(errorName(error))
           failed.push(...batch)
         }
       }

@@ -10,6 +10,7 @@ import {
   ListShardsCommand,
   type Shard,
 } from '@aws-sdk/client-kinesis'
+import { describeError } from '../errors.js'
 import {
   type DecodeResult,
   decodeEncoded,
@@ -181,8 +182,7 @@ class Restart extends Error {
 }
 
 const errorOf = (error: unknown, shardId?: string): StreamError => {
-  const { name, message } =
-    error instanceof Error ? error : { name: 'Error', message: String(error) }
+  const { name, message } = describeError(error)
   return shardId === undefined ? { name, message } : { shardId, name, message }
 }
 

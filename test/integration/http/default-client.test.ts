@@ -2,7 +2,13 @@ import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { GetRecordsCommand } from '@aws-sdk/client-kinesis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDefaultClient, createScache } from '../../../src/index.js'
+import {
+  createDefaultClient,
+  createPublisher,
+  createScache,
+  type InvocationLog,
+  PublishError,
+} from '../../../src/index.js'
 
 // A server that accepts requests and never answers: a hung Kinesis endpoint.
 const received: IncomingMessage[] = []
@@ -86,5 +92,52 @@ describe('a poll against a hung Kinesis endpoint', () => {
       getRemainingTimeInMillis: () => 200,
     })
     expect(invocation.end().streamError).toMatch(/^AbortError/)
+  })
+})
+
+describe('a refused connection (nothing listening)', () => {
+  /** A loopback port nothing listens on: one the OS just handed out and took back. */
+  const closedPort = async (): Promise<number> => {
+    const probe = createServer()
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+    const { port } = probe.address() as AddressInfo
+    await new Promise((resolve) => probe.close(resolve))
+    return port
+  }
+  const clientAt = async () =>
+    createDefaultClient(
+      { maxAttempts: 1 },
+      {
+        endpoint: `http://127.0.0.1:${await closedPort()}`,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      },
+    )
+
+  it('is named by its code in a PublishError, not as a plain Error', async () => {
+    const publisher = createPublisher({
+      streamName: 's',
+      client: await clientAt(),
+      maxAttempts: 1,
+    })
+    const error = await publisher.invalidate('users:1').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(PublishError)
+    expect((error as PublishError).errorCodes).toEqual(['ECONNREFUSED'])
+    expect((error as PublishError).message).toContain('(ECONNREFUSED)')
+  })
+
+  it('is named by its code in the log line of a failed poll', async () => {
+    const lines: InvocationLog[] = []
+    const scache = createScache({
+      stream: { name: 's', client: await clientAt() },
+      pollIntervalMs: 0,
+      log: (line) => lines.push(line),
+    })
+    const first = await scache.begin()
+    first.cache.set('users:1', 'v1') // something cached, so the next request must poll
+    first.end()
+    const second = await scache.begin()
+    second.end()
+    expect(lines.at(-1)?.streamError).toMatch(/^ECONNREFUSED: /)
   })
 })
