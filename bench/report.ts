@@ -1,5 +1,7 @@
 import type { ColdStartResult } from './cold-start.js'
 import type { FleetBenchResult, FleetSummary } from './fleet/index.js'
+import { kinesisLimits } from './fleet/kinesis.js'
+import { type FleetResult, INTERVAL_JITTER_FLOOR } from './fleet/simulate.js'
 import type { HitPathResult } from './hit-path.js'
 import type { Machine } from './lib/machine.js'
 import type { MemoryResult } from './memory.js'
@@ -183,9 +185,49 @@ ${table(
 `
 }
 
+/** Fewest and most containers reading one stream at the end of a run ('–' in older results). */
+const readerSpread = (run: Partial<Pick<FleetResult, 'streams'>>): string => {
+  const readers = (run.streams ?? []).map((stream) => stream.readers)
+  return readers.length === 0 ? '–' : `${Math.min(...readers)}–${Math.max(...readers)}`
+}
+
+/**
+ * For each replicated-stream setup, the smallest fleet that was throttled, and how its readers
+ * and throttles fell on the streams.
+ */
+const firstThrottles = (r: FleetBenchResult) => {
+  const limit = kinesisLimits.getRecordsPerSecond
+  return r.setups
+    .filter((summary) => summary.setup.streams > 1)
+    .flatMap((summary) => {
+      const index = summary.runs.findIndex((run) => run.throttles > 0)
+      const run = summary.runs[index]
+      const streams = (run as Partial<FleetResult> | undefined)?.streams
+      if (run === undefined || streams === undefined || streams.length === 0) return []
+      const { pollIntervalMs } = summary.setup
+      return [
+        {
+          summary,
+          size: r.sizes[index] ?? 0,
+          run,
+          busiest: streams.reduce((a, b) => (b.readers > a.readers ? b : a)),
+          meanReaders: (r.sizes[index] ?? 0) / streams.length,
+          topReadTps: Math.max(...streams.map((stream) => stream.readTpsPerShard)),
+          // Throttles on streams read by no more containers than the limit.
+          withinLimit: streams
+            .filter((stream) => stream.readers <= limit)
+            .reduce((sum, stream) => sum + stream.throttles, 0),
+          // Each container then polls at most once in any second.
+          oncePerSecond: pollIntervalMs * INTERVAL_JITTER_FLOOR >= 1_000,
+        },
+      ]
+    })
+}
+
 const fleetRows = (summary: FleetSummary, sizes: readonly number[]): string[][] =>
   summary.runs.map((run, index) => [
     `${sizes[index]}`,
+    ...(summary.setup.streams > 1 ? [readerSpread(run)] : []),
     `${n(run.readTpsPerShard)} / ${n(run.attemptedTpsPerShard)}`,
     `${run.throttles} (${pct(run.throttleRate)})`,
     `${n(run.pollsPerContainerPerSecond)}`,
@@ -199,8 +241,9 @@ const fleetRows = (summary: FleetSummary, sizes: readonly number[]): string[][] 
 const fleetSection = (s: Section<FleetBenchResult>): string => {
   const r = s.result
   const w = r.workload
-  const head = [
+  const head = (streams: number) => [
     'containers',
+    ...(streams > 1 ? ['readers per stream (fewest–most)'] : []),
     'GetRecords/s per shard (ok / sent)',
     'throttled calls',
     'polls/s per container',
@@ -222,6 +265,58 @@ const fleetSection = (s: Section<FleetBenchResult>): string => {
   )
   const throttlesAt = (summary: FleetSummary | undefined, size: number) =>
     summary?.runs[r.sizes.indexOf(size)]?.throttles ?? Number.NaN
+  const limit = kinesisLimits.getRecordsPerSecond
+  const first = firstThrottles(r)
+  // Setups whose containers poll at most once in any second: there, a stream with no more
+  // readers than the limit cannot be throttled.
+  const bounded = first.filter((f) => f.oncePerSecond)
+  const intervals = [...new Set(bounded.map((f) => f.summary.setup.pollIntervalMs))]
+  const list = (format: (ms: number) => string) => intervals.map(format).join(' and ')
+  const withinLimit = bounded.reduce((sum, f) => sum + f.withinLimit, 0)
+  const bound =
+    bounded.length === 0
+      ? ''
+      : `
+At ${list((ms) => `${n(ms / 1_000)} s`)}, a container's polls are at least ${list((ms) => `${n((ms * INTERVAL_JITTER_FLOOR) / 1_000)} s`)} apart (the interval is
+jittered down to ${n(INTERVAL_JITTER_FLOOR * 100)} % of it), so it reads a shard at most once in any second: a
+stream with at most ${limit} readers cannot be throttled, whatever their timing, and
+${
+  withinLimit === 0
+    ? 'every throttled call there was on a stream with more.'
+    : `${n(withinLimit)} throttled calls there were on streams with ${limit} or fewer (pages, or a new iterator, within a poll).`
+}
+A stream with more is throttled when ${limit + 1} of its readers' polls fall within one second,
+which their uncoordinated timing does now and then, at a mean rate well under ${limit} per second.
+`
+  const replicas =
+    first.length === 0
+      ? ''
+      : `
+**Where replicated streams throttle first.** Each container picks its stream at random, on its
+own, as scache does in a real fleet, so the streams do not get equal shares of the fleet: the
+busiest has well more readers than the mean, and it throttles while the mean is far from the
+limit. The smallest fleet that was throttled, per setup, and how it fell on its streams (readers
+counted when the run ended):
+
+${table(
+  [
+    'setup',
+    'first fleet throttled',
+    'readers per stream: mean / busiest',
+    'GetRecords/s per shard: mean / busiest stream',
+    'throttled calls',
+    `of them on streams with at most ${limit} readers`,
+  ],
+  first.map((f) => [
+    f.summary.name,
+    n(f.size),
+    `${n(f.meanReaders)} / ${f.busiest.readers}`,
+    `${n(f.run.readTpsPerShard)} / ${n(f.topReadTps)}`,
+    n(f.run.throttles),
+    n(f.withinLimit),
+  ]),
+)}
+${bound}`
   return `## 4. Fleet simulation
 
 ${measuredOn(s.machine)}
@@ -305,19 +400,20 @@ ${table(
 
 What this says: every container reads every shard, so a stream serves about 5 / (polls per second
 per container) containers before its shards throttle, whatever the shard count; past that,
-staleness grows to the TTL and reads bypass the cache. Replicated streams multiply the budget.
+staleness grows to the TTL and reads bypass the cache. Replicated streams multiply the budget,
+but by less than their number: containers do not spread evenly over them (below).
 The adaptive backoff does not raise that ceiling (no poll schedule can); it cuts the throttled
 calls a fleet over budget makes, at the price of slower recovery for the containers that backed
 off (they bypass their cache until their next successful poll), which the bypassed-reads and
 staleness columns show. No read in any run returned a value more than ${n(maxServed)} s older
 than the source's (\`maxStalenessMs\` is ${n(w.maxStalenessMs / 1_000)} s): a fleet over budget
 bypasses its cache; it does not serve stale values.
-
+${replicas}
 ${r.setups
   .map(
     (summary) => `### ${summary.name}
 
-${table(head, fleetRows(summary, r.sizes))}
+${table(head(summary.setup.streams), fleetRows(summary, r.sizes))}
 `,
   )
   .join('\n')}`

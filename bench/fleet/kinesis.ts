@@ -85,6 +85,8 @@ export interface SimulatedKinesisStats {
   readonly calls: Record<string, number>
   /** Calls refused by a limit, by operation. */
   readonly throttled: Record<string, number>
+  /** Calls refused by a limit, by the stream they named (every operation). */
+  readonly throttledByStream: Record<string, number>
   /** GetRecords admitted, per stream and shard (`stream/shardId`). */
   readonly getRecordsByShard: Record<string, number>
   readonly recordsRead: number
@@ -177,7 +179,14 @@ export class SimulatedKinesis {
   }
 
   static #emptyStats(): Mutable<SimulatedKinesisStats> {
-    return { calls: {}, throttled: {}, getRecordsByShard: {}, recordsRead: 0, bytesRead: 0 }
+    return {
+      calls: {},
+      throttled: {},
+      throttledByStream: {},
+      getRecordsByShard: {},
+      recordsRead: 0,
+      bytesRead: 0,
+    }
   }
 
   stats(): SimulatedKinesisStats {
@@ -185,6 +194,7 @@ export class SimulatedKinesis {
     return {
       calls: { ...s.calls },
       throttled: { ...s.throttled },
+      throttledByStream: { ...s.throttledByStream },
       getRecordsByShard: { ...s.getRecordsByShard },
       recordsRead: s.recordsRead,
       bytesRead: s.bytesRead,
@@ -252,8 +262,9 @@ export class SimulatedKinesis {
     )
     const stats = this.#stats
     stats.calls[operation] = (stats.calls[operation] ?? 0) + 1
-    const refuse = (error: Error): never => {
+    const refuse = (streamName: string, error: Error): never => {
       stats.throttled[operation] = (stats.throttled[operation] ?? 0) + 1
+      stats.throttledByStream[streamName] = (stats.throttledByStream[streamName] ?? 0) + 1
       throw error
     }
     if (command instanceof GetRecordsCommand) {
@@ -277,7 +288,7 @@ export class SimulatedKinesis {
         shard.readBytes <= 0 ||
         !admitInWindow(shard.getRecordsAt, this.limits.getRecordsPerSecond, at)
       )
-        return refuse(throughputExceeded(`shard ${shard.id} in stream ${stream.name}`))
+        return refuse(stream.name, throughputExceeded(`shard ${shard.id} in stream ${stream.name}`))
       const visibleUntil = at - this.#visibilityDelayMs
       const records: StoredRecord[] = []
       let next = position
@@ -320,7 +331,7 @@ export class SimulatedKinesis {
           $metadata: metadata(400),
         })
       if (!admitInWindow(shard.getShardIteratorAt, this.limits.getShardIteratorPerSecond, at))
-        return refuse(throughputExceeded(`GetShardIterator on shard ${shard.id}`))
+        return refuse(stream.name, throughputExceeded(`GetShardIterator on shard ${shard.id}`))
       let position: number
       switch (input.ShardIteratorType) {
         case 'TRIM_HORIZON':
@@ -355,6 +366,7 @@ export class SimulatedKinesis {
       const stream = this.#stream(command.input.StreamName ?? command.input.StreamARN ?? '')
       if (!admitInWindow(stream.listShardsAt, this.limits.listShardsPerSecond, at))
         return refuse(
+          stream.name,
           new LimitExceededException({
             message: `Rate exceeded for ListShards on ${stream.name}.`,
             $metadata: metadata(400),
@@ -373,6 +385,7 @@ export class SimulatedKinesis {
       const stream = this.#stream(command.input.StreamName ?? command.input.StreamARN ?? '')
       if (!admitInWindow(this.#describeAt, this.limits.describeStreamSummaryPerSecond, at))
         return refuse(
+          stream.name,
           new LimitExceededException({
             message: 'Rate exceeded for DescribeStreamSummary.',
             $metadata: metadata(400),

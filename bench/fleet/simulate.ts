@@ -39,6 +39,23 @@ export interface FleetConfig {
   readonly durationMs: number
 }
 
+/**
+ * The lowest a jittered poll interval goes, as a share of `pollIntervalMs`: scache draws each
+ * interval in [0.8, 1) × `pollIntervalMs`, and the fixed baseline does the same.
+ */
+export const INTERVAL_JITTER_FLOOR = 0.8
+
+/** One replicated stream at the end of a run: who reads it, and what its shards served. */
+export interface StreamLoad {
+  readonly name: string
+  /** Containers reading it when the run ended (each reads one stream, picked at random). */
+  readonly readers: number
+  /** Admitted GetRecords per shard per second over the measured time. */
+  readonly readTpsPerShard: number
+  /** Calls on this stream refused by a limit. */
+  readonly throttles: number
+}
+
 export interface FleetResult {
   readonly config: FleetConfig
   /** Wall time the simulation took on this machine, s. */
@@ -71,6 +88,11 @@ export interface FleetResult {
   readonly hitRatio: number
   readonly bypassRate: number
   readonly reads: number
+  /**
+   * Each stream's readers, reads and throttles: containers pick their stream independently, so
+   * the busiest has more readers than the mean, and it throttles first.
+   */
+  readonly streams: readonly StreamLoad[]
   readonly kinesis: SimulatedKinesisStats
 }
 
@@ -94,6 +116,8 @@ interface Value {
 interface Container {
   readonly id: number
   readonly clock: { t: number }
+  /** The stream it reads now. */
+  stream(): string
   /** Serves one request at `clock.t`: begin (poll if due), read a key, load it on a miss. */
   request(key: string): Promise<void>
   /** Whether a live entry for `key` is held now (its clock). */
@@ -296,6 +320,7 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
         if (line.cleared !== undefined) releaseAll(self, clock.t)
       },
       holds: (key) => instance.cache.has(key),
+      stream: () => instance.diagnostics().stream,
     }
     const client: KinesisClient = kinesis.client(newCaller(clock))
     const instance = lib.createScache({
@@ -341,7 +366,8 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
           const result = await reader.poll({ apply: (invalidation) => evict(invalidation) })
           if (counters.measuring) counters.polls++
           lastPollAt = now
-          intervalMs = config.pollIntervalMs * (0.8 + 0.2 * random())
+          intervalMs =
+            config.pollIntervalMs * (INTERVAL_JITTER_FLOOR + (1 - INTERVAL_JITTER_FLOOR) * random())
           if (result.restarted !== undefined) {
             store.clear()
             releaseAll(self, clock.t)
@@ -366,6 +392,7 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
         )
       },
       holds: (key) => live(key) !== undefined,
+      stream: () => stream,
     }
     const evict = (invalidation: Invalidation): void => {
       if (invalidation.all) store.clear()
@@ -454,6 +481,20 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
   const admitted = Object.values(stats.getRecordsByShard).reduce((sum, n) => sum + n, 0)
   const reads = counters.reads
   const round = (value: number, digits = 3) => Number(value.toFixed(digits))
+  const readers = new Map<string, number>()
+  for (const container of containers)
+    readers.set(container.stream(), (readers.get(container.stream()) ?? 0) + 1)
+  const streams = streamNames.map((name): StreamLoad => {
+    const admittedOn = Object.entries(stats.getRecordsByShard)
+      .filter(([shard]) => shard.startsWith(`${name}/`))
+      .reduce((sum, [, n]) => sum + n, 0)
+    return {
+      name,
+      readers: readers.get(name) ?? 0,
+      readTpsPerShard: round(admittedOn / seconds / config.shards, 2),
+      throttles: stats.throttledByStream[name] ?? 0,
+    }
+  })
   return {
     config,
     simulatedInS: round((performance.now() - started) / 1_000, 2),
@@ -476,6 +517,7 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
     hitRatio: reads === 0 ? 0 : round(counters.hits / reads),
     bypassRate: reads === 0 ? 0 : round(counters.bypassed / reads),
     reads,
+    streams,
     kinesis: stats,
   }
 }

@@ -49,6 +49,7 @@ describe('the fleet simulation’s Kinesis', () => {
     expect(kinesis.stats()).toMatchObject({
       calls: { GetRecords: 7 },
       throttled: { GetRecords: 1 },
+      throttledByStream: { s: 1 },
       getRecordsByShard: { 's/shardId-000000000000': 6 },
     })
   })
