@@ -29,7 +29,8 @@ export interface StreamOptions {
   /**
    * Replicated streams, instead of `name` (default: `SCACHE_STREAM_NAMES`, comma-separated):
    * writers put every invalidation on each, and each container reads one, picked at random when
-   * it starts. K streams give K times the read budget.
+   * it starts, and another (its cache cleared) when a poll of it is throttled: readers move off
+   * the replicas that chance made busiest. K streams give up to K times the read budget.
    */
   readonly names?: readonly string[]
   /**

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import { Cache, type CacheHit, checkKey, type Lease, type SetOptions } from '../cache/index.js'
 import { CircuitOpenError, describeError, LoadTimeoutError, redactKey } from '../errors.js'
 import { createPublisher, type Publisher, toArray } from '../publish/index.js'
@@ -239,7 +240,9 @@ const PREFIX_SCAN_LIMIT = 1_000_000
 export class Scache {
   readonly cache: Cache
   readonly options: ResolvedOptions
-  readonly #reader: StreamReader
+  #reader: StreamReader
+  /** The replica this container reads (one of `streamNames`); it moves off one that throttles. */
+  #streamName: string
   #publisher: Publisher | undefined
   readonly #loads = new Map<string, Load>()
   /** Start of the last successful poll (or skip): the cache reflects the stream up to here. */
@@ -276,6 +279,22 @@ export class Scache {
   /** The warm-up's report went into a log line (the first invocation's). */
   #warmReported = false
   #pollingStartedAt = 0
+  readonly #client: KinesisClient
+
+  #newReader(): StreamReader {
+    const o = this.options
+    return new StreamReader({
+      stream: this.#streamName,
+      client: this.#client,
+      clockSkewMs: o.clockSkewMs,
+      decoders: o.decoders,
+      secrets: o.secrets,
+      maxPagesPerShard: o.maxPagesPerShard,
+      // A backlog spanning more than the staleness bound is not worth reading inside a request.
+      maxBehindMs: o.maxStalenessMs,
+      now: o.now,
+    })
+  }
 
   constructor(options: ScacheOptions = {}) {
     this.options = resolveOptions(options)
@@ -291,17 +310,9 @@ export class Scache {
       now: o.now,
       random: o.random,
     })
-    this.#reader = new StreamReader({
-      stream: o.streamName,
-      client: o.client ?? createDefaultClient({ maxAttempts: 1 }),
-      clockSkewMs: o.clockSkewMs,
-      decoders: o.decoders,
-      secrets: o.secrets,
-      maxPagesPerShard: o.maxPagesPerShard,
-      // A backlog spanning more than the staleness bound is not worth reading inside a request.
-      maxBehindMs: o.maxStalenessMs,
-      now: o.now,
-    })
+    this.#streamName = o.streamName
+    this.#client = o.client ?? createDefaultClient({ maxAttempts: 1 })
+    this.#reader = this.#newReader()
     this.#breaker =
       o.circuitBreaker === undefined ? undefined : new CircuitBreaker(o.circuitBreaker, o.now)
     this.#publisher = o.publisher
@@ -397,7 +408,7 @@ export class Scache {
   diagnostics(): Diagnostics {
     return {
       ...this.stats(),
-      stream: this.options.streamName,
+      stream: this.#streamName,
       streams: this.options.streamNames,
       pollIntervalMs: this.options.pollIntervalMs,
       maxStalenessMs: this.options.maxStalenessMs,
@@ -590,6 +601,25 @@ export class Scache {
       else this.#apply({ keys: [], prefixes: [...prefixes], all: false }, counters)
     }
     this.#lastPollAt = startedAt
+    const { streamNames } = this.options
+    if (result.throttled && result.restarted === undefined && streamNames.length > 1) {
+      // Containers pick their replica on their own, so some replicas get more readers than
+      // others (50 containers on 16 streams: 6 or more on the busiest most of the time, for 3.1
+      // on average), and those throttle while the rest have room. A throttled reader moves to
+      // another replica, at random: readers leave the busy ones until none is over its limit.
+      // It has no position there that its cache is known to be consistent with, so the cache
+      // is cleared, as after a restart. The backoff still counts the failure, so a fleet over
+      // every replica's budget does not hop faster than it would poll.
+      const others = streamNames.filter((name) => name !== this.#streamName)
+      this.#streamName =
+        others[Math.floor(this.options.random() * others.length)] ?? this.#streamName
+      this.#reader = this.#newReader()
+      this.#clear('replica-switched', counters)
+      this.#syncedAt = this.options.now()
+      this.#streamHealthy = true
+      this.#scheduleNextPoll(false)
+      return result
+    }
     this.#scheduleNextPoll(result.ok || result.restarted !== undefined)
     if (result.restarted !== undefined) {
       // The reader could not vouch for its positions (too far behind, idle past retention, a

@@ -2,10 +2,15 @@ import type { RestartReason, SkippedRecord } from '../stream/index.js'
 
 /**
  * Why the cache was emptied during an invocation: an invalidate-all record or call; prefix
- * invalidations too costly to scan; or the stream reader restarted at now because it could not
- * vouch for its positions (`behind`, `retention`, `position-lost`, `stream-recreated`).
+ * invalidations too costly to scan; a throttled reader of replicated streams moved to another
+ * (`replica-switched`); or the stream reader restarted at now because it could not vouch for its
+ * positions (`behind`, `retention`, `position-lost`, `stream-recreated`).
  */
-export type ClearReason = 'invalidate-all' | 'prefix-scan-limit' | RestartReason
+export type ClearReason =
+  | 'invalidate-all'
+  | 'prefix-scan-limit'
+  | 'replica-switched'
+  | RestartReason
 
 /** What the cold start's warm-up did: keys asked for, values loaded, time taken, any failure. */
 export interface WarmReport {

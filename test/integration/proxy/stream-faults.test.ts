@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createPublisher, defaults, type InvocationLog } from '../../../src/index.js'
+import { createPublisher, createScache, defaults, type InvocationLog } from '../../../src/index.js'
 import { container, Source } from '../../support/containers.js'
 import { useKinesis } from '../../support/kinesis.js'
 import { type FaultKind, type LimitsProxy, startLimitsProxy } from '../../support/limits-proxy.js'
@@ -169,4 +169,59 @@ describe('outages (limits proxy)', () => {
       expect(c.lastLog().streamError).toBeUndefined()
     },
   )
+})
+
+describe('replicated streams (limits proxy)', () => {
+  it('throttled readers move off a crowded replica, clearing their caches, and miss no invalidation', async () => {
+    const names = [await kinesis.createStream(1), await kinesis.createStream(1)]
+    const [crowded, spare] = names as [string, string]
+    proxy = await startLimitsProxy({ target: kinesis.endpoint })
+    const source = new Map([['users:1', 'v1']])
+    const fleet = Array.from({ length: 8 }, () => {
+      const lines: InvocationLog[] = []
+      const instance = createScache({
+        stream: { names, client: proxy.client() },
+        // random() 0: every container picks the first replica (and the shortest jitter).
+        clock: { random: () => 0 },
+        pollIntervalMs: 0,
+        log: (line) => lines.push(line),
+      })
+      return { instance, lines }
+    })
+    const read = async ({ instance }: (typeof fleet)[number]) => {
+      const invocation = await instance.begin()
+      const value = await invocation.cache.getOrLoad('users:1', () => source.get('users:1'))
+      invocation.end()
+      return value
+    }
+    expect(fleet.every(({ instance }) => instance.diagnostics().stream === crowded)).toBe(true)
+
+    // Eight containers polling before every request: over the shard's 5 reads/s.
+    const until = Date.now() + 2_000
+    while (Date.now() < until) {
+      await Promise.all(fleet.map(read))
+      await sleep(10)
+    }
+    const lines = fleet.flatMap((c) => c.lines)
+    const switches = lines.filter((line) => line.cleared === 'replica-switched')
+    expect(switches.length).toBeGreaterThan(0)
+    // Only a throttled poll moves a container.
+    expect(switches.every((line) => line.throttled === true)).toBe(true)
+    expect(fleet.some(({ instance }) => instance.diagnostics().stream === spare)).toBe(true)
+
+    // A write now reaches every container, whichever replica it reads.
+    source.set('users:1', 'v2')
+    await createPublisher({ streamNames: names, client: kinesis.client() }).invalidate('users:1')
+    for (const c of fleet) while ((await read(c)) !== 'v2') await sleep(20)
+  })
+
+  it('a single stream is never left, however throttled', async () => {
+    const { c } = await setup()
+    const stream = c.instance.diagnostics().stream
+    proxy.inject({ kind: 'throttle', operations: ['GetRecords'] })
+    const throttled = await requestUntil(c, (_, polls) => polls.length === 3)
+    expect(throttled.filter((line) => line.polled).every((line) => line.throttled)).toBe(true)
+    expect(throttled.every((line) => line.cleared === undefined)).toBe(true)
+    expect(c.instance.diagnostics().stream).toBe(stream)
+  })
 })
