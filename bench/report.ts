@@ -295,8 +295,9 @@ which their uncoordinated timing does now and then, at a mean rate well under ${
 **Where replicated streams throttle first.** Each container picks its stream at random, on its
 own, as scache does in a real fleet, so the streams do not get equal shares of the fleet: the
 busiest has well more readers than the mean, and it throttles while the mean is far from the
-limit. The smallest fleet that was throttled, per setup, and how it fell on its streams (readers
-counted when the run ended):
+limit. That is why scache moves a throttled reader to another stream: in adaptive mode the
+readers drain off the busiest streams, in fixed mode they stay. The smallest fleet that was
+throttled, per setup, and how it fell on its streams (readers counted when the run ended):
 
 ${table(
   [
@@ -349,7 +350,9 @@ measured.
   \`pollIntervalMs\` (with the same 80–100 % jitter and the same skip when nothing is cached)
   whatever the last poll met.
 - **streams**: replicated streams (\`stream.names\`); each container reads one, picked at random,
-  and writers put every invalidation on all of them.
+  and writers put every invalidation on all of them. In adaptive mode, as in scache, a container
+  whose poll is throttled moves to another stream at random (its cache cleared); fixed mode keeps
+  its first pick.
 
 **Staleness** of a write: from the write until every container that held a live entry of its key
 at that moment has let go of it, by applying the invalidation (observed by a decoder on scache's
