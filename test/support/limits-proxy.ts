@@ -236,6 +236,24 @@ const checkRate = (name: string, value: number): void => {
 }
 
 /**
+ * A client like scache's default (`createDefaultClient`: HTTP/1.1 keep-alive, tight timeouts)
+ * pointed at a limits proxy's endpoint, one attempt unless `maxAttempts` says otherwise; for a
+ * proxy in another process (`LimitsProxy.client()` makes the same for a proxy in this one).
+ */
+export const limitsProxyClient = (
+  endpoint: string,
+  { maxAttempts = 1, requestTimeoutMs }: { maxAttempts?: number; requestTimeoutMs?: number } = {},
+): KinesisClient =>
+  createDefaultClient(
+    { maxAttempts, requestTimeoutMs },
+    {
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    },
+  )
+
+/**
  * Starts an HTTP proxy on a free loopback port, in front of a Kinesis emulator (kinesalite has
  * no limits): it enforces Kinesis's per-shard read limits and injects faults, so tests see the
  * throttles and failures that real Kinesis gives scache.
@@ -451,15 +469,8 @@ export const startLimitsProxy = async (opts: LimitsProxyOptions): Promise<Limits
 
   return {
     endpoint,
-    client({ maxAttempts = 1, requestTimeoutMs } = {}) {
-      const created = createDefaultClient(
-        { maxAttempts, requestTimeoutMs },
-        {
-          endpoint,
-          region: 'us-east-1',
-          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        },
-      )
+    client(clientOptions) {
+      const created = limitsProxyClient(endpoint, clientOptions)
       clients.push(created)
       return created
     },
