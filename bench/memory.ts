@@ -75,6 +75,14 @@ export interface MemoryShape {
   readonly filled: MemoryParts
 }
 
+/** Heap retained and estimated per value and per cache entry of one shape of value, bytes. */
+export interface RetainedShape {
+  readonly value: number
+  readonly valueEstimate: number
+  readonly entry: number
+  readonly entryEstimate: number
+}
+
 export interface MemoryResult {
   readonly maxBytes: number
   readonly factor: number
@@ -83,29 +91,25 @@ export interface MemoryResult {
   readonly emptyHeapUsed: number
   readonly empty: MemoryParts
   readonly shapes: Record<string, MemoryShape>
+  /** Values of each shape retained, against scache's estimate (bench/memory-retained.ts). */
+  readonly retainedCount: number
+  readonly retained: Record<string, RetainedShape>
 }
 
-const sample = (mode: string, shape: string): Sample => {
-  const out = execFileSync(
-    process.execPath,
-    [
-      '--expose-gc',
-      '--import',
-      'tsx',
-      'bench/memory-child.ts',
-      mode,
-      shape,
-      String(MAX_BYTES),
-      String(FACTOR),
-    ],
-    {
+const RETAINED_COUNT = 20_000
+
+/** Runs a bench script in a fresh process with --expose-gc; returns its JSON output. */
+const child = <T>(script: string, args: readonly string[]): T =>
+  JSON.parse(
+    execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', script, ...args], {
       cwd: root,
       encoding: 'utf8',
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    },
-  )
-  return JSON.parse(out) as Sample
-}
+    }),
+  ) as T
+
+const sample = (mode: string, shape: string): Sample =>
+  child('bench/memory-child.ts', [mode, shape, String(MAX_BYTES), String(FACTOR)])
 
 const LARGE = ['large_object_space', 'new_large_object_space', 'code_large_object_space']
 const NAMED = ['new_space', 'old_space', 'code_space', ...LARGE]
@@ -188,5 +192,7 @@ export const memory = async (): Promise<MemoryResult> => {
     emptyHeapUsed: emptyParts.heapUsed,
     empty: emptyParts,
     shapes,
+    retainedCount: RETAINED_COUNT,
+    retained: child('bench/memory-retained.ts', [String(RETAINED_COUNT)]),
   }
 }

@@ -3,7 +3,7 @@ import type { ColdStartResult } from './cold-start.js'
 import type { FleetBenchResult, FleetSummary } from './fleet/index.js'
 import type { HitPathResult } from './hit-path.js'
 import type { Machine } from './lib/machine.js'
-import type { MemoryParts, MemoryResult, MemoryShape } from './memory.js'
+import type { MemoryParts, MemoryResult, MemoryShape, RetainedShape } from './memory.js'
 import type { MiddlewareResult } from './middleware.js'
 import type { StreamCostResult } from './stream-cost.js'
 
@@ -357,6 +357,87 @@ ${table(
 `
 }
 
+/** "low to high" of `values`, or one figure when they format alike. */
+const range = (values: readonly number[], format: (value: number) => string): string => {
+  const low = Math.min(...values)
+  const high = Math.max(...values)
+  return format(low) === format(high) ? format(low) : `${format(low)} to ${format(high)}`
+}
+
+const UNDER_TOLERANCE_BYTES = 8
+
+const retainedPart = (r: MemoryResult): string => {
+  if (r.retained === undefined) return ''
+  const rows = Object.entries(r.retained)
+  // Heap per value is measured to a few bytes: closer than this is not a difference.
+  const isUnder = (estimate: number, held: number) =>
+    estimate < held - Math.max(UNDER_TOLERANCE_BYTES, held / 100)
+  const factor = (estimate: number, held: number) =>
+    isUnder(estimate, held) ? `**${n(estimate / held)}× (under)**` : `${n(estimate / held)}×`
+  const under = (pick: (v: RetainedShape) => number, estimate: (v: RetainedShape) => number) =>
+    rows.filter(([, v]) => isUnder(estimate(v), pick(v))).map(([shape]) => shape)
+  const entriesUnder = under(
+    (v) => v.entry,
+    (v) => v.entryEstimate,
+  )
+  const valuesUnder = under(
+    (v) => v.value,
+    (v) => v.valueEstimate,
+  )
+  const entryFactors = rows.map(([, v]) => v.entryEstimate / v.entry)
+  return `
+**The estimate against the heap.** ${n(r.retainedCount)} distinct values of each shape, held in
+an array (the value alone, against \`estimateBytes\`), then written through \`context.cache.set\`
+into one cache emptied before each shape (the whole entry: value, key, wrapper and store slot, against the bytes the
+cache counts); heap is heapUsed plus ArrayBuffer memory after full collections
+([bench/memory-retained.ts](../bench/memory-retained.ts)). An estimate under the heap an entry
+retains would let the cache hold more than \`maxBytes\`; "under" means by more than
+${UNDER_TOLERANCE_BYTES} bytes or 1 %, the measurement's resolution.
+
+${table(
+  [
+    'value',
+    'heap per value',
+    'estimated',
+    'estimate / heap',
+    'heap per entry',
+    'entry counted',
+    'estimate / heap',
+  ],
+  rows.map(([shape, v]) => [
+    shape,
+    `${n(v.value)} B`,
+    `${n(v.valueEstimate)} B`,
+    v.value < 8 ? '(slot only)' : factor(v.valueEstimate, v.value),
+    `${n(v.entry)} B`,
+    `${n(v.entryEstimate)} B`,
+    factor(v.entryEstimate, v.entry),
+  ]),
+)}
+
+Per entry, the cache counts ${range(entryFactors, (x) => `${n(x)}×`)} the heap it retains; ${
+    entriesUnder.length === 0 ? 'no shape is under' : `**under** for ${entriesUnder.join(', ')}`
+  }.${
+    valuesUnder.length === 0
+      ? ''
+      : ` For the value alone the estimate is under for ${valuesUnder.join(', ')} (by at most ${pct(
+          1 -
+            Math.min(
+              ...rows
+                .filter(([shape]) => valuesUnder.includes(shape))
+                .map(([, v]) => v.valueEstimate / v.value),
+            ),
+        )}), which the per-entry overhead ${entriesUnder.length === 0 ? 'absorbs' : 'does not always absorb'}.${
+          valuesUnder.some((shape) => shape.includes('delete'))
+            ? ' An object that lost a property keeps a hash table sized by the properties it had, which no walk of its present properties can see.'
+            : ''
+        }`
+  } Strings cost one byte a character when every character fits in one (the estimate counts
+two), objects a word a property when V8 keeps them fast (the estimate counts up to 72 bytes, a
+hash table's worst case): decoded JSON is over-estimated most.
+`
+}
+
 const memorySection = (s: Section<MemoryResult>): string => {
   const r = s.result
   if ((r as Partial<MemoryResult>).empty === undefined)
@@ -366,11 +447,6 @@ const memorySection = (s: Section<MemoryResult>): string => {
   const delta = (v: MemoryShape, part: (p: MemoryParts) => number | undefined) =>
     (part(v.filled) ?? Number.NaN) - (part(v.sink) ?? Number.NaN)
   const mibOr = (bytes: number | undefined) => (bytes === undefined ? 'n/a' : mib(bytes))
-  const range = (values: readonly number[], format: (value: number) => string) => {
-    const low = Math.min(...values)
-    const high = Math.max(...values)
-    return format(low) === format(high) ? format(low) : `${format(low)} to ${format(high)}`
-  }
   const over = (pick: (v: MemoryShape) => number) =>
     Object.values(r.shapes).every((v) => pick(v) <= 0.2)
   const partRows: [string, (p: MemoryParts) => number | undefined][] = [
@@ -505,6 +581,7 @@ ${table(
       : ', yet here the live heap exceeds it: the estimate undercounts these values'
   }.
 
+${retainedPart(r)}
 The summary's target row uses the growth **over the sink**: it is what holding the entries
 costs, with the cost of producing the values, which the cache does not cause, taken out. The
 growth over the empty cache is the figure to size a function's memory with: what a process that
