@@ -1,15 +1,34 @@
-/** Fixed cost of one entry beyond its key and value: the store's slots and the entry wrapper. */
-export const ENTRY_OVERHEAD_BYTES = 96
+/**
+ * Fixed cost of one entry beyond its key's characters and its value: the entry wrapper (56
+ * bytes, plus 16-byte heap numbers for its expiry, its drop time and a fractional load cost),
+ * its slot in lru-cache's key map (28 bytes, up to 56 while the table is half empty after it
+ * doubles) and the key string's header, alignment, or the cons cell of a key built by
+ * concatenation (up to 48).
+ */
+export const ENTRY_OVERHEAD_BYTES = 208
 
 /** A value with more nodes than this is not sized (nor cached) unless `sizeOf` is given. */
 export const MAX_ESTIMATED_NODES = 1_000_000
 
+// Small integers live in the slot that holds them; V8 boxes any other number (31 bits where
+// pointers are compressed, 32 where they are not: the smaller range holds for both).
+const SMI_MIN = -(2 ** 30)
+const SMI_MAX = 2 ** 30 - 1
+
+/** V8 allocates in 8-byte words. */
+const words = (bytes: number): number => Math.ceil(bytes / 8) * 8
+
 /**
- * Rough retained size of a value in bytes, the way V8 lays it out: 2 bytes per string character,
- * 8 per number, ~32 bytes per object header plus its properties. Counts shared or cyclic
- * references once. Returns `Infinity` for a value of more than a million nodes rather than
- * underestimate it: the cache does not store what it cannot size. Pass your own `sizeOf` when
- * you know better (e.g. a `Buffer`'s length).
+ * Rough retained size of a value in bytes, an upper bound on how V8 (64-bit) lays it out: a
+ * string takes 2 bytes per character (one-byte strings take half) plus a 16-byte header, a
+ * fractional or large number a 16-byte heap number; an object is sized as if its properties
+ * were in a hash table (dictionary mode: wide objects built property by property, objects with
+ * a null prototype), up to 72 bytes a property, an array with the spare capacity `push` leaves.
+ * Counts shared or cyclic references once. Returns `Infinity` for a value of more than a
+ * million nodes rather than underestimate it: the cache does not store what it cannot size.
+ * What it cannot see it does not count: the larger string a sliced string keeps alive, the
+ * buffer behind a view, a closure's context. Pass your own `sizeOf` when you know better (e.g.
+ * a `Buffer`'s length).
  */
 export const estimateBytes = (value: unknown): number => {
   const seen = new Set<object>()
@@ -22,12 +41,20 @@ export const estimateBytes = (value: unknown): number => {
     nodes++
     switch (typeof item) {
       case 'string':
-        bytes += 16 + item.length * 2
+        bytes += words(16 + item.length * 2)
         continue
       case 'number':
-      case 'bigint':
-        bytes += 8
+        bytes +=
+          Number.isInteger(item) && item >= SMI_MIN && item <= SMI_MAX && !Object.is(item, -0)
+            ? 8
+            : 16
         continue
+      case 'bigint': {
+        // A 16-byte header and a 64-bit word per 16 hex digits of magnitude.
+        const digits = (item < 0n ? -item : item).toString(16).length
+        bytes += 16 + 8 * Math.ceil(digits / 16)
+        continue
+      }
       case 'boolean':
       case 'undefined':
       case 'symbol':
@@ -41,22 +68,29 @@ export const estimateBytes = (value: unknown): number => {
     }
     const object = item as object
     seen.add(object)
-    if (ArrayBuffer.isView(object)) bytes += 64 + object.byteLength
-    else if (object instanceof ArrayBuffer) bytes += 32 + object.byteLength
-    else if (object instanceof Date) bytes += 24
+    // The view and its buffer object on the heap; the bytes themselves (off the heap past 64).
+    if (ArrayBuffer.isView(object)) bytes += 256 + object.byteLength
+    else if (object instanceof ArrayBuffer) bytes += 128 + object.byteLength
+    else if (object instanceof Date) bytes += 112
     else if (Array.isArray(object)) {
-      bytes += 16 + object.length * 8
+      // Header (32) and backing store header (16); `push` grows the store to n + n/2 + 16 slots.
+      const length = object.length
+      bytes += 48 + 8 * (length + Math.floor(length / 2) + 16)
       for (const element of object) stack.push(element)
     } else if (object instanceof Map) {
-      bytes += 32 + object.size * 24
+      // An ordered hash table: 28 bytes a slot, at least 4 slots, at most twice the entries.
+      bytes += 72 + 28 * Math.max(4, 2 * object.size)
       for (const [k, v] of object) stack.push(k, v)
     } else if (object instanceof Set) {
-      bytes += 32 + object.size * 16
+      bytes += 72 + 20 * Math.max(8, 2 * object.size)
       for (const v of object) stack.push(v)
     } else {
-      bytes += 32
-      for (const [k, v] of Object.entries(object)) {
-        bytes += 8 + k.length * 2
+      // Dictionary mode: the object (24) and its table's header (64), then 24-byte slots, the
+      // table between a third and two thirds full (at least 4 slots), so up to 72 a property.
+      const entries = Object.entries(object)
+      bytes += 88 + 72 * Math.max(2, entries.length)
+      for (const [k, v] of entries) {
+        bytes += k.length * 2
         stack.push(v)
       }
     }

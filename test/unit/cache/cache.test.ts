@@ -310,6 +310,14 @@ describe('bounds', () => {
     expect(keys.filter((key) => cache.has(key))).toEqual(keys.slice(-maxEntries))
   })
 
+  it("charges each entry its wrapper, its slot in the key map and its key's header", () => {
+    const cache = newCache({ maxBytes: 1_000_000 })
+    cache.set('k', null)
+    // The entry (56 bytes and three heap numbers of 16), a key-map slot of up to 56, and the
+    // key: a 16-byte header, or a 32-byte cons cell when built by concatenation.
+    expect(cache.bytes).toBeGreaterThanOrEqual(56 + 3 * 16 + 56 + 32 + 2)
+  })
+
   it('uses the injected sizeOf', () => {
     const sizeOf = vi.fn((value: unknown) => (value as { bytes: number }).bytes)
     const cache = newCache({ maxBytes: 1000, sizeOf })
@@ -622,6 +630,76 @@ describe('estimateBytes', () => {
     const bytes = estimateBytes(deep)
     expect(Number.isFinite(bytes)).toBe(true)
     expect(bytes).toBeGreaterThan(estimateBytes({ next: 'leaf' }))
+  })
+
+  // The bounds below are V8's 64-bit layouts (what Node ships); an estimate under them would let
+  // the cache hold more than maxBytes.
+  const words = (bytes: number) => Math.ceil(bytes / 8) * 8
+  const pow2ceil = (n: number) => 2 ** Math.ceil(Math.log2(n))
+
+  it('rounds strings to whole words, header included, at 2 bytes per character', () => {
+    for (let length = 0; length <= 40; length++) {
+      const bytes = estimateBytes('\u20ac'.repeat(length))
+      expect(bytes).toBeGreaterThanOrEqual(words(16 + 2 * length))
+      expect(bytes % 8).toBe(0)
+    }
+  })
+
+  it('counts a heap number for every number that is not a small integer', () => {
+    for (const number of [0.5, -0, 2 ** 31, -(2 ** 31) - 1, 1e300, Number.NaN, Infinity])
+      expect(estimateBytes(number), String(number)).toBeGreaterThanOrEqual(16)
+    expect(estimateBytes({ a: 1.5 })).toBeGreaterThan(estimateBytes({ a: 1 }))
+  })
+
+  it('counts a bigint by its 64-bit digits', () => {
+    expect(estimateBytes(1n)).toBeGreaterThanOrEqual(24)
+    expect(estimateBytes(2n ** 64n)).toBeGreaterThanOrEqual(32)
+    expect(estimateBytes(-(2n ** 64n))).toBe(estimateBytes(2n ** 64n))
+    expect(estimateBytes(2n ** 1024n)).toBeGreaterThanOrEqual(16 + 8 * 17)
+  })
+
+  it('counts the spare capacity an array grown by push keeps', () => {
+    const array: number[] = []
+    let capacity = 0
+    for (let length = 1; length <= 500; length++) {
+      array.push(length)
+      // V8 grows a full backing store to n + n/2 + 16 slots, n the length it must hold.
+      if (length > capacity) capacity = length + Math.floor(length / 2) + 16
+      // The array (32 bytes), its backing store's header (16) and its slots.
+      expect(estimateBytes(array)).toBeGreaterThanOrEqual(32 + 16 + 8 * capacity)
+    }
+  })
+
+  it('sizes an object as if its properties were in a hash table (dictionary mode)', () => {
+    for (let count = 0; count <= 300; count++) {
+      // Built property by property, and a null prototype: both are dictionary-mode objects.
+      const object: Record<string, boolean> = Object.create(null)
+      for (let i = 0; i < count; i++) object[String.fromCharCode(0x61 + (i % 26)) + i] = true
+      // The object (24), the table's header (64), 24-byte slots: a power of two at least 1.5
+      // times the properties, and at least 4.
+      const table = 24 * Math.max(4, pow2ceil(1.5 * count))
+      expect(estimateBytes(object), `${count} properties`).toBeGreaterThanOrEqual(88 + table)
+    }
+  })
+
+  it("counts the hash tables of Map and Set, and a Date's cached fields", () => {
+    for (let size = 0; size <= 100; size++) {
+      const keys = Array.from({ length: size }, (_, i) => i)
+      // 72 bytes of header; slots of 28 (Map) and 20 (Set) bytes, a power of two at least the
+      // size; a Set built from an iterable may start at 8.
+      const slots = pow2ceil(Math.max(1, size))
+      expect(estimateBytes(new Map(keys.map((k) => [k, k])))).toBeGreaterThanOrEqual(
+        72 + 28 * Math.max(4, slots),
+      )
+      expect(estimateBytes(new Set(keys))).toBeGreaterThanOrEqual(72 + 20 * Math.max(8, slots))
+    }
+    expect(estimateBytes(new Date())).toBeGreaterThanOrEqual(112)
+  })
+
+  it('counts the heap objects of a view and of an ArrayBuffer besides their bytes', () => {
+    expect(estimateBytes(new Uint8Array(16))).toBeGreaterThanOrEqual(232)
+    expect(estimateBytes(Buffer.alloc(100))).toBeGreaterThanOrEqual(300)
+    expect(estimateBytes(new ArrayBuffer(16))).toBeGreaterThanOrEqual(112)
   })
 
   it('counts Map and Set contents', () => {
