@@ -12,8 +12,25 @@ const POLLS = 40
 /** Time between polls: 4 per second keeps each algorithm within a shard's 5 reads per second. */
 const TICK_MS = 250
 const SHARDS = [1, 4] as const
-/** Latency the proxy adds to each call: none (loopback) and about an in-region call. */
-const LATENCIES_MS = [0, 10] as const
+/**
+ * What serves GetRecords: kinesalite, which serves one call at a time, or the limits proxy
+ * answering them itself (`answerReads`), at once and in parallel as Kinesis' fleet does.
+ */
+export type Backend = 'kinesalite' | 'proxy'
+
+/**
+ * Latency the proxy adds to each call, none (loopback) or about an in-region call, and what
+ * serves the reads.
+ */
+const SETUPS: readonly { readonly latencyMs: number; readonly backend: Backend }[] = [
+  { latencyMs: 0, backend: 'kinesalite' },
+  { latencyMs: 10, backend: 'kinesalite' },
+  { latencyMs: 10, backend: 'proxy' },
+]
+
+/** The key of a setup in `fourToOneShard`: `10ms`, or `10ms, reads answered by the proxy`. */
+export const setupKey = (latencyMs: number, backend: Backend): string =>
+  backend === 'proxy' ? `${latencyMs}ms, reads answered by the proxy` : `${latencyMs}ms`
 
 export interface PollCost {
   /** Kinesis calls per warm poll, by operation, as the limits proxy counted them. */
@@ -34,6 +51,7 @@ export interface StreamCostRow {
   readonly shards: number
   /** Latency the proxy adds to every call, ms (0: loopback only). */
   readonly latencyMs: number
+  readonly backend: Backend
   readonly scache: PollCost
   readonly baseline: PollCost
   /** baseline calls / scache calls per warm poll (target ≥ 3 at 1 shard). */
@@ -50,7 +68,7 @@ export interface StreamCostResult {
    * is measured by a query before and after the poll.
    */
   readonly hostQueryCpuMs: number
-  /** scache's 4-shard poll time / its 1-shard poll time, per latency (target ≤ 1.2). */
+  /** scache's 4-shard poll time / its 1-shard poll time, per setup (setupKey; target ≤ 1.2). */
   readonly fourToOneShard: Record<string, number>
 }
 
@@ -104,10 +122,12 @@ type Reader = (client: KinesisClient, stream: string) => Promise<Pick<Subject, '
  * a child process (a real Kinesis is never in its client's process): scache polling before every
  * request (`pollIntervalMs: 0`) against the baseline's per-request read, each with its own SDK
  * client, stream and proxy, with nothing new on the stream. Each poll's wall time is measured
- * here, with the CPU this process and the host process spent during it. At each latency the four
+ * here, with the CPU this process and the host process spent during it. In each setup the four
  * subjects (two algorithms, two shard counts) are polled one after the other in every tick, in an
  * order that rotates, so that a change in the machine's load, or being a tick's first poll after
- * the idle gap, colours them alike.
+ * the idle gap, colours them alike. The last setup has the proxy answer GetRecords itself: the
+ * emulator serves calls one at a time, a real Kinesis serves a client's shards in parallel, and
+ * only the client's side can be measured here.
  */
 export const streamCost = async (): Promise<StreamCostResult> => {
   const { createScache } = await loadScache()
@@ -117,9 +137,10 @@ export const streamCost = async (): Promise<StreamCostResult> => {
     stream: string,
     shards: number,
     latencyMs: number,
+    backend: Backend,
     reader: Reader,
   ): Promise<Subject> => {
-    const proxy = await host.startProxy(latencyMs)
+    const proxy = await host.startProxy(latencyMs, backend === 'proxy')
     const client = limitsProxyClient(proxy.endpoint)
     await host.createStream(stream, shards)
     const subject = {
@@ -180,18 +201,15 @@ export const streamCost = async (): Promise<StreamCostResult> => {
       const before = await host.cpuMs()
       queries.push((await host.cpuMs()) - before)
     }
-    for (const latencyMs of LATENCIES_MS) {
+    for (const { latencyMs, backend } of SETUPS) {
       const pairs: { ours: Subject; theirs: Subject }[] = []
-      for (const shards of SHARDS)
+      for (const shards of SHARDS) {
+        const name = `${shards}-${latencyMs}-${backend}`
         pairs.push({
-          ours: await start(`bench-scache-${shards}-${latencyMs}`, shards, latencyMs, scacheReader),
-          theirs: await start(
-            `bench-baseline-${shards}-${latencyMs}`,
-            shards,
-            latencyMs,
-            baselineReader,
-          ),
+          ours: await start(`bench-scache-${name}`, shards, latencyMs, backend, scacheReader),
+          theirs: await start(`bench-baseline-${name}`, shards, latencyMs, backend, baselineReader),
         })
+      }
       const subjects = pairs.flatMap(({ ours, theirs }) => [ours, theirs])
       // The first polls list the shards and take iterators; the steady state comes after.
       for (let i = 0; i < 2; i++) {
@@ -218,6 +236,7 @@ export const streamCost = async (): Promise<StreamCostResult> => {
         rows.push({
           shards: ours.shards,
           latencyMs,
+          backend,
           scache,
           baseline,
           callRatio: sig(baseline.callsTotal / scache.callsTotal),
@@ -235,10 +254,15 @@ export const streamCost = async (): Promise<StreamCostResult> => {
     await host.close()
   }
   const fourToOneShard: Record<string, number> = {}
-  for (const latencyMs of LATENCIES_MS) {
-    const one = rows.find((row) => row.shards === 1 && row.latencyMs === latencyMs)
-    const four = rows.find((row) => row.shards === 4 && row.latencyMs === latencyMs)
-    if (one && four) fourToOneShard[`${latencyMs}ms`] = sig(four.scache.p50Ms / one.scache.p50Ms)
+  for (const { latencyMs, backend } of SETUPS) {
+    const of = (shards: number) =>
+      rows.find(
+        (row) => row.shards === shards && row.latencyMs === latencyMs && row.backend === backend,
+      )
+    const one = of(1)
+    const four = of(4)
+    if (one && four)
+      fourToOneShard[setupKey(latencyMs, backend)] = sig(four.scache.p50Ms / one.scache.p50Ms)
   }
   return {
     polls: POLLS,

@@ -32,6 +32,7 @@ const handle = async (request: HostRequest): Promise<unknown> => {
       const proxy = await startLimitsProxy({
         target: kinesis.config.endpoint,
         latencyMs: request.latencyMs,
+        answerReads: request.answerReads,
       })
       proxies.set(proxy.endpoint, proxy)
       return proxy.endpoint

@@ -5,7 +5,7 @@ import type { ProxyStats } from '../../test/support/limits-proxy.js'
 /** What the parent asks the host process to do. */
 export type HostRequest =
   | { readonly op: 'createStream'; readonly name: string; readonly shards: number }
-  | { readonly op: 'startProxy'; readonly latencyMs: number }
+  | { readonly op: 'startProxy'; readonly latencyMs: number; readonly answerReads: boolean }
   | { readonly op: 'resetStats' | 'stats' | 'closeProxy'; readonly proxy: string }
   | { readonly op: 'cpuUsage' }
   | { readonly op: 'close' }
@@ -26,8 +26,11 @@ export interface RemoteProxy {
 export interface KinesisHost {
   /** Creates a stream in the host's kinesalite and waits until it is ACTIVE. */
   createStream(name: string, shards: number): Promise<void>
-  /** Starts a limits proxy in front of the host's kinesalite, adding `latencyMs` to each call. */
-  startProxy(latencyMs: number): Promise<RemoteProxy>
+  /**
+   * Starts a limits proxy in front of the host's kinesalite, adding `latencyMs` to each call;
+   * `answerReads`: the proxy answers GetRecords itself (LimitsProxyOptions.answerReads).
+   */
+  startProxy(latencyMs: number, answerReads?: boolean): Promise<RemoteProxy>
   /** CPU the host process has used since it started, ms (user + system, all its threads). */
   cpuMs(): Promise<number>
   close(): Promise<void>
@@ -81,8 +84,8 @@ export const startKinesisHost = async (): Promise<KinesisHost> => {
     async createStream(name, shards) {
       await call({ op: 'createStream', name, shards })
     },
-    async startProxy(latencyMs) {
-      const endpoint = (await call({ op: 'startProxy', latencyMs })) as string
+    async startProxy(latencyMs, answerReads = false) {
+      const endpoint = (await call({ op: 'startProxy', latencyMs, answerReads })) as string
       return {
         endpoint,
         stats: async () => (await call({ op: 'stats', proxy: endpoint })) as ProxyStats,

@@ -55,6 +55,13 @@ export interface LimitsProxyOptions {
   /** False lets every call through unthrottled (faults still apply); default true. */
   readonly enforceLimits?: boolean
   /**
+   * Answers each admitted GetRecords itself, with no records and the iterator it was given,
+   * instead of forwarding it: a backend that serves every shard at once and at no cost, as
+   * Kinesis' own fleet does against one client, where the emulator serves calls one at a time.
+   * For benchmarks of the client's side; other operations are forwarded. Default false.
+   */
+  readonly answerReads?: boolean
+  /**
    * Delay added to every call (faulted and throttled ones too) before it is handled, ms; a
    * function is asked once per call. Default 0.
    */
@@ -122,6 +129,7 @@ const defaults = {
   getShardIteratorPerSecond: 5,
   readBytesPerSecond: 2 * MiB,
   enforceLimits: true,
+  answerReads: false,
   latencyMs: 0 as number | (() => number),
   seed: 1,
   maxIterators: 10_000,
@@ -433,6 +441,22 @@ export const startLimitsProxy = async (opts: LimitsProxyOptions): Promise<Limits
         'ProvisionedThroughputExceededException',
         `Rate exceeded for shard ${shard.shardId} in stream ${shard.stream} under account ${ACCOUNT_ID}.`,
       )
+      return
+    }
+
+    const iterator = stringField(requestBody, 'ShardIterator')
+    if (options.answerReads && operation === 'GetRecords' && iterator !== undefined) {
+      const answer = JSON.stringify({
+        Records: [],
+        NextShardIterator: iterator,
+        MillisBehindLatest: 0,
+      })
+      response.writeHead(200, {
+        'content-type': JSON_CONTENT_TYPE,
+        'content-length': Buffer.byteLength(answer),
+        'x-amzn-requestid': randomUUID(),
+      })
+      response.end(answer)
       return
     }
 

@@ -206,6 +206,30 @@ describe('the limits proxy, per-shard limits (against kinesalite)', () => {
     expect(proxy.stats().calls).toEqual({ GetShardIterator: 20, GetRecords: 20 })
   })
 
+  it('answerReads: answers GetRecords itself with no records and the same iterator, within the limits', async () => {
+    const stream = await kinesis.createStream(1)
+    const [shard = ''] = await kinesis.openShards(stream)
+    await kinesis.putRaw(stream, Buffer.from('on the stream'), 'k')
+    const proxy = await startProxy({ answerReads: true })
+    const client = proxy.client()
+    // GetShardIterator is forwarded: the iterator is the emulator's own.
+    const iterator = await iteratorFor(client, stream, shard)
+    await expect(getRecords(kinesis.client(), iterator)).resolves.toMatchObject({
+      Records: [expect.anything()],
+    })
+
+    const answered = await getRecords(client, iterator)
+    expect(answered.Records).toEqual([])
+    expect(answered.NextShardIterator).toBe(iterator)
+    expect(answered.MillisBehindLatest).toBe(0)
+    // The shard's budget still applies: 5 reads a second, the first one above included.
+    const burst = await Promise.all(
+      Array.from({ length: 5 }, () => failure(getRecords(client, iterator))),
+    )
+    expect(burst.filter((error) => error?.name === THROTTLED)).toHaveLength(1)
+    expect(proxy.stats().calls).toEqual({ GetShardIterator: 1, GetRecords: 6 })
+  })
+
   it('passes other operations through unlimited', async () => {
     const stream = await kinesis.createStream(1)
     const proxy = await startProxy()
