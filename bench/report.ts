@@ -110,11 +110,11 @@ reads afresh (the microtask queue drains before the event loop turns, and so bef
 freeze). Each check still runs on every read against that time; the time can be as old as the run
 of code the read is in (a loop that blocks the event loop for N ms can read an entry N ms past its
 TTL), never older. The worst case is one read per run (the last two rows): it pays the clock read
-and the microtask, where it used to pay the clock read alone. Before this, profiling found three
-clock reads per hit (the staleness bound, lru-cache's own TTL check, the entry's TTL) and a
-keyspace lookup that sliced every key; entries carry their own expiry instead of lru-cache's TTL
-(the row "lru-cache get (ttl, ttlResolution 0)" shows what lru-cache's TTL check costs on its
-own, with lru-cache's own clock cache, \`ttlResolution\`, turned off).
+and the microtask. Entries carry their own expiry instead of lru-cache's TTL, so that one clock
+read serves the staleness bound and the entry's TTL (the row "lru-cache get (ttl, ttlResolution
+0)" shows what lru-cache's TTL check costs, with its own clock cache, \`ttlResolution\`, turned
+off); a keyspace is looked up only when some keyspace has options of its own; and a hit hands
+back the stored entry rather than a copy of it.
 `
 }
 

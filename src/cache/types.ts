@@ -54,8 +54,10 @@ export interface SetOptions {
   readonly ttlMs?: number
 }
 
-/** An entry found by `Cache.get`. */
+/** An entry found by `Cache.get`: the stored entry itself, not a copy. */
 export interface CacheHit<T = unknown> {
   readonly value: T
   readonly costMs: number
+  /** When the entry's TTL ends (ms since the epoch, by the cache's clock). */
+  readonly expiresAt: number
 }

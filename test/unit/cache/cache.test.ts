@@ -172,7 +172,11 @@ describe('TTL', () => {
     const cache = newCache({ ttl: { minMs: 60_000, maxMs: 60_000 }, now: clock.now })
     cache.set('users:1', undefined)
     clock.at(60_000)
-    expect(cache.get('users:1')).toEqual({ value: undefined, costMs: 0 })
+    expect(cache.get('users:1')).toEqual({
+      value: undefined,
+      costMs: 0,
+      expiresAt: 1_700_000_060_000,
+    })
   })
 
   it('staleIfErrorMs keeps an expired entry for getStale only, and an invalidation removes it', () => {
@@ -187,7 +191,11 @@ describe('TTL', () => {
     clock.at(1_001)
     expect(cache.get('users:1')).toBeUndefined()
     expect(cache.has('users:1')).toBe(false)
-    expect(cache.getStale('users:1')).toEqual({ value: 'Ada', costMs: 7 })
+    expect(cache.getStale('users:1')).toEqual({
+      value: 'Ada',
+      costMs: 7,
+      expiresAt: 1_700_000_001_000,
+    })
     expect(cache.size).toBe(2) // kept, so the container keeps polling for it
     cache.invalidate(invalidation({ keys: ['users:2'] }))
     expect(cache.getStale('users:2')).toBeUndefined()
@@ -195,11 +203,12 @@ describe('TTL', () => {
     expect(cache.getStale('users:1')).toBeUndefined()
   })
 
-  it('get returns the stored value and cost', () => {
-    const cache = newCache()
+  it('get returns the stored value, its cost and its expiry', () => {
+    const clock = manualClock()
+    const cache = newCache({ ttl: { minMs: 5_000, maxMs: 5_000 }, now: clock.now })
     const value = { name: 'Ada' }
     cache.set('users:1', value, { costMs: 12 })
-    expect(cache.get('users:1')).toEqual({ value, costMs: 12 })
+    expect(cache.get('users:1')).toEqual({ value, costMs: 12, expiresAt: 1_700_000_005_000 })
     expect(cache.get<{ name: string }>('users:1')?.value).toBe(value)
     cache.set('users:2', 'x')
     expect(cache.get('users:2')?.costMs).toBe(0)
