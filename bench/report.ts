@@ -478,9 +478,10 @@ ${table(
 What this says: every container reads every shard, so a stream serves about 5 / (polls per second
 per container) containers before its shards throttle, whatever the shard count; past that,
 staleness grows to the TTL and reads bypass the cache. Replicated streams multiply the budget,
-but by less than their number: containers do not spread evenly over them (below).
-The adaptive backoff does not raise that ceiling (no poll schedule can); it cuts the throttled
-calls a fleet over budget makes, at the price of slower recovery for the containers that backed
+but by less than their number: containers do not spread evenly over them, and adaptive mode,
+which moves throttled readers off the crowded ones, gets closer to it than fixed mode (below).
+On one stream the adaptive backoff does not raise the ceiling (no poll schedule can); it cuts
+the throttled calls a fleet over budget makes, at the price of slower recovery for the containers that backed
 off (they bypass their cache until their next successful poll), which the bypassed-reads and
 staleness columns show. No read in any run returned a value more than ${n(maxServed)} s older
 than the source's (\`maxStalenessMs\` is ${n(w.maxStalenessMs / 1_000)} s): a fleet over budget
