@@ -3,6 +3,7 @@ import { getHeapSpaceStatistics } from 'node:v8'
 import { estimateBytes } from '../src/cache/size.js'
 import { loadScache } from './lib/scache.js'
 import { instantClient } from './lib/stub-client.js'
+import { decoded, userRecord } from './lib/values.js'
 
 /**
  * One memory measurement, in its own process (run with --expose-gc): `empty` builds the cache and
@@ -19,24 +20,9 @@ const factor = Number(factorArg)
 const gc = globalThis.gc
 if (gc === undefined) throw new Error('memory-child: run with --expose-gc')
 
-// Values as a handler gets them, decoded from a response: flat strings. (Built in place, `'x'.repeat`
-// and template literals make cons strings sharing their parts, a quarter of the heap a decoded
-// 1 KB string takes.)
+// Values as a handler gets them: decoded from a response.
 const value = (i: number): unknown =>
-  JSON.parse(
-    JSON.stringify(
-      shape === 'strings'
-        ? `${i}:${'x'.repeat(1_000)}`
-        : {
-            id: i,
-            name: `user ${i}`,
-            email: `user${i}@example.com`,
-            roles: ['reader', 'writer'],
-            address: { street: `${i} Main Street`, city: 'Springfield', zip: String(10_000 + i) },
-            bio: 'y'.repeat(600),
-          },
-    ),
-  )
+  decoded(shape === 'strings' ? `${i}:${'x'.repeat(1_000)}` : userRecord(i))
 
 /** Resident anonymous and file-backed memory, bytes; undefined where /proc is not there. */
 const resident = (): { anon: number; file: number } | undefined => {

@@ -1,6 +1,7 @@
 import { estimateBytes } from '../src/cache/size.js'
 import { loadScache } from './lib/scache.js'
 import { instantClient } from './lib/stub-client.js'
+import { decoded, userRecord } from './lib/values.js'
 
 /**
  * How scache's size estimate compares with the heap values actually retain, shape by shape, in
@@ -15,15 +16,6 @@ const count = Number(process.argv[2] ?? '20000')
 const gc = globalThis.gc
 if (gc === undefined) throw new Error('memory-retained: run with --expose-gc')
 
-const decoded = (value: unknown): unknown => JSON.parse(JSON.stringify(value))
-const user = (i: number) => ({
-  id: i,
-  name: `user ${i}`,
-  email: `user${i}@example.com`,
-  roles: ['reader', 'writer'],
-  address: { street: `${i} Main Street`, city: 'Springfield', zip: String(10_000 + i) },
-  bio: 'y'.repeat(600),
-})
 const assigned = (i: number, properties: number): Record<string, unknown> => {
   const object: Record<string, unknown> = {}
   for (let k = 0; k < properties; k++) object[`field${k}`] = `v${i}`
@@ -38,7 +30,7 @@ const retainedShapes: Record<string, (i: number) => unknown> = {
   '1 KB one-byte string (decoded)': (i) => decoded(`${i}:${'x'.repeat(1_000)}`),
   '1 KB two-byte string (decoded)': (i) => decoded(`${i}:${'€'.repeat(1_000)}`),
   'small object (decoded)': (i) => decoded({ id: i, ok: true }),
-  'user record (decoded)': (i) => decoded(user(i)),
+  'user record (decoded)': (i) => decoded(userRecord(i)),
   'object, 100 properties (decoded)': (i) =>
     decoded(Object.fromEntries(Array.from({ length: 100 }, (_, k) => [`field${k}`, i + k]))),
   'object, 30 properties set one by one': (i) => assigned(i, 30),

@@ -1,6 +1,6 @@
 /**
- * Fixed cost of one entry beyond its key's characters and its value: the entry wrapper (56
- * bytes, plus 16-byte heap numbers for its expiry, its drop time and a fractional load cost),
+ * Fixed cost of one entry beyond its key's characters and its value: the entry wrapper (up to
+ * 56 bytes, plus 16-byte heap numbers for its expiry and a fractional load cost),
  * its slot in lru-cache's key map (28 bytes, up to 56 while the table is half empty after it
  * doubles) and the key string's header, alignment, or the cons cell of a key built by
  * concatenation (up to 48).
