@@ -708,14 +708,7 @@ export class Scache {
           counters.bypassed++
           return undefined
         }
-        const hit = this.cache.get<T>(key, now)
-        if (hit === undefined) {
-          counters.misses++
-          return undefined
-        }
-        counters.hits++
-        counters.savedMs += hit.costMs
-        return hit.value
+        return lookup<T>(key, now)?.value
       },
       set: (key, value, options) => (bypassed() ? false : this.cache.set(key, value, options)),
       getMany: <T>(keys: readonly string[]) => {
