@@ -16,11 +16,23 @@ import {
   decodeEncoded,
   type EncodedRecord,
   encodedRecord,
-  type Invalidation,
   type RecordDecoder,
-  type SkipReason,
 } from '../record/index.js'
+import type {
+  InvalidationSource,
+  RestartReason,
+  SourceError,
+  SourcePollOptions,
+  SourcePollResult,
+  SourcePosition,
+} from '../source/index.js'
 import { streamParams } from './client.js'
+
+export type {
+  RestartReason,
+  SkippedRecord,
+  SourceError as StreamError,
+} from '../source/index.js'
 
 /** Kinesis expires a shard iterator 5 minutes after issuing it; re-acquire a little earlier. */
 const ITERATOR_MAX_AGE_MS = 5 * 60_000 - 15_000
@@ -40,15 +52,6 @@ const RETENTION_CACHE_MS = 3_600_000
  * deletion itself (ResourceNotFoundException).
  */
 const IDENTITY_CHECK_GAP_MS = 60_000
-
-/**
- * Why the reader gave up its positions and restarted at now. The caller must empty its cache:
- * - `behind`: more backlog than the catch-up budget (`maxPagesPerShard`, `maxBehindMs`);
- * - `retention`: idle longer than the stream keeps records, so some may be gone unread;
- * - `position-lost`: Kinesis rejected a sequence number (trimmed, or from another stream);
- * - `stream-recreated`: the stream was deleted and created again under the same name.
- */
-export type RestartReason = 'behind' | 'retention' | 'position-lost' | 'stream-recreated'
 
 /** Kinesis' answers to a reader over its share of a shard's (or the account's) limits. */
 const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'LimitExceededException'])
@@ -84,13 +87,7 @@ export interface StreamReaderOptions {
   readonly now?: () => number
 }
 
-export interface PollOptions {
-  /** Called for each decoded invalidation, before the shard's position moves past its record. */
-  readonly apply: (invalidation: Invalidation) => void
-  /** Called for each record that is not a valid invalidation. It has been counted and passed. */
-  readonly onSkip?: (skip: SkippedRecord) => void
-  /** Aborts the poll's in-flight calls (the poll's time budget). */
-  readonly signal?: AbortSignal
+export interface PollOptions extends SourcePollOptions {
   /** Called for every record read, valid or not, after `apply` or `onSkip`: for tools that show them. */
   readonly onRecord?: (record: ReadRecord) => void
 }
@@ -104,41 +101,13 @@ export interface ReadRecord extends EncodedRecord {
   readonly decoded: DecodeResult
 }
 
-export interface SkippedRecord {
-  readonly shardId: string
-  readonly sequenceNumber: string
-  readonly reason: SkipReason
-}
-
-export interface StreamError {
-  readonly shardId?: string
-  readonly name: string
-  readonly message: string
-}
-
-export interface PollResult {
-  /** Every shard was read to its tip (or to the page cap) without error. */
-  readonly ok: boolean
-  readonly records: number
-  readonly skippedRecords: number
-  /** Entries dropped from otherwise valid records (invalid keys). */
-  readonly droppedEntries: number
-  readonly invalidations: number
-  readonly shardsPolled: number
-  /**
-   * The positions could not be trusted, so every one moved to now: the caller must empty its
-   * cache, since what was written before now may never be read.
-   */
-  readonly restarted?: RestartReason
-  /** Kinesis throttled a call (the shard's 5 reads/s or 2 MiB/s, or an account limit). */
-  readonly throttled: boolean
+export interface PollResult extends SourcePollResult {
   readonly calls: {
     readonly getRecords: number
     readonly getShardIterator: number
     readonly listShards: number
     readonly describeStreamSummary: number
   }
-  readonly errors: readonly StreamError[]
 }
 
 /** Where a shard is read from when it has no iterator and no sequence number yet. */
@@ -171,7 +140,7 @@ interface Tally {
   getShardIterator: number
   listShards: number
   describeStreamSummary: number
-  errors: StreamError[]
+  errors: SourceError[]
 }
 
 /** Thrown inside a poll when the positions cannot be trusted; ends the poll. */
@@ -181,7 +150,7 @@ class Restart extends Error {
   }
 }
 
-const errorOf = (error: unknown, shardId?: string): StreamError => {
+const errorOf = (error: unknown, shardId?: string): SourceError => {
   const { name, message } = describeError(error)
   return shardId === undefined ? { name, message } : { shardId, name, message }
 }
@@ -202,8 +171,10 @@ const nameOf = (error: unknown): string => (error instanceof Error ? error.name 
  * a recreated stream, a backlog past the catch-up budget) it restarts at now and says why: the
  * caller must then empty its cache.
  */
-export class StreamReader {
+export class StreamReader implements InvalidationSource {
   readonly #options: StreamReaderOptions
+  /** The stream read, as given (name or ARN). */
+  readonly name: string
   readonly #now: () => number
   readonly #recordsPerPage: number
   #shards: Map<string, ShardState> | undefined
@@ -221,6 +192,7 @@ export class StreamReader {
 
   constructor(options: StreamReaderOptions) {
     this.#options = options
+    this.name = options.stream
     this.#now = options.now ?? Date.now
     this.#recordsPerPage = Math.min(
       RECORDS_PER_PAGE,
@@ -252,7 +224,7 @@ export class StreamReader {
   }
 
   /** Positions per shard, for diagnostics. */
-  positions(): { shardId: string; sequenceNumber?: string; finished: boolean }[] {
+  positions(): SourcePosition[] {
     return [...(this.#shards?.values() ?? [])].map((shard) => ({
       shardId: shard.id,
       ...(shard.sequenceNumber === undefined ? {} : { sequenceNumber: shard.sequenceNumber }),
