@@ -65,6 +65,13 @@ export {
   recordLimits,
   type SkipReason,
 } from './record/index.js'
+export type {
+  InvalidationSource,
+  SourceError,
+  SourcePollOptions,
+  SourcePollResult,
+  SourcePosition,
+} from './source/index.js'
 export {
   createDefaultClient,
   type PollOptions,

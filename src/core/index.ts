@@ -8,13 +8,12 @@ export type {
   WarmOptions,
 } from './options.js'
 export { defaults } from './options.js'
-export {
-  type CacheStats,
-  createScache,
-  type Diagnostics,
-  type Invocation,
-  type InvocationContext,
-  type LoadOptions,
-  type RequestCache,
-  Scache,
-} from './scache.js'
+export { createScache, Scache } from './scache.js'
+export type {
+  CacheStats,
+  Diagnostics,
+  Invocation,
+  InvocationContext,
+  LoadOptions,
+  RequestCache,
+} from './types.js'

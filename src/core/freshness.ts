@@ -1,0 +1,144 @@
+import type { OnStreamError } from './options.js'
+
+/** Backoff after failed polls: the delay doubles per failure from here (or the poll interval)… */
+const MIN_BACKOFF_MS = 100
+/** …up to here, or half of `maxStalenessMs` if less (but never below the poll interval). */
+const MAX_BACKOFF_MS = 30_000
+
+export interface FreshnessOptions {
+  readonly pollIntervalMs: number
+  readonly maxStalenessMs: number
+  readonly onStreamError: OnStreamError
+  readonly now: () => number
+  readonly random: () => number
+}
+
+/** How a poll ended, as far as freshness is concerned. */
+export type PollOutcome =
+  /** Read to the tip: the cache reflects the source up to the poll's start. */
+  | 'ok'
+  /** Throttled, failed or timed out: the cache is no fresher, and the next poll backs off. */
+  | 'failed'
+  /** The source moved to now and the cache was emptied: fresh, with nothing to be stale. */
+  | 'restarted'
+  /** A throttled reader moved to another replica, its cache emptied: fresh, but backing off. */
+  | 'moved'
+
+/**
+ * When to poll, and whether the cache may be trusted. This is where the staleness bound is
+ * enforced:
+ * - a value is served only while the last successful poll (or skip, or clear) started less than
+ *   `maxStalenessMs` ago; past it, every read is a bypass (a miss whose load is not stored);
+ * - between a failed (or deferred) poll and that bound, reads are bypassed with
+ *   `onStreamError: 'bypass'`, served with `'serve-stale'`;
+ * - a clock that stepped back makes the cache's age unknown: bypass, and poll at once.
+ * The request cache asks on every read, not once per invocation, so a long handler cannot outlive
+ * the bound.
+ */
+export class Freshness {
+  readonly #options: FreshnessOptions
+  /** Start of the last successful poll (or skip): the cache reflects the source up to here. */
+  #syncedAt: number
+  #lastPollAt = Number.NEGATIVE_INFINITY
+  /** This cycle's poll interval: `pollIntervalMs`, jittered below it. */
+  #intervalMs = 0
+  /** While backing off, the longer delay before the next poll; 0 otherwise. */
+  #backoffMs = 0
+  /** Failed polls not yet paid back by successes: each doubles the delay before the next poll. */
+  #backoffLevel = 0
+  /** The backoff's first delay, its ceiling, and the level that reaches it (no higher is kept). */
+  readonly #backoff: { readonly baseMs: number; readonly capMs: number; readonly maxLevel: number }
+  #healthy = true
+
+  constructor(options: FreshnessOptions) {
+    this.#options = options
+    this.#syncedAt = options.now()
+    const baseMs = Math.max(MIN_BACKOFF_MS, options.pollIntervalMs)
+    // At least two attempts per staleness window: backing off longer would only keep the cache
+    // bypassed after the stream is back, and let entries sit unevicted, for no fewer failures.
+    const capMs = Math.max(baseMs, Math.min(MAX_BACKOFF_MS, options.maxStalenessMs / 2))
+    this.#backoff = { baseMs, capMs, maxLevel: Math.max(1, Math.ceil(Math.log2(capMs / baseMs))) }
+  }
+
+  /**
+   * Whether a poll is owed at `now` (the interval has passed) and whether it may run (not held
+   * back by the backoff). A clock that stepped back leaves the elapsed time unknown: poll at once.
+   */
+  schedule(now: number): { readonly owed: boolean; readonly due: boolean } {
+    const sinceLastPoll = now - this.#lastPollAt
+    const stepped = sinceLastPoll < 0
+    const owed = stepped || sinceLastPoll >= this.#intervalMs
+    return { owed, due: owed && (stepped || sinceLastPoll >= this.#backoffMs) }
+  }
+
+  /** Whether reads skip the cache at `now`; `deferred`: this invocation's poll was held back. */
+  bypassing(deferred: boolean, now: number = this.#options.now()): boolean {
+    const age = now - this.#syncedAt
+    // A negative age is a clock that stepped back: how old the cache is cannot be known.
+    return (
+      age > this.#options.maxStalenessMs ||
+      age < 0 ||
+      ((deferred || !this.#healthy) && this.#options.onStreamError === 'bypass')
+    )
+  }
+
+  /** Nothing cached could be stale (an empty cache, no load in flight): fresh as of `now`. */
+  skipped(now: number): void {
+    this.#syncedAt = now
+    this.#healthy = true
+  }
+
+  /** Records a poll that started at `startedAt`, and schedules the next one. */
+  polled(startedAt: number, outcome: PollOutcome): void {
+    this.#lastPollAt = startedAt
+    this.#scheduleNext(outcome === 'ok' || outcome === 'restarted')
+    if (outcome === 'ok') this.#syncedAt = startedAt
+    else if (outcome === 'restarted' || outcome === 'moved') this.#syncedAt = this.#options.now()
+    this.#healthy = outcome !== 'failed'
+  }
+
+  /**
+   * When the next poll may run. Jitter spreads the polls of many containers; drawn below the
+   * interval so that it stays a bound. Each failure (throttled, 5xx, timeout) doubles the delay,
+   * up to half of `maxStalenessMs` (30 s at most), with wider jitter so throttled containers do
+   * not retry together. Each success halves the exponent (5 s → 2 s → the interval,
+   * with the defaults): a recovering stream is not hit by the whole fleet at once, and the cache
+   * is back in a few polls.
+   */
+  #scheduleNext(succeeded: boolean): void {
+    const { baseMs, capMs, maxLevel } = this.#backoff
+    const { pollIntervalMs, random } = this.#options
+    this.#backoffLevel = succeeded
+      ? Math.floor(this.#backoffLevel / 2)
+      : Math.min(maxLevel, this.#backoffLevel + 1)
+    this.#intervalMs = pollIntervalMs * (0.8 + 0.2 * random())
+    this.#backoffMs =
+      this.#backoffLevel === 0
+        ? 0
+        : Math.min(capMs, baseMs * 2 ** this.#backoffLevel) * (0.5 + 0.5 * random())
+  }
+
+  /** Age of what the cache knows of the source, ms. */
+  stalenessMs(now: number): number {
+    return Math.max(0, now - this.#syncedAt)
+  }
+
+  /** Since the last poll started; undefined before the first. */
+  lastPollAgeMs(now: number): number | undefined {
+    return this.#lastPollAt === Number.NEGATIVE_INFINITY ? undefined : now - this.#lastPollAt
+  }
+
+  /** The delay before the next poll while backing off; 0 otherwise. */
+  get backoffMs(): number {
+    return this.#backoffMs
+  }
+
+  /** As at a cold start. */
+  reset(): void {
+    this.#syncedAt = this.#options.now()
+    this.#lastPollAt = Number.NEGATIVE_INFINITY
+    this.#backoffLevel = 0
+    this.#backoffMs = 0
+    this.#healthy = true
+  }
+}

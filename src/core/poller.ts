@@ -1,0 +1,158 @@
+import type { Cache } from '../cache/index.js'
+import type { InvalidationSource, SkippedRecord, SourcePollResult } from '../source/index.js'
+import { applyInvalidation, clearCache } from './evict.js'
+import type { Freshness } from './freshness.js'
+import type { Counters } from './invocation.js'
+import type { Loads } from './loads.js'
+import type { InvocationContext } from './types.js'
+
+/**
+ * Most key-prefix comparisons one poll's prefix invalidations may cost (prefixes × entries);
+ * beyond it the cache is cleared instead, which is always safe and bounds the work a writer of
+ * many prefixes can cause.
+ */
+const PREFIX_SCAN_LIMIT = 1_000_000
+/** Skipped records a log line lists (all are counted). */
+const SKIPPED_LISTED = 10
+
+export interface PollerOptions {
+  /** Every replica a container may read; writers write to all of them. */
+  readonly names: readonly string[]
+  /** The replica this container reads first. */
+  readonly first: string
+  readonly createSource: (name: string) => InvalidationSource
+  readonly pollBudgetMs: number
+  readonly random: () => number
+  readonly now: () => number
+}
+
+/**
+ * Runs polls of the invalidation source: one at a time per container, within a time budget,
+ * applying what it reads to the cache. Here the source's verdicts become cache actions:
+ * - a restart (the source could not vouch for its position) empties the cache;
+ * - a throttled reader of replicated streams moves to another replica, emptying its cache;
+ * - prefix invalidations evict in one scan per poll, or clear past a work bound.
+ * `Freshness` hears how each poll ended.
+ */
+export class Poller {
+  readonly #options: PollerOptions
+  readonly #cache: Cache
+  readonly #loads: Loads
+  readonly #freshness: Freshness
+  #source: InvalidationSource
+  #polling: Promise<SourcePollResult> | undefined
+  #pollingStartedAt = 0
+
+  constructor(cache: Cache, loads: Loads, freshness: Freshness, options: PollerOptions) {
+    this.#options = options
+    this.#cache = cache
+    this.#loads = loads
+    this.#freshness = freshness
+    this.#source = options.createSource(options.first)
+  }
+
+  /** The source read now (its replica may change). */
+  get source(): InvalidationSource {
+    return this.#source
+  }
+
+  /** A poll is running (only concurrent callers of `begin` see one). */
+  get inFlight(): boolean {
+    return this.#polling !== undefined
+  }
+
+  /**
+   * Waits for a poll that started before `now`: it may miss what was acknowledged since, so the
+   * caller decides afresh once it settled.
+   */
+  async settle(now: number): Promise<void> {
+    while (this.#polling !== undefined && this.#pollingStartedAt < now) await this.#polling
+  }
+
+  /** Runs a poll, or joins the one running. */
+  async poll(
+    context: InvocationContext,
+    counters: Counters,
+    skipped: SkippedRecord[],
+  ): Promise<SourcePollResult> {
+    if (this.#polling !== undefined) return this.#polling
+    const startedAt = this.#options.now()
+    this.#pollingStartedAt = startedAt
+    const remaining = context.getRemainingTimeInMillis?.()
+    // Never let the poll take more than half of what is left of the invocation.
+    const budgetMs = Math.max(
+      10,
+      Math.min(
+        this.#options.pollBudgetMs,
+        remaining === undefined ? Number.POSITIVE_INFINITY : remaining / 2,
+      ),
+    )
+    // A timer cleared when the poll settles: none is left to fire after a freeze.
+    const budget = new AbortController()
+    const timer = setTimeout(() => budget.abort(), budgetMs)
+    const prefixes = new Set<string>()
+    this.#polling = this.#source
+      .poll({
+        apply: (invalidation) => {
+          // Keys and invalidate-all apply at once. Prefixes revoke the leases they cover at once,
+          // but evict in one scan at the end of the poll: a scan per record would let a writer of
+          // many prefix records stall every reader.
+          this.#apply({ ...invalidation, prefixes: [] }, counters)
+          if (invalidation.prefixes.length > 0) {
+            this.#cache.revokeLeases(invalidation)
+            for (const prefix of invalidation.prefixes) prefixes.add(prefix)
+          }
+        },
+        onSkip: (record) => {
+          if (skipped.length < SKIPPED_LISTED) skipped.push(record)
+        },
+        signal: budget.signal,
+      })
+      .finally(() => {
+        clearTimeout(timer)
+        this.#polling = undefined
+      })
+    const result = await this.#polling
+    if (prefixes.size > 0) {
+      if (prefixes.size * this.#cache.size > PREFIX_SCAN_LIMIT)
+        this.#clear('prefix-scan-limit', counters)
+      else this.#apply({ keys: [], prefixes: [...prefixes], all: false }, counters)
+    }
+    if (result.throttled && result.restarted === undefined && this.#options.names.length > 1) {
+      this.#moveReplica(counters)
+      this.#freshness.polled(startedAt, 'moved')
+    } else if (result.restarted !== undefined) {
+      // The source could not vouch for its positions (too far behind, idle past retention, a
+      // rejected position, a recreated stream) and moved them to now: what was written before
+      // may never be read, so nothing cached before may be served.
+      this.#clear(result.restarted, counters)
+      this.#freshness.polled(startedAt, 'restarted')
+    } else this.#freshness.polled(startedAt, result.ok ? 'ok' : 'failed')
+    return result
+  }
+
+  /**
+   * Containers pick their replica on their own, so some replicas get more readers than others
+   * (50 containers on 16 streams: 6 or more on the busiest most of the time, for 3.1 on
+   * average), and those throttle while the rest have room. A throttled reader moves to another
+   * replica, at random: readers leave the busy ones until none is over its limit. It has no
+   * position there that its cache is known to be consistent with, so the cache is cleared, as
+   * after a restart. The backoff still counts the failure, so a fleet over every replica's budget
+   * does not hop faster than it would poll.
+   */
+  #moveReplica(counters: Counters): void {
+    const current = this.#source.name
+    const others = this.#options.names.filter((name) => name !== current)
+    const next = others[Math.floor(this.#options.random() * others.length)] ?? current
+    this.#source = this.#options.createSource(next)
+    this.#clear('replica-switched', counters)
+  }
+
+  #apply(invalidation: Parameters<typeof applyInvalidation>[2], counters: Counters): void {
+    applyInvalidation(this.#cache, this.#loads, invalidation, counters)
+  }
+
+  #clear(reason: Parameters<typeof clearCache>[2], counters: Counters): void {
+    clearCache(this.#cache, this.#loads, reason, counters)
+  }
+}
