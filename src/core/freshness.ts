@@ -1,4 +1,4 @@
-import type { OnStreamError } from './options.js'
+import type { OnStreamError } from './options/index.js'
 
 /** Backoff after failed polls: the delay doubles per failure from here (or the poll interval)… */
 const MIN_BACKOFF_MS = 100

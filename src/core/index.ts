@@ -6,8 +6,8 @@ export type {
   ScacheOptions,
   StreamOptions,
   WarmOptions,
-} from './options.js'
-export { defaults } from './options.js'
+} from './options/index.js'
+export { defaults } from './options/index.js'
 export { createScache, Scache } from './scache.js'
 export type {
   CacheStats,

@@ -4,7 +4,7 @@ import { CircuitOpenError, LoadTimeoutError, redactKey } from '../errors.js'
 import { integer } from '../validate.js'
 import { CircuitBreaker } from './breaker.js'
 import type { Counters } from './invocation.js'
-import { MAX_LOAD_TIMEOUT_MS, type ResolvedOptions } from './options.js'
+import { MAX_LOAD_TIMEOUT_MS, type ResolvedOptions } from './options/index.js'
 import type { LoadOptions } from './types.js'
 
 interface Load {

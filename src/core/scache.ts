@@ -11,7 +11,7 @@ import { applyInvalidation } from './evict.js'
 import { Freshness } from './freshness.js'
 import { type Counters, logLine, newCounters, Totals } from './invocation.js'
 import { Loads } from './loads.js'
-import { type ResolvedOptions, resolveOptions, type ScacheOptions } from './options.js'
+import { type ResolvedOptions, resolveOptions, type ScacheOptions } from './options/index.js'
 import { Poller } from './poller.js'
 import { type Engine, InvocationCache } from './request-cache.js'
 import type {

@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { isIntrinsic, readTemplate, type Template } from '../../../infra/template.js'
+import { flatOptions } from '../../../scripts/lib/options-docs.js'
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
 let template: Template
@@ -220,9 +221,11 @@ describe('the functions, built as sam build does (esbuild with the template’s 
       }
       // Set by Lambda itself: region, function name, trace header, the SDK's own settings.
       const fromLambda = (variable: string) => /^(AWS_|_X_AMZN_|LAMBDA_)/.test(variable)
-      // The library reads SCACHE_STREAM_NAME or, for replicas, SCACHE_STREAM_NAMES.
+      // The library reads SCACHE_STREAM_NAME (or, for replicas, SCACHE_STREAM_NAMES); its other
+      // variables are optional defaults of options (the option definitions' `env`).
       expect(read).toContain('SCACHE_STREAM_NAME')
-      read.delete('SCACHE_STREAM_NAMES')
+      for (const [, option] of flatOptions())
+        if (option.env !== undefined && option.env !== 'SCACHE_STREAM_NAME') read.delete(option.env)
       expect(
         [...read].filter((v) => !fromLambda(v) && !(v in variables)),
         name,

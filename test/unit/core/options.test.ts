@@ -1,7 +1,7 @@
 import { KinesisClient } from '@aws-sdk/client-kinesis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createScache, defaults, Scache, type ScacheOptions } from '../../../src/core/index.js'
-import { resolveOptions } from '../../../src/core/options.js'
+import { resolveOptions } from '../../../src/core/options/index.js'
 import { ScacheError, ScacheOptionsError } from '../../../src/errors.js'
 import { scache } from '../../../src/middleware/index.js'
 import { createPublisher } from '../../../src/publish/index.js'

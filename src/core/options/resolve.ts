@@ -1,0 +1,379 @@
+import type { KinesisClient } from '@aws-sdk/client-kinesis'
+import type { KeyspaceOptions, TtlRange } from '../../cache/index.js'
+import { booleanFromEnv, integerFromEnv, nonEmpty, streamsFromEnv } from '../../env.js'
+import { ScacheOptionsError } from '../../errors.js'
+import type { Publisher } from '../../publish/index.js'
+import type { RecordDecoder } from '../../record/index.js'
+import {
+  type InvocationLog,
+  isLogger,
+  isMetrics,
+  isTracer,
+  type LoggerLike,
+  logThrough,
+  type MetricsOptions,
+  reservedNames,
+} from '../../telemetry/index.js'
+import { describe, integer, isObject, onlyKnown } from '../../validate.js'
+import type { CircuitBreakerOptions } from '../breaker.js'
+import { perRunClock } from '../clock.js'
+import {
+  type IntegerDefinition,
+  integerOptions,
+  MAX_LOAD_TIMEOUT_MS,
+  optionNames,
+} from './definitions.js'
+import type { ResolvedOptions, WarmOptions } from './types.js'
+
+/** The defaults of the options that have one, as `optionDefinitions` states them. */
+export const defaults = {
+  ttl: { minMs: 30_000, maxMs: 60_000 },
+  maxEntries: integerOptions.maxEntries.value,
+  maxBytes: integerOptions.maxBytes.value,
+  pollIntervalMs: integerOptions.pollIntervalMs.value,
+  pollBudgetMs: integerOptions.pollBudgetMs.value,
+  maxStalenessMs: integerOptions.maxStalenessMs.value,
+  onStreamError: 'bypass',
+  clockSkewMs: integerOptions.clockSkewMs.value,
+  maxPagesPerShard: integerOptions.maxPagesPerShard.value,
+} as const
+
+const DAY_MS = 86_400_000
+
+/** An integer option: given in code, else from its environment variable, else its default. */
+const integerOption = (options: Record<string, unknown>, name: keyof typeof integerOptions) => {
+  const definition: IntegerDefinition = integerOptions[name]
+  const fromEnv = definition.env === undefined ? undefined : integerFromEnv(definition.env)
+  const value = options[name] ?? fromEnv ?? definition.value
+  if (value === undefined) return undefined
+  const path = options[name] === undefined && fromEnv !== undefined ? definition.env : name
+  return integer(path ?? name, value, definition.min, definition.max)
+}
+
+const required = (value: number | undefined): number => {
+  if (value === undefined) throw new Error('scache: an option with a default has none')
+  return value
+}
+
+const ttlRange = (path: string, value: unknown): TtlRange => {
+  if (!isObject(value))
+    throw new ScacheOptionsError(path, `must be { minMs, maxMs } (got ${describe(value)})`)
+  onlyKnown(path, value, ['minMs', 'maxMs'])
+  // A TTL of 0 reads as "never expires" in many caches (lru-cache among them); 1 ms is the
+  // shortest real TTL.
+  const minMs = integer(`${path}.minMs`, value.minMs, 1, 365 * DAY_MS)
+  const maxMs = integer(`${path}.maxMs`, value.maxMs, 1, 365 * DAY_MS)
+  if (maxMs < minMs)
+    throw new ScacheOptionsError(
+      `${path}.maxMs`,
+      `must be at least ${path}.minMs (${minMs}), got ${maxMs}`,
+    )
+  return { minMs, maxMs }
+}
+
+const fn = <T>(path: string, value: unknown): T => {
+  if (typeof value !== 'function')
+    throw new ScacheOptionsError(path, `must be a function (got ${describe(value)})`)
+  return value as T
+}
+
+const toList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value])
+
+const writeLine = (line: InvocationLog): void => {
+  process.stdout.write(`${JSON.stringify(line)}\n`)
+}
+
+/** Validates every option once, at construction, and fills in the defaults. */
+export const resolveOptions = (input: unknown): ResolvedOptions => {
+  const options = input ?? {}
+  if (!isObject(options))
+    throw new ScacheOptionsError('options', `must be an object (got ${describe(options)})`)
+  onlyKnown('', options, optionNames)
+
+  const clock = options.clock ?? {}
+  if (!isObject(clock))
+    throw new ScacheOptionsError('clock', `must be an object (got ${describe(clock)})`)
+  onlyKnown('clock', clock, ['now', 'random'])
+  const random: () => number =
+    clock.random === undefined ? Math.random : fn('clock.random', clock.random)
+
+  const stream = options.stream ?? {}
+  if (!isObject(stream))
+    throw new ScacheOptionsError(
+      'stream',
+      `must be { name | names, client? } (got ${describe(stream)})`,
+    )
+  onlyKnown('stream', stream, ['name', 'names', 'client'])
+  if (stream.name !== undefined && stream.names !== undefined)
+    throw new ScacheOptionsError('stream.names', 'is given instead of stream.name, not with it')
+  const names = stream.names ?? (stream.name === undefined ? streamsFromEnv() : undefined)
+  if (
+    names !== undefined &&
+    (!Array.isArray(names) ||
+      names.length === 0 ||
+      !names.every((name) => typeof name === 'string' && name !== ''))
+  ) {
+    throw new ScacheOptionsError(
+      'stream.names',
+      'must be a non-empty array of stream names or ARNs',
+    )
+  }
+  const streamNames = (names as string[] | undefined) ?? [stream.name]
+  // Each container reads one of the replicas; writers write to all.
+  const streamName = streamNames[Math.floor(random() * streamNames.length)]
+  if (typeof streamName !== 'string' || streamName === '') {
+    throw new ScacheOptionsError(
+      'stream.name',
+      'is required: pass the stream name or ARN, or set SCACHE_STREAM_NAME',
+    )
+  }
+  if (
+    stream.client !== undefined &&
+    (!isObject(stream.client) || typeof stream.client.send !== 'function')
+  ) {
+    throw new ScacheOptionsError('stream.client', 'must be a KinesisClient')
+  }
+
+  const ttl = options.ttl === undefined ? defaults.ttl : ttlRange('ttl', options.ttl)
+  const negativeTtl =
+    options.negativeTtl === undefined ? undefined : ttlRange('negativeTtl', options.negativeTtl)
+  const maxEntries = required(integerOption(options, 'maxEntries'))
+  const maxBytes = required(integerOption(options, 'maxBytes'))
+
+  const keyspaces: Record<string, KeyspaceOptions> = {}
+  if (options.keyspaces !== undefined) {
+    if (!isObject(options.keyspaces))
+      throw new ScacheOptionsError('keyspaces', 'must be an object of keyspace names')
+    for (const [name, keyspace] of Object.entries(options.keyspaces)) {
+      const path = `keyspaces.${name}`
+      if (name === '' || name.includes(':'))
+        throw new ScacheOptionsError(path, 'must be a keyspace name: non-empty, without ":"')
+      if (!isObject(keyspace))
+        throw new ScacheOptionsError(path, `must be { ttl?, negativeTtl?, maxEntries?, maxBytes? }`)
+      onlyKnown(path, keyspace, ['ttl', 'negativeTtl', 'maxEntries', 'maxBytes'])
+      keyspaces[name] = {
+        ...(keyspace.ttl === undefined ? {} : { ttl: ttlRange(`${path}.ttl`, keyspace.ttl) }),
+        ...(keyspace.negativeTtl === undefined
+          ? {}
+          : { negativeTtl: ttlRange(`${path}.negativeTtl`, keyspace.negativeTtl) }),
+        ...(keyspace.maxEntries === undefined
+          ? {}
+          : {
+              maxEntries: integer(
+                `${path}.maxEntries`,
+                keyspace.maxEntries,
+                integerOptions.maxEntries.min,
+                integerOptions.maxEntries.max,
+              ),
+            }),
+        ...(keyspace.maxBytes === undefined
+          ? {}
+          : {
+              maxBytes: integer(
+                `${path}.maxBytes`,
+                keyspace.maxBytes,
+                1_024,
+                Number.MAX_SAFE_INTEGER,
+              ),
+            }),
+      }
+    }
+  }
+
+  const pollIntervalMs = required(integerOption(options, 'pollIntervalMs'))
+  const pollBudgetMs = required(integerOption(options, 'pollBudgetMs'))
+  const maxStalenessMs = required(integerOption(options, 'maxStalenessMs'))
+  if (maxStalenessMs < pollIntervalMs) {
+    throw new ScacheOptionsError(
+      'maxStalenessMs',
+      `must be at least pollIntervalMs (${pollIntervalMs}), or every poll interval would bypass the cache (got ${maxStalenessMs})`,
+    )
+  }
+  const onStreamError =
+    options.onStreamError ?? nonEmpty(process.env.SCACHE_ON_STREAM_ERROR) ?? defaults.onStreamError
+  if (onStreamError !== 'bypass' && onStreamError !== 'serve-stale') {
+    throw new ScacheOptionsError(
+      options.onStreamError === undefined ? 'SCACHE_ON_STREAM_ERROR' : 'onStreamError',
+      `must be 'bypass' or 'serve-stale' (got ${describe(onStreamError)})`,
+    )
+  }
+  const clockSkewMs = required(integerOption(options, 'clockSkewMs'))
+  const maxPagesPerShard = required(integerOption(options, 'maxPagesPerShard'))
+  const loadTimeoutMs = integerOption(options, 'loadTimeoutMs')
+
+  const decoders = options.decoders ?? []
+  if (
+    !Array.isArray(decoders) ||
+    !decoders.every((decoder) => isObject(decoder) && typeof decoder.decode === 'function')
+  ) {
+    throw new ScacheOptionsError(
+      'decoders',
+      'must be an array of record decoders ({ name, decode }), e.g. [dynamoDbDecoder({ tables })]',
+    )
+  }
+
+  const secretFromEnv = nonEmpty(process.env.SCACHE_SECRET)
+  const secret = options.secret ?? secretFromEnv
+  const secrets = secret === undefined ? [] : toList(secret)
+  if (
+    (secrets.length === 0 && secret !== undefined) ||
+    !secrets.every((each) => typeof each === 'string' && each.length >= 16)
+  ) {
+    throw new ScacheOptionsError(
+      options.secret === undefined ? 'SCACHE_SECRET' : 'secret',
+      'must be a string of at least 16 characters, or a non-empty array of them',
+    )
+  }
+
+  const staleIfErrorMs = required(integerOption(options, 'staleIfErrorMs'))
+
+  let circuitBreaker: Required<CircuitBreakerOptions> | undefined
+  if (options.circuitBreaker !== undefined) {
+    const given = options.circuitBreaker
+    if (!isObject(given))
+      throw new ScacheOptionsError(
+        'circuitBreaker',
+        `must be { failures?, resetMs?, scope? } (got ${describe(given)})`,
+      )
+    onlyKnown('circuitBreaker', given, ['failures', 'resetMs', 'scope'])
+    const scope = given.scope ?? 'keyspace'
+    if (scope !== 'keyspace' && scope !== 'global')
+      throw new ScacheOptionsError(
+        'circuitBreaker.scope',
+        `must be 'keyspace' or 'global' (got ${describe(scope)})`,
+      )
+    circuitBreaker = {
+      failures: integer('circuitBreaker.failures', given.failures ?? 5, 1, 1_000),
+      resetMs: integer('circuitBreaker.resetMs', given.resetMs ?? 10_000, 1, DAY_MS),
+      scope,
+    }
+  }
+
+  let warm: WarmOptions | undefined
+  if (options.warm !== undefined) {
+    const given = options.warm
+    if (!isObject(given))
+      throw new ScacheOptionsError(
+        'warm',
+        `must be { keys, load, timeoutMs? } (got ${describe(given)})`,
+      )
+    onlyKnown('warm', given, ['keys', 'load', 'timeoutMs'])
+    if (
+      typeof given.keys !== 'function' &&
+      !(Array.isArray(given.keys) && given.keys.every((key) => typeof key === 'string'))
+    ) {
+      throw new ScacheOptionsError(
+        'warm.keys',
+        'must be an array of keys or a function returning one',
+      )
+    }
+    warm = {
+      keys: given.keys as WarmOptions['keys'],
+      load: fn<WarmOptions['load']>('warm.load', given.load),
+      ...(given.timeoutMs === undefined
+        ? {}
+        : { timeoutMs: integer('warm.timeoutMs', given.timeoutMs, 1, MAX_LOAD_TIMEOUT_MS) }),
+    }
+  }
+
+  const publisher = options.publisher
+  if (
+    publisher !== undefined &&
+    (!isObject(publisher) || typeof publisher.publish !== 'function')
+  ) {
+    throw new ScacheOptionsError('publisher', 'must be a Publisher from createPublisher()')
+  }
+  const log = options.log ?? true
+  if (typeof log !== 'boolean' && typeof log !== 'function' && !isLogger(log)) {
+    throw new ScacheOptionsError(
+      'log',
+      `must be a boolean, a function or a logger with info() (got ${describe(log)})`,
+    )
+  }
+
+  const redactKeys = options.redactKeys ?? booleanFromEnv('SCACHE_REDACT_KEYS') ?? false
+  if (typeof redactKeys !== 'boolean')
+    throw new ScacheOptionsError('redactKeys', `must be a boolean (got ${describe(redactKeys)})`)
+
+  let metrics: Required<MetricsOptions> | undefined
+  const tracer = options.tracer
+  if (tracer !== undefined && !isTracer(tracer))
+    throw new ScacheOptionsError(
+      'tracer',
+      `must be a tracer with getSegment(), such as Powertools' Tracer (got ${describe(tracer)})`,
+    )
+
+  const metricsSink = isMetrics(options.metrics) ? options.metrics : undefined
+  if (options.metrics !== undefined && options.metrics !== false && metricsSink === undefined) {
+    const given = options.metrics === true ? {} : options.metrics
+    if (!isObject(given))
+      throw new ScacheOptionsError(
+        'metrics',
+        `must be a boolean or { namespace?, dimensions? } (got ${describe(given)})`,
+      )
+    onlyKnown('metrics', given, ['namespace', 'dimensions'])
+    const namespace = given.namespace ?? 'scache'
+    if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 255)
+      throw new ScacheOptionsError('metrics.namespace', 'must be a string of 1 to 255 characters')
+    const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME
+    const dimensions =
+      given.dimensions ?? (functionName ? { FunctionName: functionName } : { service: 'scache' })
+    if (
+      !isObject(dimensions) ||
+      Object.keys(dimensions).length === 0 ||
+      Object.keys(dimensions).length > 30 ||
+      !Object.values(dimensions).every((value) => typeof value === 'string' && value !== '')
+    ) {
+      throw new ScacheOptionsError(
+        'metrics.dimensions',
+        'must be an object of 1 to 30 dimension names to non-empty strings',
+      )
+    }
+    const clash = Object.keys(dimensions).find((name) => reservedNames.has(name))
+    if (clash !== undefined)
+      throw new ScacheOptionsError(
+        'metrics.dimensions',
+        `must not use ${JSON.stringify(clash)}, a field of the log line`,
+      )
+    metrics = { namespace, dimensions: dimensions as Record<string, string> }
+  }
+
+  return {
+    streamName,
+    streamNames: streamNames as string[],
+    client: stream.client as KinesisClient | undefined,
+    ttl,
+    negativeTtl,
+    maxEntries,
+    maxBytes,
+    keyspaces,
+    sizeOf: options.sizeOf === undefined ? undefined : fn('sizeOf', options.sizeOf),
+    now: clock.now === undefined ? perRunClock() : fn('clock.now', clock.now),
+    random,
+    pollIntervalMs,
+    pollBudgetMs,
+    maxStalenessMs,
+    onStreamError,
+    clockSkewMs,
+    decoders: decoders as RecordDecoder[],
+    secrets: secrets as string[],
+    maxPagesPerShard,
+    loadTimeoutMs,
+    staleIfErrorMs,
+    circuitBreaker,
+    warm,
+    publisher: publisher as Publisher | undefined,
+    metrics,
+    metricsSink,
+    redactKeys,
+    tracer,
+    log:
+      log === true
+        ? writeLine
+        : log === false
+          ? () => {}
+          : typeof log === 'function'
+            ? (log as (line: InvocationLog) => void)
+            : logThrough(log as LoggerLike),
+  }
+}

@@ -1,0 +1,224 @@
+import type { KinesisClient } from '@aws-sdk/client-kinesis'
+import type { KeyspaceOptions, TtlRange } from '../../cache/index.js'
+import type { Publisher } from '../../publish/index.js'
+import type { RecordDecoder } from '../../record/index.js'
+import type {
+  InvocationLog,
+  LoggerLike,
+  MetricsLike,
+  MetricsOptions,
+  TracerLike,
+} from '../../telemetry/index.js'
+import type { CircuitBreakerOptions } from '../breaker.js'
+import type { Entries } from '../entries.js'
+
+/** What reads get between a failed poll and `maxStalenessMs`. */
+export type OnStreamError = 'bypass' | 'serve-stale'
+
+export interface StreamOptions {
+  /** Stream name or ARN. Default: none. Environment: `SCACHE_STREAM_NAME`. */
+  readonly name?: string
+  /**
+   * Replicated streams, instead of `name` (the variable is comma-separated): writers put every
+   * invalidation on each, and each container reads one, picked at random when it starts, and
+   * another (its cache cleared) when a poll of it is throttled. K streams give up to K times the
+   * read budget. Setting both variables is an error. Default: none. Environment:
+   * `SCACHE_STREAM_NAMES`.
+   */
+  readonly names?: readonly string[]
+  /**
+   * Kinesis client for reads, used as given, configured from the environment by default. Give your
+   * own `maxAttempts: 1` too: scache has its own budget and backoff, and SDK retries sleep inside
+   * your request. Default: keep-alive HTTP/1.1, 1 s connect and 2 s request timeouts, `maxAttempts:
+   * 1`.
+   */
+  readonly client?: KinesisClient
+}
+
+export interface ScacheOptions {
+  /** The invalidation stream. Default: from the environment. */
+  readonly stream?: StreamOptions
+  /**
+   * TTL range of entries, ms. Each entry's TTL is drawn uniformly from it, so entries loaded
+   * together do not expire together; `minMs == maxMs` for a fixed TTL. Default: `{ minMs: 30_000,
+   * maxMs: 60_000 }`.
+   */
+  readonly ttl?: TtlRange
+  /**
+   * TTL range of "not found" entries: values `undefined` or `null`, as a loader returns for a
+   * missing row. Usually shorter than `ttl`. Default: `ttl`.
+   */
+  readonly negativeTtl?: TtlRange
+  /** Most entries held. From 1 to 1,073,741,824. Default: `10_000`. */
+  readonly maxEntries?: number
+  /**
+   * Byte budget by estimated value size; least recently used entries go first. From 1,024 to 2^53 −
+   * 1. Default: 64 MiB.
+   */
+  readonly maxBytes?: number
+  /**
+   * Per-keyspace settings; a keyspace is the part of a key before its first `:`. With bounds, a
+   * keyspace gets a store and budget of its own (in addition to `maxBytes`). Default: `{}`.
+   */
+  readonly keyspaces?: Readonly<Record<string, KeyspaceOptions>>
+  /**
+   * Estimated bytes of a value, when you know better (a `Buffer`'s length). A value that cannot be
+   * sized, or a `sizeOf` that throws or returns a non-finite number, is not stored. Default: a
+   * structural estimate.
+   */
+  readonly sizeOf?: (value: unknown, key: string) => number
+  /**
+   * Wall clock (ms) and random source behind TTLs, poll scheduling, staleness and the circuit
+   * breaker. For simulations and tests in virtual time; a given `now` is called on every read.
+   * Leave it unset in a function. Default: `Date.now` (read once per run of code), `Math.random`.
+   */
+  readonly clock?: Clock
+  /**
+   * Least time between polls; `0` polls before every request. From 0 to 86,400,000. Default:
+   * `1_000`. Environment: `SCACHE_POLL_INTERVAL_MS`.
+   */
+  readonly pollIntervalMs?: number
+  /**
+   * Time budget of one poll; also at most half the invocation's remaining time. From 10 to 60,000.
+   * Default: `1_000`. Environment: `SCACHE_POLL_BUDGET_MS`.
+   */
+  readonly pollBudgetMs?: number
+  /**
+   * When the last successful poll is older, the cache is bypassed. At least `pollIntervalMs`. Also
+   * the catch-up budget: a shard further behind its tip than this is not read on; the cache is
+   * cleared instead. From 1 to 86,400,000. Default: `10_000`. Environment:
+   * `SCACHE_MAX_STALENESS_MS`.
+   */
+  readonly maxStalenessMs?: number
+  /**
+   * What reads get after a failed poll: `'bypass'` the cache until a poll succeeds, or
+   * `'serve-stale'` until `maxStalenessMs`. Default: `'bypass'`. Environment:
+   * `SCACHE_ON_STREAM_ERROR`.
+   */
+  readonly onStreamError?: OnStreamError
+  /**
+   * Shared secret(s) for signed records (HMAC-SHA256, at least 16 characters each): readers apply
+   * only scache records signed with one of them, and the default publisher signs with the first.
+   * Several allow rotation: add the new secret everywhere, then move it first, then drop the old
+   * one. The variable holds one secret. Default: none. Environment: `SCACHE_SECRET`.
+   */
+  readonly secret?: string | readonly string[]
+  /**
+   * Decoders for other record formats on the stream, tried before scache's own, e.g.
+   * `[dynamoDbDecoder({ tables })]`. A decoder that throws has its record skipped and counted
+   * (`decoder-error`). Default: `[]`.
+   */
+  readonly decoders?: readonly RecordDecoder[]
+  /**
+   * Margin for clock skew between this container and Kinesis when a position is a timestamp; a few
+   * records may be read twice (harmless). From 0 to 3,600,000. Default: `5_000`.
+   */
+  readonly clockSkewMs?: number
+  /**
+   * Most `GetRecords` pages read from one shard in one poll; more backlog than that clears the
+   * cache and restarts at now. From 1 to 1,000. Default: `5`.
+   */
+  readonly maxPagesPerShard?: number
+  /**
+   * Circuit breakers around loaders: `failures` (5) consecutive failed loads open a circuit (per
+   * keyspace, or one global); its loads are refused with `CircuitOpenError` (or served
+   * stale-if-error) until, after `resetMs` (10,000), one probe succeeds. Default: none.
+   */
+  readonly circuitBreaker?: CircuitBreakerOptions
+  /**
+   * Stale-if-error: when a load fails, times out or is refused, serve the key's value if it expired
+   * less than this long ago; never an invalidated one, never while bypassed. Expired entries are
+   * kept this long, within the bounds. From 0 to 86,400,000. Default: `0` (off).
+   */
+  readonly staleIfErrorMs?: number
+  /**
+   * Most time a `getOrLoad` loader may take; a slower load rejects with `LoadTimeoutError`, and its
+   * value, if it ever comes, is neither stored nor shared with later callers. A call's `timeoutMs`
+   * overrides it. From 1 to 900,000. Default: none. Environment: `SCACHE_LOAD_TIMEOUT_MS`.
+   */
+  readonly loadTimeoutMs?: number
+  /**
+   * Keys (or a function returning them) loaded at cold start by `load(keys)`, in one batch, as
+   * `getOrLoadMany` does: by the first invocation after its first poll, or by `instance.warm()` at
+   * module scope during init. Default: none.
+   */
+  readonly warm?: WarmOptions
+  /** The `Publisher` that `invalidate` in handlers uses. Default: one on the same stream(s). */
+  readonly publisher?: Publisher
+  /**
+   * Write the log line in CloudWatch Embedded Metric Format, so its numbers become metrics with no
+   * API call: `true` (namespace `scache`, dimension `FunctionName`), or `{ namespace, dimensions
+   * }`. Or a Powertools `Metrics` instance: the numbers are added to it (`scache.hits`, …), and its
+   * own middleware publishes them. Default: `false`.
+   */
+  readonly metrics?: boolean | MetricsOptions | MetricsLike
+  /**
+   * Keys never appear in logs in the clear: error messages (`LoadTimeoutError`, `CircuitOpenError`,
+   * `PublishError`) show them as short hashes (`redactKey(key)`). The variable is `true` or
+   * `false`. Default: `false`. Environment: `SCACHE_REDACT_KEYS`.
+   */
+  readonly redactKeys?: boolean
+  /**
+   * Where the per-invocation log line goes: `true` writes one JSON line to stdout, `false` nothing;
+   * a function receives the line; a logger with `info` (Powertools `Logger`) writes it as one
+   * entry. Default: `true`.
+   */
+  readonly log?: boolean | ((line: InvocationLog) => void) | LoggerLike
+  /**
+   * AWS X-Ray: each invocation becomes a `scache` subsegment (with a `scache.poll` child) of the
+   * current segment, annotated with the log line's counts. Powertools' `Tracer` fits, or any object
+   * with `getSegment()` such as `aws-xray-sdk-core`. Default: none.
+   */
+  readonly tracer?: TracerLike
+}
+
+export interface WarmOptions {
+  /** The keys, or a function that returns them (read from config, or from the last run). */
+  readonly keys: readonly string[] | (() => readonly string[] | Promise<readonly string[]>)
+  /** Loads the keys it is given, returning the values found (as `getOrLoadMany`'s loader). */
+  readonly load: (keys: string[]) => Promise<Entries> | Entries
+  /** Most time the warm-up may take, ms. Default: `loadTimeoutMs`. */
+  readonly timeoutMs?: number
+}
+
+/** A wall clock in ms and a random source in [0, 1). */
+export interface Clock {
+  readonly now?: () => number
+  readonly random?: () => number
+}
+
+export interface ResolvedOptions {
+  /** The stream this container reads. */
+  readonly streamName: string
+  /** Every stream writers publish to: `streamName`, or all of `stream.names`. */
+  readonly streamNames: readonly string[]
+  readonly client: KinesisClient | undefined
+  readonly ttl: TtlRange
+  readonly negativeTtl: TtlRange | undefined
+  readonly maxEntries: number
+  readonly maxBytes: number
+  readonly keyspaces: Readonly<Record<string, KeyspaceOptions>>
+  readonly sizeOf: ((value: unknown, key: string) => number) | undefined
+  readonly now: () => number
+  readonly random: () => number
+  readonly pollIntervalMs: number
+  readonly pollBudgetMs: number
+  readonly maxStalenessMs: number
+  readonly onStreamError: OnStreamError
+  readonly clockSkewMs: number
+  readonly decoders: readonly RecordDecoder[]
+  readonly secrets: readonly string[]
+  readonly maxPagesPerShard: number
+  readonly loadTimeoutMs: number | undefined
+  readonly staleIfErrorMs: number
+  readonly circuitBreaker: Required<CircuitBreakerOptions> | undefined
+  readonly warm: WarmOptions | undefined
+  readonly publisher: Publisher | undefined
+  readonly log: (line: InvocationLog) => void
+  /** Inline EMF: namespace and dimensions. */
+  readonly metrics: Required<MetricsOptions> | undefined
+  /** A metrics buffer (Powertools `Metrics`) the numbers are added to. */
+  readonly metricsSink: MetricsLike | undefined
+  readonly redactKeys: boolean
+  readonly tracer: TracerLike | undefined
+}
