@@ -30,6 +30,14 @@ export const checkKey = (key: string): void => {
   if (problem !== undefined) throw new InvalidKeyError(`cache key ${problem}`)
 }
 
+/** Throws `RangeError` unless `ttlMs` (a `set` or `getOrLoad` option) is a usable TTL. */
+export const checkTtlMs = (ttlMs: number | undefined): void => {
+  if (ttlMs !== undefined && !(Number.isInteger(ttlMs) && ttlMs >= 1)) {
+    // 0 reads as "never expires" in many caches (lru-cache among them): refuse the ambiguity.
+    throw new RangeError(`scache: ttlMs must be an integer of at least 1 (got ${ttlMs})`)
+  }
+}
+
 /** Draws an integer TTL uniformly from [minMs, maxMs]. */
 export const drawTtl = (range: TtlRange, random: () => number): number =>
   range.minMs + Math.floor(random() * (range.maxMs - range.minMs + 1))
@@ -134,10 +142,7 @@ export class Cache {
    */
   set(key: string, value: unknown, options: SetOptions = {}, lease?: Lease): boolean {
     checkKey(key)
-    if (options.ttlMs !== undefined && !(Number.isInteger(options.ttlMs) && options.ttlMs >= 1)) {
-      // 0 reads as "never expires" in many caches (lru-cache among them): refuse the ambiguity.
-      throw new RangeError(`scache: ttlMs must be an integer of at least 1 (got ${options.ttlMs})`)
-    }
+    checkTtlMs(options.ttlMs)
     if (options.costMs !== undefined && !(Number.isFinite(options.costMs) && options.costMs >= 0)) {
       throw new RangeError(
         `scache: costMs must be a finite number of at least 0 (got ${options.costMs})`,

@@ -9,6 +9,13 @@ export interface CircuitBreakerOptions {
   readonly scope?: 'keyspace' | 'global'
 }
 
+/**
+ * Most circuits kept. A closed circuit with no failures is the default and is not kept at all;
+ * past this many, the oldest is forgotten, which at worst lets a few more loads through to a
+ * failing source: a bound on memory however many keyspaces come and go.
+ */
+export const MAX_CIRCUITS = 1_000
+
 interface Circuit {
   /** Consecutive failures while closed. */
   failures: number
@@ -20,6 +27,7 @@ interface Circuit {
 
 /** Leave to run one load, and what to report back when it settles. */
 export interface Permit {
+  readonly name: string
   readonly circuit: Circuit
   readonly probe: boolean
 }
@@ -55,12 +63,13 @@ export class CircuitBreaker {
     let circuit = this.#circuits.get(name)
     if (circuit === undefined) {
       circuit = { failures: 0, openedAt: undefined, probing: false }
-      this.#circuits.set(name, circuit)
+      // Not kept until it fails: a healthy keyspace costs nothing here.
+      return { name, circuit, probe: false }
     }
-    if (circuit.openedAt === undefined) return { circuit, probe: false }
+    if (circuit.openedAt === undefined) return { name, circuit, probe: false }
     if (circuit.probing || this.#now() - circuit.openedAt < this.#resetMs) return undefined
     circuit.probing = true
-    return { circuit, probe: true }
+    return { name, circuit, probe: true }
   }
 
   /** How long until `key`'s open circuit lets a probe through, ms (0 when it would now). */
@@ -69,20 +78,33 @@ export class CircuitBreaker {
     return openedAt === undefined ? 0 : Math.max(0, openedAt + this.#resetMs - this.#now())
   }
 
-  succeeded({ circuit }: Permit): void {
-    circuit.failures = 0
-    circuit.openedAt = undefined
-    circuit.probing = false
+  /** Circuits kept: those with failures, at most `MAX_CIRCUITS`. */
+  get size(): number {
+    return this.#circuits.size
   }
 
-  failed({ circuit, probe }: Permit): void {
+  succeeded({ name }: Permit): void {
+    // Back to the default state (closed, no failures), which needs no entry.
+    this.#circuits.delete(name)
+  }
+
+  failed({ name, circuit, probe }: Permit): void {
+    // Loads admitted before the circuit was kept each hold a fresh one: count into the kept one.
+    let kept = this.#circuits.get(name)
+    if (kept === undefined) {
+      if (this.#circuits.size >= MAX_CIRCUITS) {
+        const oldest = this.#circuits.keys().next().value
+        if (oldest !== undefined) this.#circuits.delete(oldest)
+      }
+      kept = circuit
+      this.#circuits.set(name, kept)
+    }
     if (probe) {
-      circuit.probing = false
-      circuit.openedAt = this.#now()
+      kept.probing = false
+      kept.openedAt = this.#now()
       return
     }
-    circuit.failures++
-    if (circuit.openedAt === undefined && circuit.failures >= this.#failures)
-      circuit.openedAt = this.#now()
+    kept.failures++
+    if (kept.openedAt === undefined && kept.failures >= this.#failures) kept.openedAt = this.#now()
   }
 }

@@ -4,6 +4,8 @@ import type { OnStreamError } from './options/index.js'
 const MIN_BACKOFF_MS = 100
 /** …up to here, or half of `maxStalenessMs` if less (but never below the poll interval). */
 const MAX_BACKOFF_MS = 30_000
+/** Least time between polls within one invocation. */
+const MIN_REPOLL_MS = 1_000
 
 export interface FreshnessOptions {
   readonly pollIntervalMs: number
@@ -40,6 +42,8 @@ export class Freshness {
   /** Start of the last successful poll (or skip): the cache reflects the source up to here. */
   #syncedAt: number
   #lastPollAt = Number.NEGATIVE_INFINITY
+  /** Start of the last poll or skip: what a running invocation's reads measure from. */
+  #checkedAt = Number.NEGATIVE_INFINITY
   /** This cycle's poll interval: `pollIntervalMs`, jittered below it. */
   #intervalMs = 0
   /** While backing off, the longer delay before the next poll; 0 otherwise. */
@@ -71,6 +75,21 @@ export class Freshness {
     return { owed, due: owed && (stepped || sinceLastPoll >= this.#backoffMs) }
   }
 
+  /**
+   * Whether a read in a running invocation should poll first: the interval (at least
+   * `MIN_REPOLL_MS`, so `pollIntervalMs: 0` means once per request, not once per read) has
+   * passed since the last poll, and no backoff holds it back. This keeps a long invocation's
+   * later reads as fresh as its first; asked by every `getOrLoad`, so it allocates nothing.
+   */
+  repollDue(now: number): boolean {
+    const sinceChecked = now - this.#checkedAt
+    return (
+      sinceChecked < 0 ||
+      (sinceChecked >= Math.max(MIN_REPOLL_MS, this.#intervalMs) &&
+        now - this.#lastPollAt >= this.#backoffMs)
+    )
+  }
+
   /** Whether reads skip the cache at `now`; `deferred`: this invocation's poll was held back. */
   bypassing(deferred: boolean, now: number = this.#options.now()): boolean {
     const age = now - this.#syncedAt
@@ -84,6 +103,7 @@ export class Freshness {
 
   /** Nothing cached could be stale (an empty cache, no load in flight): fresh as of `now`. */
   skipped(now: number): void {
+    this.#checkedAt = now
     this.#syncedAt = now
     this.#healthy = true
   }
@@ -91,6 +111,7 @@ export class Freshness {
   /** Records a poll that started at `startedAt`, and schedules the next one. */
   polled(startedAt: number, outcome: PollOutcome): void {
     this.#lastPollAt = startedAt
+    this.#checkedAt = startedAt
     this.#scheduleNext(outcome === 'ok' || outcome === 'restarted')
     if (outcome === 'ok') this.#syncedAt = startedAt
     else if (outcome === 'restarted' || outcome === 'moved') this.#syncedAt = this.#options.now()
@@ -137,6 +158,7 @@ export class Freshness {
   reset(): void {
     this.#syncedAt = this.#options.now()
     this.#lastPollAt = Number.NEGATIVE_INFINITY
+    this.#checkedAt = Number.NEGATIVE_INFINITY
     this.#backoffLevel = 0
     this.#backoffMs = 0
     this.#healthy = true

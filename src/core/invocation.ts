@@ -14,6 +14,8 @@ export interface Counters {
   staleIfError: number
   circuitOpen: number
   evicted: number
+  /** Polls made after the invocation began, by reads that found one due. */
+  repolls: number
   cleared: ClearReason | undefined
 }
 
@@ -28,6 +30,7 @@ export const newCounters = (): Counters => ({
   staleIfError: 0,
   circuitOpen: 0,
   evicted: 0,
+  repolls: 0,
   cleared: undefined,
 })
 
@@ -71,6 +74,7 @@ export const logLine = (
     ...(counters.loadTimeouts === 0 ? {} : { loadTimeouts: counters.loadTimeouts }),
     ...(counters.staleIfError === 0 ? {} : { staleIfError: counters.staleIfError }),
     ...(counters.circuitOpen === 0 ? {} : { circuitOpen: counters.circuitOpen }),
+    ...(counters.repolls === 0 ? {} : { repolls: counters.repolls }),
     evicted: counters.evicted,
     records: poll?.records ?? 0,
     skippedRecords: poll?.skippedRecords ?? 0,

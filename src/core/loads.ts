@@ -3,6 +3,7 @@ import type { Cache, Lease } from '../cache/index.js'
 import { CircuitOpenError, LoadTimeoutError, redactKey } from '../errors.js'
 import { integer } from '../validate.js'
 import { CircuitBreaker } from './breaker.js'
+import { withDeadline } from './deadline.js'
 import type { Counters } from './invocation.js'
 import { MAX_LOAD_TIMEOUT_MS, type ResolvedOptions } from './options/index.js'
 import type { LoadOptions } from './types.js'
@@ -17,10 +18,15 @@ export interface LoadRequest<T> {
   readonly key: string
   readonly loader: () => T | Promise<T>
   readonly counters: Counters
-  /** The cache is bypassed: the value is returned but not stored, and nothing stale is served. */
+  /** The cache was bypassed when the call started: the value is returned but not stored. */
   readonly bypassed: boolean
+  /**
+   * Whether the cache is bypassed now: asked again when a stale value would be served, since a
+   * load may outlive the staleness bound it started within.
+   */
+  readonly bypassing: () => boolean
   readonly ttlMs: number | undefined
-  readonly timeoutMs: number | undefined
+  readonly timeoutMs: number
 }
 
 type LoadsOptions = Pick<
@@ -68,15 +74,22 @@ export class Loads {
     this.#inflight.clear()
   }
 
-  /** The deadline of one call: its own `timeoutMs`, else the `loadTimeoutMs` option. */
-  timeoutOf(options: LoadOptions | undefined): number | undefined {
-    return options?.timeoutMs === undefined
-      ? this.#options.loadTimeoutMs
-      : integer('timeoutMs', options.timeoutMs, 1, MAX_LOAD_TIMEOUT_MS)
+  /**
+   * The deadline of one call: its own `timeoutMs`, else the `loadTimeoutMs` option, and never
+   * past the invocation's end (`remainingMs`), so that a load which never settles cannot wedge
+   * the key (later callers would join it) or its circuit (a probe that never reports).
+   */
+  timeoutOf(options: LoadOptions | undefined, remainingMs: number | undefined): number {
+    const given =
+      options?.timeoutMs === undefined
+        ? this.#options.loadTimeoutMs
+        : integer('timeoutMs', options.timeoutMs, 1, MAX_LOAD_TIMEOUT_MS)
+    return remainingMs === undefined ? given : Math.max(1, Math.min(given, remainingMs))
   }
 
   /** Starts a load of `key`, registered so that later callers join it. */
-  start<T>({ key, loader, counters, bypassed, ttlMs, timeoutMs }: LoadRequest<T>): Promise<T> {
+  start<T>(request: LoadRequest<T>): Promise<T> {
+    const { key, loader, counters, bypassed, ttlMs, timeoutMs } = request
     const breaker = this.#breaker
     const permit = breaker?.admit(key)
     if (breaker !== undefined && permit === undefined) {
@@ -84,9 +97,7 @@ export class Loads {
       counters.circuitOpen++
       const circuit = breaker.circuitOf(key)
       return this.#fallBack(
-        key,
-        bypassed,
-        counters,
+        request,
         new CircuitOpenError(this.#shown(key), circuit, breaker.retryInMs(key)),
       )
     }
@@ -109,29 +120,14 @@ export class Loads {
         if (this.#inflight.get(key)?.lease === lease) this.#inflight.delete(key)
       }
     })()
-    const bounded =
-      timeoutMs === undefined
-        ? loaded
-        : new Promise<T>((resolve, reject) => {
-            const timer = setTimeout(() => {
-              // Given up: a late value is not stored, and nobody joins the load any more.
-              lease.valid = false
-              cache.releaseLease(lease)
-              if (this.#inflight.get(key)?.lease === lease) this.#inflight.delete(key)
-              counters.loadTimeouts++
-              reject(new LoadTimeoutError(this.#shown(key), timeoutMs))
-            }, timeoutMs)
-            loaded.then(
-              (value) => {
-                clearTimeout(timer)
-                resolve(value)
-              },
-              (error: unknown) => {
-                clearTimeout(timer)
-                reject(error)
-              },
-            )
-          })
+    const bounded = withDeadline(loaded, timeoutMs, () => {
+      // Given up: a late value is not stored, and nobody joins the load any more.
+      lease.valid = false
+      cache.releaseLease(lease)
+      if (this.#inflight.get(key)?.lease === lease) this.#inflight.delete(key)
+      counters.loadTimeouts++
+      return new LoadTimeoutError(this.#shown(key), timeoutMs)
+    })
     // The breaker hears each load's outcome once: a timeout is a failure even if a value comes.
     const reported =
       breaker === undefined || permit === undefined
@@ -146,9 +142,7 @@ export class Loads {
               throw error
             },
           )
-    const promise = reported.catch((error: unknown) =>
-      this.#fallBack<T>(key, bypassed, counters, error),
-    )
+    const promise = reported.catch((error: unknown) => this.#fallBack(request, error))
     this.#inflight.set(key, { promise, lease })
     return promise
   }
@@ -156,13 +150,16 @@ export class Loads {
   /**
    * Stale-if-error: a load that failed, timed out or was refused by the breaker falls back to the
    * key's expired value, kept `staleIfErrorMs` past its TTL. An invalidated value is gone, so it
-   * is never served, and nothing is served from a cache that is bypassed. Else, the error.
+   * is never served, and nothing is served from a cache that is bypassed, when the load started
+   * or now that it failed: the staleness bound is checked when a value is served.
    */
-  async #fallBack<T>(key: string, bypassed: boolean, counters: Counters, error: unknown) {
+  async #fallBack<T>(request: LoadRequest<T>, error: unknown): Promise<T> {
     const stale =
-      this.#options.staleIfErrorMs === 0 || bypassed ? undefined : this.#cache.getStale<T>(key)
+      this.#options.staleIfErrorMs === 0 || request.bypassed || request.bypassing()
+        ? undefined
+        : this.#cache.getStale<T>(request.key)
     if (stale === undefined) throw error
-    counters.staleIfError++
+    request.counters.staleIfError++
     return stale.value
   }
 

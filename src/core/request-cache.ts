@@ -1,11 +1,11 @@
-import { type Cache, type CacheHit, checkKey, type SetOptions } from '../cache/index.js'
+import { type Cache, type CacheHit, checkKey, checkTtlMs, type SetOptions } from '../cache/index.js'
 import { toArray } from '../publish/index.js'
 import type { Invalidation } from '../record/index.js'
 import { type Entries, pairsOf } from './entries.js'
 import type { Freshness } from './freshness.js'
 import type { Counters } from './invocation.js'
 import type { Loads } from './loads.js'
-import type { CacheStats, LoadOptions, RequestCache } from './types.js'
+import type { CacheStats, InvocationContext, LoadOptions, RequestCache } from './types.js'
 
 /** The container's parts a request cache works with: one per container, shared by invocations. */
 export interface Engine {
@@ -17,6 +17,11 @@ export interface Engine {
   apply(invalidation: Invalidation, counters: Counters): number
   /** Publishes an invalidation to every container; resolves once acknowledged. */
   publish(invalidation: Invalidation): Promise<void>
+  /**
+   * Polls if one is due (the poll interval has passed since the last), so that a long invocation
+   * does not serve its later reads from an ever older poll.
+   */
+  refresh(context: InvocationContext, counters: Counters): Promise<unknown> | undefined
   stats(): CacheStats
 }
 
@@ -30,11 +35,20 @@ export class InvocationCache implements RequestCache {
   readonly #counters: Counters
   /** This invocation's poll was owed but held back by the backoff. */
   readonly #deferred: boolean
+  readonly #context: InvocationContext
+  /** Asked by a load when it would serve a stale value: is the cache bypassed now? */
+  readonly #bypassing = (): boolean => this.bypassed
 
-  constructor(engine: Engine, counters: Counters, deferred: boolean) {
+  constructor(
+    engine: Engine,
+    counters: Counters,
+    deferred: boolean,
+    context: InvocationContext = {},
+  ) {
     this.#engine = engine
     this.#counters = counters
     this.#deferred = deferred
+    this.#context = context
   }
 
   get bypassed(): boolean {
@@ -55,7 +69,14 @@ export class InvocationCache implements RequestCache {
     return this.#lookup<T>(key, now)?.value
   }
 
+  /**
+   * A write-through: loads of `key` in flight started before this value existed, so their
+   * leases are revoked (they return their value but do not store it), whether or not it is
+   * stored.
+   */
   set(key: string, value: unknown, options?: SetOptions): boolean {
+    checkKey(key)
+    this.#supersede([key])
     return this.bypassed ? false : this.#engine.cache.set(key, value, options)
   }
 
@@ -67,23 +88,30 @@ export class InvocationCache implements RequestCache {
     }
     for (const key of keys) {
       const hit = this.#lookup<T>(key)
-      if (hit !== undefined) found.set(key, hit.value)
+      // A cached "not found" is a hit, but, as in `getOrLoadMany`, absent from the map.
+      if (hit !== undefined && hit.value !== undefined && hit.value !== null)
+        found.set(key, hit.value)
     }
     return found
   }
 
   setMany(entries: Entries, options?: SetOptions): number {
+    const pairs = pairsOf(entries)
+    for (const [key] of pairs) checkKey(key)
+    this.#supersede(pairs.map(([key]) => key))
     if (this.bypassed) return 0
     let stored = 0
-    for (const [key, value] of pairsOf(entries))
-      if (this.#engine.cache.set(key, value, options)) stored++
+    for (const [key, value] of pairs) if (this.#engine.cache.set(key, value, options)) stored++
     return stored
   }
 
   async getOrLoad<T>(key: string, loader: () => T | Promise<T>, options?: LoadOptions): Promise<T> {
     checkKey(key)
+    checkTtlMs(options?.ttlMs)
     const { loads } = this.#engine
-    const timeoutMs = loads.timeoutOf(options)
+    const timeoutMs = loads.timeoutOf(options, this.#context.getRemainingTimeInMillis?.())
+    const refreshing = this.#engine.refresh(this.#context, this.#counters)
+    if (refreshing !== undefined) await refreshing
     const bypassed = this.bypassed
     if (bypassed) this.#counters.bypassed++
     else {
@@ -92,8 +120,15 @@ export class InvocationCache implements RequestCache {
     }
     const joined = loads.joinable<T>(key)
     if (joined !== undefined) return joined
-    const counters = this.#counters
-    return loads.start({ key, loader, counters, bypassed, ttlMs: options?.ttlMs, timeoutMs })
+    return loads.start({
+      key,
+      loader,
+      counters: this.#counters,
+      bypassed,
+      bypassing: this.#bypassing,
+      ttlMs: options?.ttlMs,
+      timeoutMs,
+    })
   }
 
   async getOrLoadMany<T>(
@@ -103,8 +138,11 @@ export class InvocationCache implements RequestCache {
   ): Promise<Map<string, T>> {
     const unique = [...new Set(keys)]
     for (const key of unique) checkKey(key)
+    checkTtlMs(options?.ttlMs)
     const { loads } = this.#engine
-    const timeoutMs = loads.timeoutOf(options)
+    const timeoutMs = loads.timeoutOf(options, this.#context.getRemainingTimeInMillis?.())
+    const refreshing = this.#engine.refresh(this.#context, this.#counters)
+    if (refreshing !== undefined) await refreshing
     const bypassed = this.bypassed
     if (bypassed) this.#counters.bypassed += unique.length
     const found = new Map<string, T>()
@@ -113,7 +151,8 @@ export class InvocationCache implements RequestCache {
     for (const key of unique) {
       const hit = bypassed ? undefined : this.#lookup<T>(key)
       if (hit !== undefined) {
-        found.set(key, hit.value)
+        // A cached "not found" is absent from the result, as on the call that loaded it.
+        if (hit.value !== undefined && hit.value !== null) found.set(key, hit.value)
         continue
       }
       const joined = loads.joinable<T>(key)
@@ -130,11 +169,16 @@ export class InvocationCache implements RequestCache {
           .then((entries) => new Map(pairsOf(entries)))
         return batch
       }
-      const counters = this.#counters
-      const ttlMs = options?.ttlMs
+      const request = {
+        counters: this.#counters,
+        bypassed,
+        bypassing: this.#bypassing,
+        ttlMs: options?.ttlMs,
+        timeoutMs,
+      }
       for (const key of missing) {
         const loader = () => loadBatch().then((loaded) => loaded.get(key) as T)
-        pending.push([key, loads.start({ key, loader, counters, bypassed, ttlMs, timeoutMs })])
+        pending.push([key, loads.start({ ...request, key, loader })])
       }
     }
     const values = await Promise.all(pending.map(([, promise]) => promise))
@@ -161,6 +205,12 @@ export class InvocationCache implements RequestCache {
 
   invalidateAll(): Promise<void> {
     return this.#publishAndEvict({ keys: [], prefixes: [], all: true })
+  }
+
+  /** Revokes the leases of loads of `keys`: a newer value was written. */
+  #supersede(keys: readonly string[]): void {
+    this.#engine.cache.revokeLeases({ keys, prefixes: [], all: false })
+    this.#engine.loads.prune()
   }
 
   async #publishAndEvict(invalidation: Invalidation): Promise<void> {

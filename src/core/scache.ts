@@ -1,12 +1,13 @@
 import { performance } from 'node:perf_hooks'
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import { Cache } from '../cache/index.js'
-import { describeError } from '../errors.js'
+import { describeError, LoadTimeoutError } from '../errors.js'
 import { createPublisher, type Publisher } from '../publish/index.js'
 import type { Invalidation } from '../record/index.js'
 import type { SkippedRecord, SourcePollResult, SourcePosition } from '../source/index.js'
 import { createDefaultClient, StreamReader } from '../stream/index.js'
 import { addMetrics, InvocationSpan, round, toEmf, type WarmReport } from '../telemetry/index.js'
+import { withDeadline } from './deadline.js'
 import { applyInvalidation } from './evict.js'
 import { Freshness } from './freshness.js'
 import { type Counters, logLine, newCounters, Totals } from './invocation.js'
@@ -105,6 +106,11 @@ export class Scache {
       publish: async (invalidation: Invalidation) => {
         await this.publisher.publish(invalidation)
       },
+      refresh: (context, counters) => {
+        if (!this.#poller.inFlight && !this.#freshness.repollDue(o.now())) return undefined
+        counters.repolls++
+        return this.#poller.poll(context, counters, [])
+      },
       stats: () => this.stats(),
     }
   }
@@ -128,23 +134,36 @@ export class Scache {
    * calls it on the first invocation; call it at module scope (top-level `await`) to warm the
    * cache during the Lambda init phase instead. Never rejects: a failure is in the report.
    */
-  warm(): Promise<WarmReport> {
-    this.#warming ??= this.#warm()
+  warm(context: InvocationContext = {}): Promise<WarmReport> {
+    this.#warming ??= this.#warm(context.getRemainingTimeInMillis?.())
     return this.#warming
   }
 
-  async #warm(): Promise<WarmReport> {
+  /**
+   * The whole warm-up, `keys()` included, has a deadline: `warm.timeoutMs` (default
+   * `loadTimeoutMs`), and within an invocation never more than half of what is left of it, so a
+   * warm-up that never settles cannot hold every `begin` back.
+   */
+  async #warm(remainingMs: number | undefined): Promise<WarmReport> {
     const warm = this.options.warm
     if (warm === undefined) return { keys: 0, loaded: 0, ms: 0 }
     const started = performance.now()
+    const given = warm.timeoutMs ?? this.options.loadTimeoutMs
+    const timeoutMs =
+      remainingMs === undefined ? given : Math.max(1, Math.min(given, Math.floor(remainingMs / 2)))
     let keys = 0
     try {
-      const list = typeof warm.keys === 'function' ? await warm.keys() : warm.keys
-      keys = list.length
-      const loaded = await this.#requestCache(newCounters(), false).getOrLoadMany(
-        list,
-        warm.load,
-        warm.timeoutMs === undefined ? undefined : { timeoutMs: warm.timeoutMs },
+      const run = async () => {
+        const list = typeof warm.keys === 'function' ? await warm.keys() : warm.keys
+        keys = list.length
+        return this.#requestCache(newCounters(), false).getOrLoadMany(list, warm.load, {
+          timeoutMs,
+        })
+      }
+      const loaded = await withDeadline(
+        run(),
+        timeoutMs,
+        () => new LoadTimeoutError('warm-up', timeoutMs),
       )
       return { keys, loaded: loaded.size, ms: round(performance.now() - started) }
     } catch (error) {
@@ -228,7 +247,7 @@ export class Scache {
     const streamMs = performance.now() - started
     // The cold start's warm-up runs after the first poll (or skip), so every value it loads is
     // newer than the stream position, and it runs once; later invocations see its report.
-    const warmed = this.#warmReported ? undefined : await this.warm()
+    const warmed = this.#warmReported ? undefined : await this.warm(context)
     this.#warmReported = true
     const backoffMs = this.#freshness.backoffMs
     const start = {
@@ -244,7 +263,7 @@ export class Scache {
     }
     let ended = false
     return {
-      cache: this.#requestCache(counters, deferred),
+      cache: this.#requestCache(counters, deferred, context),
       poll,
       end: ({ error } = {}) => {
         if (ended) throw new Error('scache: invocation already ended')
@@ -260,8 +279,8 @@ export class Scache {
     }
   }
 
-  #requestCache(counters: Counters, deferred: boolean): RequestCache {
-    return new InvocationCache(this.#engine, counters, deferred)
+  #requestCache(counters: Counters, deferred: boolean, context?: InvocationContext): RequestCache {
+    return new InvocationCache(this.#engine, counters, deferred, context)
   }
 
   /** Empties the cache and forgets the stream position, as a cold start would. For tests. */

@@ -48,6 +48,11 @@ export interface InvocationLog {
   readonly staleIfError?: number
   /** Loads given up after their timeout (`LoadTimeoutError`). */
   readonly loadTimeouts?: number
+  /**
+   * Polls made during the invocation, after the one before it: a `getOrLoad` found the poll
+   * interval passed, so a long invocation's later reads are as fresh as its first.
+   */
+  readonly repolls?: number
   /** Entries evicted by invalidations: from the stream and from this handler. */
   readonly evicted: number
   readonly records: number

@@ -89,12 +89,13 @@ export const integerOptions = {
       'expired less than this long ago; never an invalidated one, never while bypassed. Expired ' +
       'entries are kept this long, within the bounds.',
   }),
-  loadTimeoutMs: integer(1, MAX_LOAD_TIMEOUT_MS, undefined, {
+  loadTimeoutMs: integer(1, MAX_LOAD_TIMEOUT_MS, 30_000, {
     env: 'SCACHE_LOAD_TIMEOUT_MS',
     doc:
-      'Most time a `getOrLoad` loader may take; a slower load rejects with `LoadTimeoutError`, ' +
-      'and its value, if it ever comes, is neither stored nor shared with later callers. A ' +
-      "call's `timeoutMs` overrides it.",
+      'Most time a loader (`getOrLoad`, `getOrLoadMany`, the warm-up) may take, and never past ' +
+      "the invocation's remaining time: a slower load rejects with `LoadTimeoutError`, and its " +
+      "value, if it ever comes, is neither stored nor shared with later callers. A call's " +
+      '`timeoutMs` overrides it.',
   }),
 } as const satisfies Partial<Record<keyof ScacheOptions, IntegerDefinition>>
 

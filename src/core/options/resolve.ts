@@ -199,7 +199,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
   }
   const clockSkewMs = required(integerOption(options, 'clockSkewMs'))
   const maxPagesPerShard = required(integerOption(options, 'maxPagesPerShard'))
-  const loadTimeoutMs = integerOption(options, 'loadTimeoutMs')
+  const loadTimeoutMs = required(integerOption(options, 'loadTimeoutMs'))
 
   const decoders = options.decoders ?? []
   if (

@@ -132,9 +132,10 @@ export interface ScacheOptions {
    */
   readonly staleIfErrorMs?: number
   /**
-   * Most time a `getOrLoad` loader may take; a slower load rejects with `LoadTimeoutError`, and its
-   * value, if it ever comes, is neither stored nor shared with later callers. A call's `timeoutMs`
-   * overrides it. From 1 to 900,000. Default: none. Environment: `SCACHE_LOAD_TIMEOUT_MS`.
+   * Most time a loader (`getOrLoad`, `getOrLoadMany`, the warm-up) may take, and never past the
+   * invocation's remaining time: a slower load rejects with `LoadTimeoutError`, and its value, if
+   * it ever comes, is neither stored nor shared with later callers. A call's `timeoutMs` overrides
+   * it. From 1 to 900,000. Default: `30_000`. Environment: `SCACHE_LOAD_TIMEOUT_MS`.
    */
   readonly loadTimeoutMs?: number
   /**
@@ -209,7 +210,7 @@ export interface ResolvedOptions {
   readonly decoders: readonly RecordDecoder[]
   readonly secrets: readonly string[]
   readonly maxPagesPerShard: number
-  readonly loadTimeoutMs: number | undefined
+  readonly loadTimeoutMs: number
   readonly staleIfErrorMs: number
   readonly circuitBreaker: Required<CircuitBreakerOptions> | undefined
   readonly warm: WarmOptions | undefined

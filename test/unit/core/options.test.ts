@@ -441,7 +441,7 @@ describe('defaults', () => {
         metrics: undefined,
         redactKeys: false,
         maxPagesPerShard: defaults.maxPagesPerShard,
-        loadTimeoutMs: undefined,
+        loadTimeoutMs: 30_000,
         staleIfErrorMs: 0,
         warm: undefined,
         publisher: undefined,
