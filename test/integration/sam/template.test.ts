@@ -138,6 +138,21 @@ describe('template.yaml (parsed with the CloudFormation tags)', () => {
     }
   })
 
+  it('says what becomes of every resource holding data when the stack is deleted or replaced', () => {
+    const holdsData = ['AWS::DynamoDB::Table', 'AWS::Kinesis::Stream', 'AWS::Logs::LogGroup']
+    const data = Object.entries(template.Resources).filter(([, r]) => holdsData.includes(r.Type))
+    expect(data.map(([name]) => name)).toEqual(
+      expect.arrayContaining(['InvalidationStream', 'UsersFunctionLogs', 'UsersTable']),
+    )
+    for (const [name, resource] of data) {
+      expect(['Retain', 'Delete'], name).toContain(resource.DeletionPolicy)
+      // Without both, a replacing update deletes what deleting the stack would have kept.
+      expect(resource.UpdateReplacePolicy, name).toBe(resource.DeletionPolicy)
+    }
+    // The users are the data; the stream and the logs expire anyway.
+    expect(template.Resources.UsersTable?.DeletionPolicy).toBe('Retain')
+  })
+
   it('streams the table into the invalidation stream only in table-stream mode', () => {
     const spec = template.Resources.UsersTable?.Properties?.KinesisStreamSpecification
     expect(isIntrinsic(spec, 'If')).toBe(true)
