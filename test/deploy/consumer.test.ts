@@ -95,6 +95,12 @@ export const handler = middy(async (event: Event, context: Context & WithCache) 
   }
   return context.cache.getOrLoad(key, async () => JSON.parse(await readFile(row(event.id), 'utf8')) as string)
 }).use(cache)
+
+// How Lambda calls it, and Middy's other style: both need the middleware typed as Middy's own.
+export const invoke = (context: Context & WithCache) => handler({ op: 'get', id: '1' }, context)
+export const viaHandler = middy<Event>()
+  .use(cache)
+  .handler(async (event, context) => context.cache.get(\`users:\${event.id}\`) ?? null)
 `
 
 /** A CommonJS module of the same project: the core without Middy, types from the require build. */
