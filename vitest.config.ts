@@ -6,6 +6,8 @@ export default defineConfig({
   resolve: { alias: { scache: fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
   test: {
     include: ['test/**/*.test.ts'],
+    // Installs from the registry; run by npm run test:sam and test:consumer (vitest.deploy.config.ts).
+    exclude: ['test/deploy/**', '**/node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Each file starts its own in-process Kinesis emulator on a free port.

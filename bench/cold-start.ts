@@ -3,18 +3,20 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
+import { samEsbuildOptions } from '../infra/sam-build.js'
+import { isIntrinsic, readTemplate } from '../infra/template.js'
 import { median, sig } from './lib/stats.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const RUNS = 25
+const RUNS = Number(process.env.BENCH_COLD_RUNS ?? 25)
 
 export interface ColdStartResult {
-  /** The example handler bundled as SAM's esbuild builder would, the AWS SDK left external. */
+  /** The users API handler bundled with template.yaml's esbuild settings (all but @aws-sdk/*). */
   readonly bundle: {
     readonly entry: string
     readonly bytes: number
     readonly gzipBytes: number
-    /** Bytes of the bundle from each source: scache, lru-cache, @middy/core, the example. */
+    /** Bytes of the bundle from each source: scache, lru-cache, @middy/core, @smithy, the example. */
     readonly bytesBy: Record<string, number>
   }
   readonly runs: number
@@ -24,7 +26,7 @@ export interface ColdStartResult {
   readonly scacheOverMiddyMs: number
   /** The same, with the AWS SDK (which scache imports) already imported, ms. */
   readonly scacheWithoutSdkOverMiddyMs: number
-  /** The example's bundle (scache, lru-cache, Middy) with the SDK already imported, over Middy, ms. */
+  /** The users API bundle with the runtime's SDK clients already imported, over Middy, ms. */
   readonly bundleWithoutSdkOverMiddyMs: number
   /** The Kinesis client imported after the DynamoDB client, ms. */
   readonly kinesisAfterDynamoDbMs: number
@@ -34,26 +36,33 @@ const sourceOf = (path: string): string => {
   if (path.startsWith('src/')) return 'scache (src/)'
   if (path.includes('node_modules/lru-cache/')) return 'lru-cache'
   if (path.includes('node_modules/@middy/')) return '@middy/core'
+  if (path.includes('node_modules/@smithy/')) return '@smithy (the HTTP handler)'
   if (path.startsWith('examples/')) return 'the example handler'
   return 'other'
 }
 
-/** The AWS SDK modules scache imports, which the Lambda runtime provides. */
+/** The modules dist/index.js imports unbundled: the AWS SDK and its HTTP handler. */
 const SDK = ['@aws-sdk/client-kinesis', '@smithy/node-http-handler']
+/** What the users API bundle imports: the runtime's AWS SDK v3 clients, all else is inside. */
+const RUNTIME_SDK = ['@aws-sdk/client-kinesis', '@aws-sdk/client-dynamodb']
 
 /**
  * Milliseconds a fresh node process takes to import `specifier` (measured inside it), after
  * importing `preload` first, untimed.
  */
-const importTime = (specifier: string, preload: readonly string[] = []): number => {
+const importTime = (
+  specifier: string,
+  env: Record<string, string>,
+  preload: readonly string[] = [],
+): number => {
   const before = preload.map((module) => `await import(${JSON.stringify(module)});`).join(' ')
   const script = `${before} const started = performance.now(); await import(${JSON.stringify(specifier)}); process.stdout.write(String(performance.now() - started))`
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
     cwd: root,
     env: {
       ...process.env,
-      // The example reads its stream name at module scope, as in Lambda.
-      SCACHE_STREAM_NAME: 'bench',
+      // The example reads its settings at module scope, as in Lambda.
+      ...env,
       AWS_REGION: 'us-east-1',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
@@ -63,17 +72,28 @@ const importTime = (specifier: string, preload: readonly string[] = []): number 
 }
 
 export const coldStart = async (): Promise<ColdStartResult> => {
-  const entry = 'examples/quickstart/handler.ts'
+  // The function as template.yaml has SAM build it: one setting for users, the template and this.
+  const template = await readTemplate(`${root}template.yaml`)
+  const fn = template.Resources.UsersFunction
+  if (fn === undefined) throw new Error('bench: template.yaml has no UsersFunction')
+  const properties = fn.Metadata?.BuildProperties as Record<string, unknown> & {
+    EntryPoints: string[]
+  }
+  const entry = 'examples/users-api/api.ts'
+  if (!properties.EntryPoints.includes(entry)) throw new Error(`bench: ${entry} is not built`)
+  const environment = fn.Properties?.Environment as { Variables: Record<string, unknown> }
+  const variables = environment.Variables
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries(variables))
+    env[name] = isIntrinsic(value, 'Ref')
+      ? String(template.Parameters[value.args as string]?.Default ?? 'bench')
+      : String(value)
+  delete env.NODE_OPTIONS
   const result = await build({
+    ...samEsbuildOptions(properties),
     absWorkingDir: root,
     entryPoints: [entry],
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    // The Lambda Node.js runtime provides the AWS SDK v3.
-    external: ['@aws-sdk/*', '@smithy/*'],
+    sourcemap: false,
     metafile: true,
     write: false,
     logLevel: 'silent',
@@ -106,14 +126,14 @@ export const coldStart = async (): Promise<ColdStartResult> => {
       specifier: `${root}dist/index.js`,
       preload: SDK,
     },
-    'example handler bundle': { specifier: bundled },
-    'example handler bundle, SDK already imported': { specifier: bundled, preload: SDK },
+    'users API bundle': { specifier: bundled },
+    'users API bundle, SDK already imported': { specifier: bundled, preload: RUNTIME_SDK },
   }
   const samples = new Map<string, number[]>(Object.keys(targets).map((name) => [name, []]))
   // Interleaved, so that a slow moment of the machine does not fall on one module only.
   for (let run = 0; run < RUNS; run++)
     for (const [name, { specifier, preload }] of Object.entries(targets))
-      samples.get(name)?.push(importTime(specifier, preload))
+      samples.get(name)?.push(importTime(specifier, env, preload))
   const importMs: Record<string, number> = {}
   for (const [name, times] of samples) importMs[name] = sig(median(times))
   const of = (name: string) => importMs[name] ?? Number.NaN
@@ -131,7 +151,7 @@ export const coldStart = async (): Promise<ColdStartResult> => {
       of('scache (dist/index.js), SDK already imported') - of('@middy/core'),
     ),
     bundleWithoutSdkOverMiddyMs: sig(
-      of('example handler bundle, SDK already imported') - of('@middy/core'),
+      of('users API bundle, SDK already imported') - of('@middy/core'),
     ),
     kinesisAfterDynamoDbMs: of(
       '@aws-sdk/client-kinesis, @aws-sdk/client-dynamodb already imported',

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Deploys template.yaml (the users API example) with the AWS SAM CLI: validates, builds the
-# functions with esbuild (a devDependency: run `npm ci` first), deploys, and prints the outputs.
+# functions with esbuild (a devDependency: run `npm ci` first; sam build runs the esbuild it finds
+# on PATH, as its copy of the code gets production dependencies only), deploys, and prints the
+# outputs.
 #
 #   infra/deploy.sh [stack-name] [ParameterKey=Value ...]
 #   infra/deploy.sh scache-users Invalidation=table-stream StreamMode=ON_DEMAND
@@ -22,7 +24,7 @@ overrides=()
 if [ $# -gt 0 ]; then overrides=(--parameter-overrides "$@"); fi
 
 sam validate --lint
-sam build
+PATH="$PWD/node_modules/.bin:$PATH" sam build
 sam deploy \
   --stack-name "$stack" \
   --resolve-s3 \

@@ -68,6 +68,8 @@ export interface Template {
       Properties?: Record<string, unknown>
       Metadata?: Record<string, unknown>
       Condition?: string
+      DeletionPolicy?: string
+      UpdateReplacePolicy?: string
     }
   >
   readonly Outputs?: Record<string, { Value: unknown }>

@@ -35,6 +35,7 @@ export {
   ScacheOptionsError,
 } from './errors.js'
 export {
+  type LambdaContext,
   type MiddyLikeRequest,
   type ScacheMiddleware,
   scache,

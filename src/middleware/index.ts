@@ -1,10 +1,4 @@
-import {
-  type Invocation,
-  type InvocationContext,
-  type RequestCache,
-  Scache,
-  type ScacheOptions,
-} from '../core/index.js'
+import { type Invocation, type RequestCache, Scache, type ScacheOptions } from '../core/index.js'
 
 /** Add to a handler's context type: `(event, context: Context & WithCache)`. */
 export interface WithCache {
@@ -12,11 +6,37 @@ export interface WithCache {
 }
 
 /**
+ * The Lambda context object, as `Context` in @types/aws-lambda declares it, declared here so that
+ * neither @types/aws-lambda nor Middy is needed to compile against scache. Middy 7 requires a
+ * middleware's context to extend `Context | DurableContext`; scache reads only `awsRequestId` and
+ * `getRemainingTimeInMillis`.
+ */
+export interface LambdaContext {
+  callbackWaitsForEmptyEventLoop: boolean
+  functionName: string
+  functionVersion: string
+  invokedFunctionArn: string
+  memoryLimitInMB: string
+  awsRequestId: string
+  logGroupName: string
+  logStreamName: string
+  getRemainingTimeInMillis(): number
+  /** @deprecated Node.js 0.10 callback style, still on the context object. */
+  done(error?: Error, result?: unknown): void
+  /** @deprecated Node.js 0.10 callback style, still on the context object. */
+  fail(error: Error | string): void
+  /** @deprecated Node.js 0.10 callback style, still on the context object. */
+  succeed(messageOrObject: unknown): void
+}
+
+/**
  * The part of a Middy request scache touches, declared here so that Middy stays an optional peer
- * dependency (the core works without it).
+ * dependency (the core works without it). Its context type is what Middy adds to the handler's:
+ * `context.cache`.
  */
 export interface MiddyLikeRequest {
-  readonly context: InvocationContext & { cache?: RequestCache }
+  readonly event: unknown
+  readonly context: LambdaContext & WithCache
 }
 
 export interface ScacheMiddleware {
@@ -50,7 +70,8 @@ export const scache = (options: ScacheOptions | Scache = {}): ScacheMiddleware =
   const scacheMiddlewareBefore = async (request: MiddyLikeRequest): Promise<void> => {
     const invocation = await instance.begin(request.context)
     invocations.set(request.context, invocation)
-    request.context.cache = invocation.cache
+    // Set here, before the handler reads it: the one write to the otherwise readonly field.
+    ;(request.context as { cache: RequestCache }).cache = invocation.cache
   }
   const scacheMiddlewareAfter = (request: MiddyLikeRequest): void => end(request, false)
   const scacheMiddlewareOnError = (request: MiddyLikeRequest): void => end(request, true)

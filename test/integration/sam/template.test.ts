@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { samEsbuildOptions } from '../../../infra/sam-build.js'
 import { isIntrinsic, readTemplate, type Template } from '../../../infra/template.js'
 import { flatOptions } from '../../../scripts/lib/options-docs.js'
 
@@ -139,6 +140,21 @@ describe('template.yaml (parsed with the CloudFormation tags)', () => {
     }
   })
 
+  it('says what becomes of every resource holding data when the stack is deleted or replaced', () => {
+    const holdsData = ['AWS::DynamoDB::Table', 'AWS::Kinesis::Stream', 'AWS::Logs::LogGroup']
+    const data = Object.entries(template.Resources).filter(([, r]) => holdsData.includes(r.Type))
+    expect(data.map(([name]) => name)).toEqual(
+      expect.arrayContaining(['InvalidationStream', 'UsersFunctionLogs', 'UsersTable']),
+    )
+    for (const [name, resource] of data) {
+      expect(['Retain', 'Delete'], name).toContain(resource.DeletionPolicy)
+      // Without both, a replacing update deletes what deleting the stack would have kept.
+      expect(resource.UpdateReplacePolicy, name).toBe(resource.DeletionPolicy)
+    }
+    // The users are the data; the stream and the logs expire anyway.
+    expect(template.Resources.UsersTable?.DeletionPolicy).toBe('Retain')
+  })
+
   it('streams the table into the invalidation stream only in table-stream mode', () => {
     const spec = template.Resources.UsersTable?.Properties?.KinesisStreamSpecification
     expect(isIntrinsic(spec, 'If')).toBe(true)
@@ -151,7 +167,8 @@ describe('template.yaml (parsed with the CloudFormation tags)', () => {
   })
 })
 
-describe('the functions, built as sam build does (esbuild with the template’s properties)', () => {
+// The full replay (a clean copy, SAM's npm install, the esbuild CLI) is test/deploy/sam-build.test.ts.
+describe('the functions, bundled in the repository with the template’s esbuild properties', () => {
   let out: string
   beforeAll(async () => {
     // Inside the repository, so the bundles resolve the external AWS SDK from node_modules.
@@ -168,29 +185,14 @@ describe('the functions, built as sam build does (esbuild with the template’s 
 
   it('every handler exists, exports its handler, and gets every variable the code reads', async () => {
     for (const [name, fn] of functions()) {
-      const properties = fn.Metadata?.BuildProperties as {
+      const properties = fn.Metadata?.BuildProperties as Record<string, unknown> & {
         EntryPoints: string[]
-        External: string[]
-        Format: 'esm'
-        Target: string
-        Minify: boolean
-        OutExtension: string[]
-        Banner: string[]
       }
       const codeUri = join(root, String(fn.Properties?.CodeUri))
       const result = await build({
+        ...samEsbuildOptions(properties),
         entryPoints: properties.EntryPoints.map((entry) => join(codeUri, entry)),
-        bundle: true,
-        platform: 'node',
-        format: properties.Format,
-        target: properties.Target,
-        minify: properties.Minify,
-        external: properties.External,
         outdir: join(out, name),
-        outExtension: Object.fromEntries(properties.OutExtension.map((e) => e.split('='))),
-        banner: Object.fromEntries(
-          properties.Banner.map((b) => [b.slice(0, b.indexOf('=')), b.slice(b.indexOf('=') + 1)]),
-        ),
         tsconfig: join(root, 'tsconfig.json'),
         metafile: true,
         logLevel: 'silent',
