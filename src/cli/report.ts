@@ -27,6 +27,12 @@ const readEntries = async (files: readonly string[], io: Io) => {
   const lines = { total: 0, other: 0, invalid: 0 }
   for (const file of files.length === 0 ? ['-'] : files) {
     const input: NodeJS.ReadableStream = file === '-' ? io.stdin() : createReadStream(file)
+    // Run with no file in a terminal, report would sit silent: say what it is waiting for.
+    if (file === '-' && (input as { isTTY?: boolean }).isTTY === true)
+      io.err(
+        'scache report: reading log lines from the terminal; paste them and end with Ctrl-D,\n' +
+          'or give files (scache report FILE...) or pipe them in (... | scache report).\n',
+      )
     const reader = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })
     // readline does not forward a stream's errors (a missing file): race them.
     const failed = new Promise<never>((_, reject) => input.once('error', reject))
