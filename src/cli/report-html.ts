@@ -244,6 +244,7 @@ const xAxis = (axis: Axis, frame: Frame) => {
 
 /** A y axis from `min` to `max` with five grid lines; `y` maps a value to a position. */
 const yAxis = (min: number, max: number, frame: Frame, unit: string, format = round) => {
+  // Grid labels carry numbers only; the unit is in the axis title.
   const y = (value: number) => frame.top + frame.plotH - ((value - min) / (max - min)) * frame.plotH
   const grid = [0, 0.25, 0.5, 0.75, 1]
     .map((f) => {
@@ -299,6 +300,8 @@ const renderLines = (
   pick: (s: Series) => readonly (number | null)[],
   range: (values: number[]) => { min: number; max: number },
   format: (value: number) => string,
+  /** Appended to a point's value in its tooltip. */
+  tipUnit = '',
 ): string => {
   const values = series.flatMap((s) => pick(s).filter((v): v is number => v !== null))
   const { min, max } = range(values)
@@ -321,7 +324,7 @@ const renderLines = (
         open = true
         const when = bucketLabel(axis.origin + i * axis.width, axis.byTime)
         dots.push(
-          `<circle cx="${px}" cy="${py}" r="2.5"><title>${esc(`${shortName(s.name)} ${when}: ${format(value)}`)}</title></circle>`,
+          `<circle cx="${px}" cy="${py}" r="2.5"><title>${esc(`${shortName(s.name)} ${when}: ${format(value)}${tipUnit}`)}</title></circle>`,
         )
       })
       return `<g class="series" data-container="${esc(s.name)}" stroke="${color}" fill="${color}"><path d="${path.trim()}" fill="none" stroke-width="1.5"/>${dots.join('')}</g>`
@@ -343,14 +346,14 @@ const renderLines = (
   ].join('\n')
 }
 
-const percent = (value: number) => `${Math.round(value * 1000) / 10} %`
+const percent = (value: number) => `${Math.round(value * 1000) / 10}%`
 
 /** Hit ratio per bucket and container, its axis from a round floor under the lowest to 100 %. */
 export const renderHitRatio = (entries: readonly Entry[], axis = axisOf(entries)): string =>
   renderLines(
     'hit-ratio',
     'Hit ratio over time, per container',
-    'hit ratio',
+    'hit ratio (%)',
     axis,
     seriesOf(entries, axis),
     (s) => s.hitRatio,
@@ -371,7 +374,8 @@ export const renderStaleness = (entries: readonly Entry[], axis = axisOf(entries
     seriesOf(entries, axis),
     (s) => s.maxStalenessMs,
     (values) => ({ min: 0, max: niceMax(maxOf([0, ...values])) }),
-    (value) => `${round(value)} ms`,
+    round,
+    ' ms',
   )
 
 const fmtRatio = (ratio: number | null) => (ratio === null ? '-' : percent(ratio))
@@ -409,6 +413,8 @@ h2 { font-size: 1.1rem; margin-top: 1.6rem; }
 p.note { color: #555; margin: 0.2rem 0 0.4rem; }
 table { border-collapse: collapse; }
 th, td { text-align: left; padding: 4px 12px 4px 0; border-bottom: 1px solid #ddd; vertical-align: top; }
+table.containers td, table.containers th { white-space: nowrap; padding-right: 10px; }
+table.containers td:first-child { font: 12px ui-monospace, monospace; white-space: normal; word-break: break-all; max-width: 24em; }
 th { font-weight: 600; }
 table.containers td:not(:first-child), table.containers th:not(:first-child) { text-align: right; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; }
@@ -435,7 +441,7 @@ ${renderHitRatio(entries, axis)}
 ${renderStaleness(entries, axis)}
 <h2>Per container</h2>
 <table class="containers">
-<tr><th>container (log stream)</th><th>invocations</th><th>hit ratio</th><th>hits</th><th>misses</th><th>bypassed</th><th>saved ms</th><th>stream ms</th><th>polls</th><th>max staleness ms</th><th>stream errors</th></tr>
+<tr><th>container (log stream)</th><th>invocations</th><th>hit ratio</th><th>hits</th><th>misses</th><th>bypassed</th><th>saved ms</th><th>stream ms</th><th>polls</th><th>staleness max ms</th><th>errors</th></tr>
 ${containers}
 </table>
 <h2>Summary</h2>
