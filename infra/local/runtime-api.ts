@@ -122,10 +122,19 @@ export class RicEnvironment {
   }
 
   /** Resolves once the runtime asked for its next event and the process is frozen. */
-  idle(): Promise<void> {
+  idle(timeoutMs = 10_000): Promise<void> {
     if (this.#waiting !== undefined && this.#pending === undefined) return Promise.resolve()
-    return new Promise((resolve) => {
-      this.#onIdle = resolve
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#onIdle = undefined
+        reject(
+          new Error(`${this.#options.stream}: no request for the next event in ${timeoutMs} ms`),
+        )
+      }, timeoutMs)
+      this.#onIdle = () => {
+        clearTimeout(timer)
+        resolve()
+      }
     })
   }
 

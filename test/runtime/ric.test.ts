@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { APIGatewayProxyEventV2 } from 'aws-lambda'
@@ -268,8 +268,20 @@ describe.each<Mode>(['publisher', 'table-stream'])(
             .map((line) => `${new Date(line.time).toISOString()} ${line.stream} ${line.text}`)
             .join('\n'),
         )
-        const report = await runCli(['report', '--json', exported])
+        const page = join(out, `${mode}.html`)
+        const report = await runCli(['report', '--json', exported, '--html', page])
         expect(report.code).toBe(0)
+        const html = await readFile(page, 'utf8')
+        const ratioChart = html.slice(html.indexOf('<svg class="chart hit-ratio"'))
+        expect(
+          [
+            ...ratioChart
+              .slice(0, ratioChart.indexOf('</svg>'))
+              .matchAll(/data-container="([^"]+)"/g),
+          ]
+            .map(([, name]) => name)
+            .sort(),
+        ).toEqual(environments.map((e) => e.lines[0]?.stream).sort())
         const summary = JSON.parse(report.stdout) as {
           invocations: number
           containers: { name: string; invocations: number; hits: number; misses: number }[]
