@@ -66,16 +66,24 @@ const minOf = (values: readonly number[]) =>
 const maxOf = (values: readonly number[]) =>
   values.reduce((max, v) => Math.max(max, v), Number.NEGATIVE_INFINITY)
 
-/** The buckets' axis: at most 60 buckets of a readable width, from the first line to the last. */
+/** Lines per container a bucket should hold on average: a ratio of one read is 0 or 100 %. */
+const LINES_PER_BUCKET = 3
+
+/**
+ * The buckets' axis, from the first line to the last: buckets of a readable width, at most 60,
+ * and few enough that each container has a few lines in each.
+ */
 export const axisOf = (entries: readonly Entry[]): Axis => {
   const { keys, byTime } = keysOf(entries)
   if (keys.length === 0) return { byTime, origin: 0, width: 1, count: 0 }
   const first = minOf(keys)
   const last = maxOf(keys)
   const span = last - first + 1
+  const containers = new Set(entries.map((entry) => entry.container)).size
+  const most = Math.min(MAX_BUCKETS, Math.ceil(entries.length / containers / LINES_PER_BUCKET))
   const width = byTime
-    ? (STEPS_MS.find((step) => span / step <= MAX_BUCKETS) ?? Math.ceil(span / MAX_BUCKETS))
-    : Math.max(1, Math.ceil(span / MAX_BUCKETS))
+    ? (STEPS_MS.find((step) => span / step <= most) ?? Math.ceil(span / most))
+    : Math.max(1, Math.ceil(span / most))
   const origin = byTime ? Math.floor(first / width) * width : 0
   return { byTime, origin, width, count: Math.floor((last - origin) / width) + 1 }
 }
@@ -181,7 +189,7 @@ const ticksOf = (axis: Axis): { at: number; label: string }[] => {
     const d = new Date(at)
     const clock =
       step < 1_000
-        ? `${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${String(d.getUTCMilliseconds()).padStart(3, '0')}`
+        ? `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${String(d.getUTCMilliseconds()).padStart(3, '0')}`
         : step < 60_000
           ? `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`
           : `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`
@@ -227,11 +235,14 @@ const xAxis = (axis: Axis, frame: Frame) => {
     frame.left + ((value - axis.origin) / (to - axis.origin)) * frame.plotW
   const base = frame.top + frame.plotH
   const ticks = axis.count === 0 ? [] : ticksOf(axis)
+  // Labels at the ends of the axis are anchored inward, so that they stay inside the chart.
+  const anchor = (at: number) =>
+    x(at) > frame.left + frame.plotW - 40 ? 'end' : x(at) < frame.left + 40 ? 'start' : 'middle'
   const marks = ticks
     .map(
       ({ at, label }) =>
         `<line class="tick" x1="${round(x(at))}" x2="${round(x(at))}" y1="${base}" y2="${base + 5}"/>` +
-        `<text class="axis tick-label" x="${round(x(at))}" y="${base + 18}" text-anchor="middle">${esc(label)}</text>`,
+        `<text class="axis tick-label" x="${round(x(at))}" y="${base + 18}" text-anchor="${anchor(at)}">${esc(label)}</text>`,
     )
     .join('')
   const title = `<text class="axis" x="${frame.left + frame.plotW / 2}" y="${frame.height - 6}" text-anchor="middle">${esc(xTitleOf(axis))}</text>`
