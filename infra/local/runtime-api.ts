@@ -76,7 +76,9 @@ export class RicEnvironment {
   #waiting: ServerResponse | undefined
   #pending: Pending | undefined
   #queue: Promise<unknown> = Promise.resolve()
-  #onIdle: (() => void) | undefined
+  /** Called when the runtime next asks for an event (and is frozen). */
+  readonly #onIdle = new Set<() => void>()
+  #initFailed: ((error: Error) => void) | undefined
   #exited: string | undefined
 
   private constructor(options: RicEnvironmentOptions, server: Server) {
@@ -115,7 +117,10 @@ export class RicEnvironment {
 
   /** Invokes the function once; invocations queue, one at a time, as Lambda sends them. */
   invoke(event: unknown): Promise<InvocationResult> {
-    const run = () => this.#invoke(event)
+    const run = async () => {
+      await this.idle()
+      return this.#invoke(event)
+    }
     const result = this.#queue.then(run, run)
     this.#queue = result.catch(() => {})
     return result
@@ -125,16 +130,17 @@ export class RicEnvironment {
   idle(timeoutMs = 10_000): Promise<void> {
     if (this.#waiting !== undefined && this.#pending === undefined) return Promise.resolve()
     return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer)
+        resolve()
+      }
       const timer = setTimeout(() => {
-        this.#onIdle = undefined
+        this.#onIdle.delete(done)
         reject(
           new Error(`${this.#options.stream}: no request for the next event in ${timeoutMs} ms`),
         )
       }, timeoutMs)
-      this.#onIdle = () => {
-        clearTimeout(timer)
-        resolve()
-      }
+      this.#onIdle.add(done)
     })
   }
 
@@ -163,10 +169,10 @@ export class RicEnvironment {
           reject(new Error(`${options.stream}: no request for an event within the init timeout`)),
         options.initTimeoutMs ?? 30_000,
       )
-      this.#onIdle = () => {
+      this.#onIdle.add(() => {
         clearTimeout(timer)
         resolve()
-      }
+      })
       this.#initFailed = (error) => {
         clearTimeout(timer)
         reject(error)
@@ -209,8 +215,6 @@ export class RicEnvironment {
     await init
     this.#initFailed = undefined
   }
-
-  #initFailed: ((error: Error) => void) | undefined
 
   #invoke(event: unknown): Promise<InvocationResult> {
     if (this.#exited !== undefined)
@@ -257,9 +261,9 @@ export class RicEnvironment {
         await new Promise((resolve) => setTimeout(resolve, 1))
       }
       this.#waiting = response
-      const onIdle = this.#onIdle
-      this.#onIdle = undefined
-      onIdle?.()
+      const waiters = [...this.#onIdle]
+      this.#onIdle.clear()
+      for (const resolve of waiters) resolve()
       return
     }
     const body = await text(request)

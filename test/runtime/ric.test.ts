@@ -199,6 +199,16 @@ describe.each<Mode>(['publisher', 'table-stream'])(
           expect(second.line.savedMs).toBeGreaterThan(0)
         }
 
+        // Two events at once for one environment: it gets them one after the other.
+        const both = await Promise.all([
+          a.invoke(httpEvent('GET', '1')),
+          a.invoke(httpEvent('GET', '1')),
+        ])
+        expect(both.map((r) => r.ok)).toEqual([true, true])
+        await a.idle()
+        const starts = a.lines.filter((l) => /^(START|END) RequestId/.test(l.text)).slice(-4)
+        expect(starts.map((l) => l.text.split(' ')[0])).toEqual(['START', 'END', 'START', 'END'])
+
         // A write through A; B stays frozen meanwhile, as an idle Lambda environment does.
         const put = await call(a, httpEvent('PUT', '1', { name: 'Ada Lovelace' }))
         expect(put.result).toMatchObject({ ok: true, result: { statusCode: 200 } })
