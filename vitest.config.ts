@@ -1,13 +1,14 @@
 import { fileURLToPath } from 'node:url'
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
 export default defineConfig({
   // Examples import the package by name, as users do: the source, as tsconfig's paths say.
   resolve: { alias: { scache: fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
   test: {
     include: ['test/**/*.test.ts'],
-    // Installs from the registry; run by npm run test:sam and test:consumer (vitest.deploy.config.ts).
-    exclude: ['test/deploy/**', '**/node_modules/**'],
+    // Installs from the registry: npm run test:sam and test:consumer (vitest.deploy.config.ts).
+    // AWS's runtime client needs Node 22+ and a native build: npm run test:runtime.
+    exclude: [...configDefaults.exclude, 'test/deploy/**', 'test/runtime/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Each file starts its own in-process Kinesis emulator on a free port.

@@ -8,6 +8,7 @@
  * older than the staleness bound.
  */
 import { parseArgs } from 'node:util'
+import type { APIGatewayProxyEventV2 } from 'aws-lambda'
 import type { InvocationLog } from '../../src/index.js'
 import type { FunctionLog } from './lambda.js'
 import {
@@ -30,7 +31,25 @@ interface Run {
 
 const print = (text: string) => process.stdout.write(`${text}\n`)
 
-/** One invocation's log line, short: its container and what scache did. */
+/** The request an invocation served: `GET /users/1`, from its HTTP API event. */
+const requestOf = (event: unknown): string => {
+  const { requestContext, rawPath } = (event ?? {}) as Partial<APIGatewayProxyEventV2>
+  return requestContext === undefined ? '' : `${requestContext.http.method} ${rawPath ?? ''}`
+}
+
+const LEGEND = `Each line below is one invocation: the container that served it, the request, what scache
+did, and its numbers.
+  hit 1 / miss 1   the user came from this container's cache / from the table (then cached)
+  polled           this invocation read the invalidation stream (at most once per poll interval)
+  poll skipped     nothing was cached yet, so there was nothing to invalidate and no read
+  records, evicted invalidation records read from the stream; cached entries they removed
+  stream ms        time this invocation spent reading the stream (the first poll of a container
+                   also finds the stream's shards and positions, so it is the slowest)
+  saved ms         time the hit saved: what loading that user from the table took when it was cached`
+
+let legendShown = false
+
+/** One invocation's log line, short: its container, its request and what scache did. */
 const describe = (log: FunctionLog, line: InvocationLog) => {
   const what = [
     line.hits > 0 ? `hit ${line.hits}` : '',
@@ -42,7 +61,7 @@ const describe = (log: FunctionLog, line: InvocationLog) => {
     line.streamError === undefined ? '' : `stream error ${line.streamError}`,
   ].filter(Boolean)
   return (
-    `    ${log.container.padEnd(22)} ${what.join(', ').padEnd(40)} ` +
+    `    ${log.container.padEnd(22)} ${requestOf(log.event).padEnd(16)} ${what.join(', ').padEnd(40)} ` +
     `stream ${line.streamMs.toFixed(1).padStart(5)} ms  saved ${line.savedMs.toFixed(1).padStart(5)} ms`
   )
 }
@@ -86,6 +105,8 @@ const scenario = async (invalidation: InvalidationMode): Promise<Run> => {
       : "The table streams its own changes into the stream; the API publishes nothing, and\nscache's DynamoDB decoder turns each change into an invalidation.",
   )
   print(`HTTP API ${stack.url}/users/{id}, ${CONTAINERS} warm containers, stream ${stack.stream}\n`)
+  if (!legendShown) print(`${LEGEND}\n`)
+  legendShown = true
 
   print('1. Reads: each container reads each user three times; the first read loads from the table')
   for (let round = 0; round < 3; round++) {
@@ -147,25 +168,59 @@ const scenario = async (invalidation: InvalidationMode): Promise<Run> => {
 
 const summarize = (runs: readonly Run[]) => {
   print('\n=== Summary ===')
-  const rows: Record<string, string | number>[] = []
+  const header = [
+    'invalidation',
+    'requests',
+    'hit ratio',
+    'stream ms',
+    'saved ms',
+    'evicted',
+    'records',
+    'changes',
+    'every container served the change after',
+  ]
+  const rows: string[][] = [header]
   for (const run of runs) {
     const lines = [...run.lines.values()].flat()
     const sum = (field: 'hits' | 'misses' | 'streamMs' | 'savedMs' | 'evicted' | 'records') =>
       lines.reduce((total, line) => total + line[field], 0)
     const reads = sum('hits') + sum('misses')
-    rows.push({
-      invalidation: run.invalidation,
-      requests: lines.length,
-      'hit ratio': reads === 0 ? '-' : `${((100 * sum('hits')) / reads).toFixed(1)}%`,
-      'stream ms': Math.round(sum('streamMs')),
-      'saved ms': Math.round(sum('savedMs')),
-      evicted: sum('evicted'),
-      records: sum('records'),
-      invalidations: run.propagation.length,
-      'reached every container (ms)': run.propagation.map((p) => p.ms).join(', '),
-    })
+    rows.push([
+      run.invalidation,
+      String(lines.length),
+      reads === 0 ? '-' : `${((100 * sum('hits')) / reads).toFixed(1)}%`,
+      String(Math.round(sum('streamMs'))),
+      String(Math.round(sum('savedMs'))),
+      String(sum('evicted')),
+      String(sum('records')),
+      String(run.propagation.length),
+      run.propagation.map((p) => `${p.ms} ms`).join(', '),
+    ])
   }
-  console.table(rows)
+  // Text left-aligned, numbers right-aligned; no index column.
+  const widths = header.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)))
+  for (const row of rows)
+    print(
+      row
+        .map((cell, i) =>
+          i === 0 || i === row.length - 1
+            ? cell.padEnd(widths[i] ?? 0)
+            : cell.padStart(widths[i] ?? 0),
+        )
+        .join('  ')
+        .trimEnd(),
+    )
+  print(`
+requests   invocations of the users function in the scenario: reads, writes, the reads
+           waiting for each change, and the burst
+hit ratio  reads answered from a container's cache, of all reads
+stream ms  time all containers spent reading the invalidation stream
+saved ms   time the hits saved: each cached user's table read, counted again at every hit
+evicted    cached entries removed by invalidations, in all containers
+records    invalidation records read from the stream (each container reads every record)
+changes    writes and deletes, and how long after each one was acknowledged every container
+           served the new value
+`)
 }
 
 const main = async (): Promise<number> => {

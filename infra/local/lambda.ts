@@ -6,6 +6,8 @@ import type { Context, Handler } from 'aws-lambda'
 export interface FunctionLog {
   readonly container: string
   readonly requestId: string
+  /** The event of the invocation that wrote the line. */
+  readonly event: unknown
   readonly line: string
   readonly json: Record<string, unknown> | undefined
 }
@@ -41,7 +43,7 @@ interface Slot {
   invocations: number
 }
 
-const current = new AsyncLocalStorage<{ container: string; requestId: string }>()
+const current = new AsyncLocalStorage<{ container: string; requestId: string; event: unknown }>()
 const listeners = new Set<(log: FunctionLog) => void>()
 let realWrite: typeof process.stdout.write | undefined
 
@@ -145,7 +147,7 @@ export class FunctionPool {
     const run = async () => {
       slot.invocations++
       const context = this.#context(slot, requestId)
-      return current.run({ container: slot.name, requestId }, () =>
+      return current.run({ container: slot.name, requestId, event }, () =>
         slot.handler(event, context, () => {}),
       )
     }

@@ -38,6 +38,12 @@ export interface LocalStack {
   /** The function's environment, as template.yaml sets it (parameters at their defaults). */
   readonly environment: Readonly<Record<string, string>>
   readonly users: FunctionPool
+  /** The routes of the HTTP API; `iam` ones need SigV4 when deployed, not locally. */
+  readonly routes: readonly {
+    readonly method: string
+    readonly path: string
+    readonly iam: boolean
+  }[]
   close(): Promise<void>
 }
 
@@ -112,11 +118,20 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     timeoutMs: Number(template.Parameters.Timeout?.Default ?? 10) * 1_000,
     ...(options.onLog === undefined ? {} : { onLog: options.onLog }),
   })
-  const routes = ['GET', 'PUT', 'DELETE'].map((method) => ({
-    method,
-    path: '/users/{id}',
-    function: users,
-  }))
+  // The function's HttpApi events, as the template declares them. Routes the template puts
+  // behind AWS_IAM are served without checking a signature: the local API has no IAM to ask.
+  const events = (fn.Properties.Events ?? {}) as Record<
+    string,
+    { Type: string; Properties: { Path: string; Method: string; Auth?: { Authorizer?: string } } }
+  >
+  const routes = Object.values(events)
+    .filter((event) => event.Type === 'HttpApi')
+    .map(({ Properties: { Method, Path, Auth } }) => ({
+      method: Method.toUpperCase(),
+      path: Path,
+      function: users,
+      iam: Auth?.Authorizer === 'AWS_IAM',
+    }))
   const frontDoor = await startFrontDoor(routes, options.port ?? 0)
 
   return {
@@ -128,6 +143,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     dynamoDbEndpoint: dynamodb.endpoint,
     environment,
     users,
+    routes: routes.map(({ method, path, iam }) => ({ method, path, iam })),
     async close() {
       await frontDoor.close()
       users.close()

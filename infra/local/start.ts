@@ -64,6 +64,10 @@ const main = async (): Promise<number> => {
 
 Stream ${stack.stream} on ${stack.kinesisEndpoint}; table ${stack.table} on ${stack.dynamoDbEndpoint}.
 Requests go to the containers in turn; header x-scache-container: N pins one. Ctrl-C stops.
+Deployed, ${stack.routes
+    .filter((route) => route.iam)
+    .map((route) => route.method)
+    .join(' and ')} need IAM-signed requests (SigV4); this local API does not check them.
 `)
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)

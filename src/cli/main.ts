@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: it sets up the environment before the AWS SDK loads.
+import './environment.js'
 import { readFileSync } from 'node:fs'
 import { EXIT, type Io, UsageError } from './common.js'
 

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { EXIT, type Io, parse } from './common.js'
 import { renderHtml } from './report-html.js'
-import { type Entry, parseLine, summarize, summaryRows } from './summary.js'
+import { type Entry, parseLine, summarize, summaryRows, UNKNOWN_CONTAINER } from './summary.js'
 
 export const reportHelp = `Usage: scache report [FILE...] [--json] [--html FILE]
 
@@ -12,11 +12,12 @@ spent reading the stream, poll latency percentiles, clears, bypasses, stream err
 Reads each FILE in turn, or standard input when none is given or FILE is -. Accepts the JSON
 lines scache writes (plain, or in Embedded Metric Format) and the same lines in CloudWatch Logs
 exports, with a timestamp, request id and level before the JSON. Other lines are counted and
-skipped.
+skipped. Lines that name their log stream (as \`aws logs tail\` and \`sam logs\` print them) are
+also broken down per container.
 
   --json              print the summary as JSON
-  --html FILE         also write a self-contained HTML page: a chart of time spent and saved
-                      over time, and the summary
+  --html FILE         also write a self-contained HTML page: time saved against time spent,
+                      hit ratio and staleness over time, a breakdown per container, the summary
   -h, --help          this help
 
 Exit codes: 0 done, 1 a file could not be read or written, 2 usage error.`
@@ -27,6 +28,12 @@ const readEntries = async (files: readonly string[], io: Io) => {
   const lines = { total: 0, other: 0, invalid: 0 }
   for (const file of files.length === 0 ? ['-'] : files) {
     const input: NodeJS.ReadableStream = file === '-' ? io.stdin() : createReadStream(file)
+    // Run with no file in a terminal, report would sit silent: say what it is waiting for.
+    if (file === '-' && (input as { isTTY?: boolean }).isTTY === true)
+      io.err(
+        'scache report: reading log lines from the terminal; paste them and end with Ctrl-D,\n' +
+          'or give files (scache report FILE...) or pipe them in (... | scache report).\n',
+      )
     const reader = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })
     // readline does not forward a stream's errors (a missing file): race them.
     const failed = new Promise<never>((_, reject) => input.once('error', reject))
@@ -75,6 +82,16 @@ export const report = async (args: readonly string[], io: Io): Promise<number> =
     const rows = summaryRows(summary)
     const width = Math.max(...rows.map(([name]) => name.length))
     for (const [name, value] of rows) io.out(`${name.padEnd(width)}  ${value}\n`)
+    if (summary.containers.some((c) => c.name !== UNKNOWN_CONTAINER)) {
+      const named = Math.max(...summary.containers.map((c) => c.name.length))
+      io.out(`\n${'per container'.padEnd(named)}  invocations  hit ratio  saved ms  stream ms\n`)
+      for (const c of summary.containers) {
+        const ratio = c.hitRatio === null ? '-' : `${(c.hitRatio * 100).toFixed(1)} %`
+        io.out(
+          `${c.name.padEnd(named)}  ${String(c.invocations).padStart(11)}  ${ratio.padStart(9)}  ${c.savedMs.toFixed(1).padStart(8)}  ${c.streamMs.toFixed(1).padStart(9)}\n`,
+        )
+      }
+    }
   }
   if (values.html !== undefined) {
     try {

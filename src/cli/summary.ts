@@ -9,6 +9,13 @@ import { isObject } from '../validate.js'
 export interface Entry {
   /** When the line was written (EMF `_aws.Timestamp`, the CloudWatch prefix, or `timestamp`). */
   readonly time: number | undefined
+  /**
+   * The Lambda execution environment (container) that wrote it: its log stream, when the line
+   * names one (`aws logs tail` and `sam logs` print it before the message; exports as JSON
+   * carry `logStream` or `@logStream`).
+   */
+  readonly container: string | undefined
+  readonly stalenessMs: number
   readonly streamMs: number
   readonly savedMs: number
   readonly hits: number
@@ -34,6 +41,8 @@ const MAX_LINE = 1_048_576
 /** Untrusted strings (clear reasons, error names) are cut to this length. */
 const MAX_LABEL = 80
 const ISO_PREFIX = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/
+/** A Lambda log stream name: `2025/11/21/[$LATEST]` and the environment's id. */
+const LOG_STREAM = /\b\d{4}\/\d{2}\/\d{2}\/\[[^\]\s]{1,64}\][0-9A-Za-z]{1,64}/
 
 const count = (value: unknown): number | undefined =>
   typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined
@@ -70,9 +79,11 @@ export const parseLine = (
   }
   // Lambda's JSON log format wraps what console.log printed in a string `message`.
   let outerTime: number | undefined
+  let outerStream: unknown
   if (isObject(json) && typeof json.message === 'string' && json.message.startsWith('{')) {
     const { message } = json
     outerTime = typeof json.timestamp === 'string' ? timeOf(json.timestamp) : undefined
+    outerStream = json.logStream ?? json['@logStream'] ?? json.logStreamName
     try {
       json = JSON.parse(message)
     } catch {
@@ -87,15 +98,23 @@ export const parseLine = (
   if (streamMs === undefined || savedMs === undefined || hits === undefined || misses === undefined)
     return { kind: 'invalid' }
   const aws = json._aws
+  const prefix = trimmed.slice(0, brace)
   const time =
     (isObject(aws) ? count(aws.Timestamp) : undefined) ??
     outerTime ??
-    timeOf(trimmed.slice(0, brace).trim().split(/\s+/)[0] ?? '') ??
+    // `aws logs tail` puts the time first, `sam logs` after the log stream.
+    prefix
+      .trim()
+      .split(/\s+/)
+      .map(timeOf)
+      .find((t) => t !== undefined) ??
     (typeof json.timestamp === 'string' ? timeOf(json.timestamp) : undefined)
   return {
     kind: 'scache',
     entry: {
       time,
+      container: label(outerStream) ?? LOG_STREAM.exec(prefix)?.[0],
+      stalenessMs: count(json.stalenessMs) ?? 0,
       streamMs,
       savedMs,
       hits,
@@ -122,6 +141,24 @@ export interface Percentiles {
   readonly p90: number | null
   readonly p99: number | null
   readonly max: number | null
+}
+
+/** One container's share of the invocations. */
+export interface ContainerSummary {
+  /** Its log stream; `unknown` for lines that do not name one. */
+  readonly name: string
+  readonly invocations: number
+  readonly hits: number
+  readonly misses: number
+  readonly hitRatio: number | null
+  readonly bypassed: number
+  readonly savedMs: number
+  readonly streamMs: number
+  readonly polls: number
+  readonly maxStalenessMs: number
+  readonly streamErrors: number
+  readonly from: string | null
+  readonly to: string | null
 }
 
 export interface Summary {
@@ -162,7 +199,12 @@ export interface Summary {
   }
   readonly throttles: number
   readonly handlerErrors: number
+  /** Per container (log stream), busiest first. */
+  readonly containers: readonly ContainerSummary[]
 }
+
+/** The name of the lines that name no container. */
+export const UNKNOWN_CONTAINER = 'unknown'
 
 const ms = (value: number): number => Math.round(value * 100) / 100
 
@@ -233,7 +275,41 @@ export const summarize = (
     },
     throttles: entries.filter((e) => e.throttled).length,
     handlerErrors: entries.filter((e) => e.handlerError).length,
+    containers: byContainer(entries),
   }
+}
+
+const byContainer = (entries: readonly Entry[]): ContainerSummary[] => {
+  const groups = new Map<string, Entry[]>()
+  for (const entry of entries) {
+    const name = entry.container ?? UNKNOWN_CONTAINER
+    groups.set(name, [...(groups.get(name) ?? []), entry])
+  }
+  return [...groups]
+    .map(([name, own]) => {
+      const sum = (pick: (entry: Entry) => number) => own.reduce((n, e) => n + pick(e), 0)
+      const hits = sum((e) => e.hits)
+      const misses = sum((e) => e.misses)
+      const times = own.flatMap((e) => (e.time === undefined ? [] : [e.time]))
+      const first = times.reduce((min, t) => Math.min(min, t), Number.POSITIVE_INFINITY)
+      const last = times.reduce((max, t) => Math.max(max, t), Number.NEGATIVE_INFINITY)
+      return {
+        name,
+        invocations: own.length,
+        hits,
+        misses,
+        hitRatio: hits + misses === 0 ? null : hits / (hits + misses),
+        bypassed: sum((e) => e.bypassed),
+        savedMs: ms(sum((e) => e.savedMs)),
+        streamMs: ms(sum((e) => e.streamMs)),
+        polls: own.filter((e) => e.polled).length,
+        maxStalenessMs: own.reduce((max, e) => Math.max(max, e.stalenessMs), 0),
+        streamErrors: own.filter((e) => e.streamError !== undefined).length,
+        from: times.length === 0 ? null : new Date(first).toISOString(),
+        to: times.length === 0 ? null : new Date(last).toISOString(),
+      }
+    })
+    .sort((a, b) => b.invocations - a.invocations || (a.name < b.name ? -1 : 1))
 }
 
 const fmt = (value: number | null, unit = ''): string =>
@@ -242,6 +318,12 @@ const fmt = (value: number | null, unit = ''): string =>
 /** The summary as label/value rows, shared by the text and HTML reports. */
 export const summaryRows = (s: Summary): [string, string][] => [
   ['invocations', String(s.invocations)],
+  [
+    'containers',
+    s.containers.every((c) => c.name === UNKNOWN_CONTAINER)
+      ? 'not named by the lines (export with the log stream, e.g. aws logs tail)'
+      : String(s.containers.filter((c) => c.name !== UNKNOWN_CONTAINER).length),
+  ],
   ['period', s.from === null ? '-' : `${s.from} to ${s.to}`],
   [
     'hit ratio',

@@ -16,15 +16,26 @@ describe('npm run demo (the README quick start: the local stack, driven over HTT
     for (const mode of ['publisher', 'table-stream']) {
       for (const container of [2, 3]) {
         expect(stdout).toMatch(
-          new RegExp(`users-${mode}-${container} +miss 1, evicted 1, records 1, polled`),
+          new RegExp(
+            `users-${mode}-${container} +GET /users/[12] +miss 1, evicted 1, records 1, polled`,
+          ),
         )
       }
     }
 
-    // The summary table: a row per mode, with its totals.
+    // Every line names the request it served.
+    expect(stdout).toMatch(/users-publisher-1 +PUT \/users\/1 +evicted 1/)
+    expect(stdout).toMatch(/users-publisher-1 +DELETE \/users\/2 /)
+    // The numbers are explained once, before the first line.
+    expect(stdout.match(/saved ms +time the hit saved/g)).toHaveLength(1)
+
+    // The summary table: a header, a row per mode with its totals, no index column.
+    expect(stdout).toMatch(
+      /\ninvalidation +requests +hit ratio +stream ms +saved ms +evicted +records +changes +every container served the change after\n/,
+    )
     const rows = [
       ...stdout.matchAll(
-        /│ \d+ +│ '(publisher|table-stream)' +│ (\d+) +│ '([\d.]+)%' +│ (\d+) +│ (\d+) +│ (\d+) +│ (\d+) +│ 2 +│ '(\d+), (\d+)'/g,
+        /\n(publisher|table-stream) +(\d+) +([\d.]+)% +(\d+) +(\d+) +(\d+) +(\d+) +2 +(\d+) ms, (\d+) ms(?=\n)/g,
       ),
     ]
     expect(rows.map((row) => row[1])).toEqual(['publisher', 'table-stream'])
@@ -35,6 +46,9 @@ describe('npm run demo (the README quick start: the local stack, driven over HTT
       expect(Number(savedMs)).toBeGreaterThan(0)
       expect(Number(evicted)).toBeGreaterThanOrEqual(6)
     }
+    expect(stdout).not.toContain('(index)')
+    for (const column of ['hit ratio  reads answered', 'stream ms  time all containers'])
+      expect(stdout).toContain(column)
     expect(stdout).toContain('Every change reached every container within the bound')
   }, 90_000)
 })
