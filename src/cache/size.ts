@@ -25,7 +25,8 @@ const words = (bytes: number): number => Math.ceil(bytes / 8) * 8
  * were in a hash table (dictionary mode: wide objects built property by property, objects with
  * a null prototype), up to 72 bytes a property, an array with the spare capacity `push` leaves.
  * Counts shared or cyclic references once. Returns `Infinity` for a value of more than a
- * million nodes rather than underestimate it: the cache does not store what it cannot size.
+ * million nodes rather than underestimate it (checked before a node is expanded, an array's
+ * `length` in full): the cache does not store what it cannot size.
  * What it cannot see it does not count: the larger string a sliced string keeps alive, the
  * buffer behind a view, a closure's context. Pass your own `sizeOf` when you know better (e.g.
  * a `Buffer`'s length).
@@ -74,14 +75,20 @@ export const estimateBytes = (value: unknown): number => {
     else if (object instanceof Date) bytes += 112
     else if (Array.isArray(object)) {
       // Header (32) and backing store header (16); `push` grows the store to n + n/2 + 16 slots.
+      // Bounded before anything is expanded: a sparse array's length is not its memory, but it
+      // is the work of walking it (`a[2 ** 32 - 2] = 1` has 4 billion slots to visit).
       const length = object.length
+      if (nodes + stack.length + length > MAX_ESTIMATED_NODES) return Number.POSITIVE_INFINITY
       bytes += 48 + 8 * (length + Math.floor(length / 2) + 16)
       for (const element of object) stack.push(element)
     } else if (object instanceof Map) {
+      if (nodes + stack.length + 2 * object.size > MAX_ESTIMATED_NODES)
+        return Number.POSITIVE_INFINITY
       // An ordered hash table: 28 bytes a slot, at least 4 slots, at most twice the entries.
       bytes += 72 + 28 * Math.max(4, 2 * object.size)
       for (const [k, v] of object) stack.push(k, v)
     } else if (object instanceof Set) {
+      if (nodes + stack.length + object.size > MAX_ESTIMATED_NODES) return Number.POSITIVE_INFINITY
       bytes += 72 + 20 * Math.max(8, 2 * object.size)
       for (const v of object) stack.push(v)
     } else {
