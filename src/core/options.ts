@@ -1,5 +1,6 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import type { KeyspaceOptions, TtlRange } from '../cache/index.js'
+import { maxEntriesOption } from '../cache/size.js'
 import { ScacheOptionsError } from '../errors.js'
 import type { Publisher } from '../publish/index.js'
 import type { RecordDecoder } from '../record/index.js'
@@ -320,7 +321,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
   const ttl = options.ttl === undefined ? defaults.ttl : ttlRange('ttl', options.ttl)
   const negativeTtl =
     options.negativeTtl === undefined ? undefined : ttlRange('negativeTtl', options.negativeTtl)
-  const maxEntries = integer('maxEntries', options.maxEntries ?? defaults.maxEntries, 1, 2 ** 30)
+  const maxEntries = maxEntriesOption('maxEntries', options.maxEntries ?? defaults.maxEntries)
   const maxBytes = integer(
     'maxBytes',
     options.maxBytes ?? defaults.maxBytes,
@@ -346,7 +347,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
           : { negativeTtl: ttlRange(`${path}.negativeTtl`, keyspace.negativeTtl) }),
         ...(keyspace.maxEntries === undefined
           ? {}
-          : { maxEntries: integer(`${path}.maxEntries`, keyspace.maxEntries, 1, 2 ** 30) }),
+          : { maxEntries: maxEntriesOption(`${path}.maxEntries`, keyspace.maxEntries) }),
         ...(keyspace.maxBytes === undefined
           ? {}
           : {
