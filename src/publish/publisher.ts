@@ -13,7 +13,7 @@ import {
 } from '../errors.js'
 import { encodeRecord, type Invalidation, keyProblem, recordLimits } from '../record/index.js'
 import { createDefaultClient, streamParams } from '../stream/client.js'
-import { integer, onlyKnown } from '../validate.js'
+import { describe, integer, onlyKnown } from '../validate.js'
 
 /** PutRecords' limits: 500 entries and 5 MiB (data + partition keys) per request. */
 const MAX_ENTRIES_PER_REQUEST = 500
@@ -148,6 +148,53 @@ const validate = (options: PublisherOptions): void => {
   }
 }
 
+/** The fields `publish` takes; anything else is a caller's mistake, not something to ignore. */
+const INVALIDATION_FIELDS = ['keys', 'prefixes', 'all']
+
+/**
+ * `input` as an invalidation, or an InvalidKeyError saying what is wrong with it. The types say
+ * as much, but JavaScript callers get no types: `{ keys: 'users:42' }` would be iterated as the
+ * keys `u`, `s`, …, and `{ all: 'true' }` would publish nothing and resolve.
+ */
+const checkInvalidation = (input: unknown, redact: boolean): Invalidation => {
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new InvalidKeyError(
+      `publish() takes { keys?, prefixes?, all? } (got ${Array.isArray(input) ? 'an array' : describe(input)})`,
+    )
+  for (const field of Object.keys(input)) {
+    if (!INVALIDATION_FIELDS.includes(field))
+      throw new InvalidKeyError(
+        `publish(): ${JSON.stringify(field)} is not a field of an invalidation (known: keys, prefixes, all)`,
+      )
+  }
+  const fields = input as Record<string, unknown>
+  const list = (kind: 'keys' | 'prefixes'): string[] => {
+    const value = fields[kind]
+    if (value === undefined) return []
+    if (!Array.isArray(value))
+      throw new InvalidKeyError(
+        `publish(): ${kind} must be an array of strings (got ${typeof value === 'string' ? 'a string: for one, pass [it]' : describe(value)})`,
+      )
+    return [...new Set(value as string[])]
+  }
+  const keys = list('keys')
+  const prefixes = list('prefixes')
+  if (fields.all !== undefined && typeof fields.all !== 'boolean')
+    throw new InvalidKeyError(`publish(): all must be a boolean (got ${describe(fields.all)})`)
+  checkEntries('key', keys, redact)
+  checkEntries('prefix', prefixes, redact)
+  return { keys, prefixes, all: fields.all === true }
+}
+
+/** One key or prefix, or many: what `invalidate` and `invalidatePrefix` take. */
+const checkList = (kind: 'keys' | 'prefixes', value: unknown): readonly string[] => {
+  if (typeof value === 'string') return [value]
+  if (Array.isArray(value)) return value
+  throw new InvalidKeyError(
+    `${kind === 'keys' ? 'invalidate' : 'invalidatePrefix'}() takes a string or an array of strings (got ${describe(value)})`,
+  )
+}
+
 const checkEntries = (
   kind: 'key' | 'prefix',
   entries: readonly string[],
@@ -264,11 +311,7 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
     sleep(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)))
 
   const publish = async (input: Partial<Invalidation>): Promise<PublishResult> => {
-    const keys = [...new Set(input.keys ?? [])]
-    const prefixes = [...new Set(input.prefixes ?? [])]
-    checkEntries('key', keys, options.redactKeys === true)
-    checkEntries('prefix', prefixes, options.redactKeys === true)
-    const invalidation: Invalidation = { keys, prefixes, all: input.all === true }
+    const invalidation = checkInvalidation(input, options.redactKeys === true)
     const pending = toRecords(invalidation, Date.now())
     if (pending.length === 0)
       return { records: 0, requests: 0, retriedEntries: 0, acknowledged: [] }
@@ -375,8 +418,8 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
 
   return {
     publish,
-    invalidate: (keys) => publish({ keys: toArray(keys) }),
-    invalidatePrefix: (prefixes) => publish({ prefixes: toArray(prefixes) }),
+    invalidate: async (keys) => publish({ keys: checkList('keys', keys) }),
+    invalidatePrefix: async (prefixes) => publish({ prefixes: checkList('prefixes', prefixes) }),
     invalidateAll: () => publish({ all: true }),
   }
 }
