@@ -42,6 +42,7 @@ export {
 } from './middleware/index.js'
 export {
   createPublisher,
+  type PublishCallOptions,
   type Publisher,
   type PublisherOptions,
   type PublishResult,

@@ -47,6 +47,24 @@ export interface PublisherOptions {
   readonly redactKeys?: boolean
   /** Signs every record (HMAC-SHA256) for readers that require signed records. Default: unsigned. */
   readonly secret?: string
+  /**
+   * Longest a publish may take, ms, retries and backoff included; then it rejects with a
+   * `PublishError` naming what was not acknowledged (`errorCodes` has `TimeoutError`). A call can
+   * shorten it (`PublishCallOptions`). Default 3,000.
+   */
+  readonly timeoutMs?: number
+}
+
+/**
+ * Per call: what bounds it besides the publisher's `timeoutMs`, e.g. the invocation's remaining
+ * time (`{ timeoutMs: context.getRemainingTimeInMillis() - 500 }`) or the caller's AbortSignal.
+ * Either way, the publish rejects with a `PublishError` naming what was not acknowledged.
+ */
+export interface PublishCallOptions {
+  /** This call's budget, ms, when shorter than the publisher's `timeoutMs`. */
+  readonly timeoutMs?: number
+  /** Aborts the publish (`errorCodes` has the reason's name, `AbortError` by default). */
+  readonly signal?: AbortSignal
 }
 
 /** What a publish acknowledged. */
@@ -68,13 +86,16 @@ export interface Acknowledged {
 
 export interface Publisher {
   /** Publishes the eviction of these keys; resolves once Kinesis acknowledged every record. */
-  invalidate(keys: string | readonly string[]): Promise<PublishResult>
+  invalidate(keys: string | readonly string[], options?: PublishCallOptions): Promise<PublishResult>
   /** Publishes the eviction of every key starting with these prefixes. */
-  invalidatePrefix(prefixes: string | readonly string[]): Promise<PublishResult>
+  invalidatePrefix(
+    prefixes: string | readonly string[],
+    options?: PublishCallOptions,
+  ): Promise<PublishResult>
   /** Publishes the eviction of everything. */
-  invalidateAll(): Promise<PublishResult>
+  invalidateAll(options?: PublishCallOptions): Promise<PublishResult>
   /** Publishes one combined invalidation. */
-  publish(invalidation: Partial<Invalidation>): Promise<PublishResult>
+  publish(invalidation: Partial<Invalidation>, options?: PublishCallOptions): Promise<PublishResult>
 }
 
 interface Pending {
@@ -98,6 +119,7 @@ const validate = (options: PublisherOptions): void => {
       'maxRecordBytes',
       'secret',
       'redactKeys',
+      'timeoutMs',
     ],
     'a publisher option',
   )
@@ -108,6 +130,7 @@ const validate = (options: PublisherOptions): void => {
     throw new ScacheOptionsError('secret', 'must be a string of at least 16 characters')
   const integers: [keyof PublisherOptions, number, number][] = [
     ['maxAttempts', 1, 20],
+    ['timeoutMs', 1, 900_000],
     ['baseDelayMs', 1, 60_000],
     ['maxDelayMs', 1, 60_000],
     ['maxKeysPerRecord', 1, recordLimits.maxKeysPerRecord],
@@ -213,7 +236,56 @@ const checkEntries = (
 export const toArray = (value: string | readonly string[]): readonly string[] =>
   typeof value === 'string' ? [value] : value
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+/** Waits `ms`, or less if `signal` aborts first. */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
+
+/**
+ * `promise`, or a rejection with the abort's reason as soon as `signal` aborts: a client that
+ * ignores its `abortSignal` (a custom handler, a hung socket) still cannot hold a publish past
+ * its deadline.
+ */
+const untilAborted = <T>(promise: Promise<T>, signal: AbortSignal): Promise<T> => {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}
+
+const checkCallOptions = (options: unknown): PublishCallOptions => {
+  if (options === undefined) return {}
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidKeyError(
+      `publish options must be { timeoutMs?, signal? } (got ${describe(options)})`,
+    )
+  const { timeoutMs, signal } = options as Record<string, unknown>
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs)))
+    throw new InvalidKeyError(
+      `publish option timeoutMs must be a number (got ${describe(timeoutMs)})`,
+    )
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new InvalidKeyError('publish option signal must be an AbortSignal')
+  return options as PublishCallOptions
+}
 
 /**
  * Creates a publisher of invalidations. Keys are packed many to a record and records many to a
@@ -233,6 +305,7 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
   const maxDelayMs = options.maxDelayMs ?? 1_000
   const maxKeysPerRecord = options.maxKeysPerRecord ?? 1_000
   const maxRecordBytes = options.maxRecordBytes ?? 262_144
+  const timeoutMs = options.timeoutMs ?? 3_000
   let client = options.client
 
   /** Splits an invalidation into records within the per-record limits. */
@@ -307,16 +380,52 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
     return requests
   }
 
-  const backoff = (attempt: number): Promise<void> =>
-    sleep(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)))
+  const backoff = (attempt: number, signal: AbortSignal): Promise<void> =>
+    sleep(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)), signal)
 
-  const publish = async (input: Partial<Invalidation>): Promise<PublishResult> => {
+  const publish = async (
+    input: Partial<Invalidation>,
+    callOptions?: PublishCallOptions,
+  ): Promise<PublishResult> => {
     const invalidation = checkInvalidation(input, options.redactKeys === true)
+    const call = checkCallOptions(callOptions)
     const pending = toRecords(invalidation, Date.now())
     if (pending.length === 0)
       return { records: 0, requests: 0, retriedEntries: 0, acknowledged: [] }
-    client ??= createDefaultClient({ maxAttempts: 3 })
-    const sent = await Promise.allSettled(streams.map((stream) => send(stream, pending)))
+    // One deadline for the whole publish, every stream, attempt and backoff: the shorter of the
+    // publisher's budget and the caller's, or the caller's signal.
+    const budgetMs = Math.max(0, Math.min(timeoutMs, call.timeoutMs ?? timeoutMs))
+    const deadline = new AbortController()
+    const timer = setTimeout(
+      () =>
+        deadline.abort(
+          new DOMException(`publish took longer than its budget (${budgetMs} ms)`, 'TimeoutError'),
+        ),
+      budgetMs,
+    )
+    const forward = (): void => deadline.abort(call.signal?.reason)
+    if (call.signal?.aborted === true) forward()
+    else call.signal?.addEventListener('abort', forward, { once: true })
+    let sent: PromiseSettledResult<Awaited<ReturnType<typeof send>>>[]
+    try {
+      try {
+        client ??= createDefaultClient({ maxAttempts: 3 })
+      } catch (error) {
+        throw new PublishError(
+          invalidation,
+          [errorName(error)],
+          { cause: error },
+          streams,
+          options.redactKeys === true,
+        )
+      }
+      sent = await Promise.allSettled(
+        streams.map((stream) => send(stream, pending, deadline.signal)),
+      )
+    } finally {
+      clearTimeout(timer)
+      call.signal?.removeEventListener('abort', forward)
+    }
     const failures = sent.flatMap((result, index) =>
       result.status === 'rejected'
         ? [{ stream: streams[index] as string, error: result.reason }]
@@ -356,6 +465,7 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
   const send = async (
     stream: string,
     pending: readonly Pending[],
+    signal: AbortSignal,
   ): Promise<{ requests: number; retriedEntries: number; acknowledged: Acknowledged[] }> => {
     const kinesis = client ?? createDefaultClient({ maxAttempts: 3 })
     let remaining = pending
@@ -365,16 +475,25 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
     const errorCodes = new Set<string>()
     let lastError: unknown
     for (let attempt = 1; attempt <= maxAttempts && remaining.length > 0; attempt++) {
-      if (attempt > 1) await backoff(attempt - 1)
+      if (attempt > 1) await backoff(attempt - 1, signal)
+      if (signal.aborted) break
       const failed: Pending[] = []
       for (const batch of toRequests(remaining)) {
+        if (signal.aborted) {
+          failed.push(...batch)
+          continue
+        }
         requests++
         try {
-          const response = await kinesis.send(
-            new PutRecordsCommand({
-              ...streamParams(stream),
-              Records: batch.map((item) => item.entry),
-            }),
+          const response = await untilAborted(
+            kinesis.send(
+              new PutRecordsCommand({
+                ...streamParams(stream),
+                Records: batch.map((item) => item.entry),
+              }),
+              { abortSignal: signal },
+            ),
+            signal,
           )
           const results = response.Records ?? []
           batch.forEach((item, index) => {
@@ -392,8 +511,9 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
             }
           })
         } catch (error) {
-          lastError = error
-          errorCodes.add(errorName(error))
+          // Aborted mid-call, the SDK's AbortError says less than the deadline that caused it.
+          lastError = signal.aborted ? signal.reason : error
+          errorCodes.add(errorName(lastError))
           failed.push(...batch)
         }
       }
@@ -401,6 +521,10 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
       remaining = failed
     }
     if (remaining.length > 0) {
+      if (signal.aborted && lastError !== signal.reason) {
+        lastError = signal.reason
+        errorCodes.add(errorName(signal.reason))
+      }
       throw new PublishError(
         {
           keys: remaining.flatMap((item) => item.invalidation.keys),
@@ -418,8 +542,9 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
 
   return {
     publish,
-    invalidate: async (keys) => publish({ keys: checkList('keys', keys) }),
-    invalidatePrefix: async (prefixes) => publish({ prefixes: checkList('prefixes', prefixes) }),
-    invalidateAll: () => publish({ all: true }),
+    invalidate: async (keys, call) => publish({ keys: checkList('keys', keys) }, call),
+    invalidatePrefix: async (prefixes, call) =>
+      publish({ prefixes: checkList('prefixes', prefixes) }, call),
+    invalidateAll: (call) => publish({ all: true }, call),
   }
 }
