@@ -15,8 +15,23 @@ export const RECORD_VERSION = 1
 
 /** Limits every record must respect; the publisher splits work so that it never exceeds them. */
 export const recordLimits = {
-  /** Kinesis caps a record (data + partition key) at 1 MiB. */
+  /**
+   * Largest record the publisher writes: Kinesis' default record limit is 1 MiB, data plus
+   * partition key (a stream's limit can be raised to 10 MiB, never lowered).
+   */
   maxRecordBytes: 1_048_576 - 256,
+  /**
+   * Largest record a reader reads: the most data Kinesis can deliver in one record (10 MiB, on a
+   * stream whose record limit was raised). Parsing is linear in it; see `maxDepth`.
+   */
+  maxReadBytes: 10 * 1_048_576,
+  /**
+   * Deepest nesting of arrays and objects a reader parses, checked by a scan before `JSON.parse`:
+   * deep nesting costs parsing far more than its size suggests, and overflows the stack of
+   * anything recursive (`JSON.stringify`). scache's own records nest 2 deep; a DynamoDB change
+   * record, whose items nest up to 32 levels (2 JSON levels each), about 70.
+   */
+  maxDepth: 128,
   maxKeysPerRecord: 10_000,
   /** In UTF-16 code units, as `string.length`; also the longest key the cache accepts. */
   maxKeyLength: 1_024,
@@ -43,6 +58,18 @@ export type SkipReason =
   | 'unsigned'
   /** The record's signature matches none of the reader's secrets: forged or altered. */
   | 'bad-signature'
+  /** Nested deeper than `recordLimits.maxDepth`, and the reader requires signed records. */
+  | 'too-deep'
+  /** Decoding failed in a way no check foresaw (it never throws; this is what it says instead). */
+  | 'decode-error'
+  /** Applying the record's invalidation threw. */
+  | 'apply-error'
+
+/**
+ * Why a record that may be an invalidation could not be read within the reader's bounds. Its
+ * invalidation cannot be known, so it is applied as invalidate-all: nothing is lost.
+ */
+export type UnreadableReason = 'too-large' | 'too-deep' | 'too-many-keys'
 
 export type DecodeResult =
   | {
@@ -58,6 +85,8 @@ export type DecodeResult =
        * measurements only, never for ordering.
        */
       readonly at?: number
+      /** The record could not be read within the bounds, so it stands for invalidate-all. */
+      readonly unreadable?: UnreadableReason
     }
   | { readonly ok: false; readonly reason: SkipReason }
 
@@ -113,14 +142,87 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 const skip = (reason: SkipReason): DecodeResult => ({ ok: false, reason })
 const has = (object: object, field: string): boolean => Object.hasOwn(object, field)
 
+const OPEN_BRACKET = 0x5b
+const CLOSE_BRACKET = 0x5d
+const OPEN_BRACE = 0x7b
+const CLOSE_BRACE = 0x7d
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+
+/**
+ * Whether the arrays and objects in JSON `data` nest at most `maxDepth` deep: one pass over the
+ * bytes, skipping strings (in UTF-8 no byte of a multi-byte character is ASCII). Malformed JSON is
+ * JSON.parse's to reject; this only bounds what it will be given.
+ */
+export const withinDepth = (data: Uint8Array, maxDepth: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < data.length; i++) {
+    const byte = data[i]
+    if (inString) {
+      if (byte === BACKSLASH) i++
+      else if (byte === QUOTE) inString = false
+    } else if (byte === QUOTE) inString = true
+    else if (byte === OPEN_BRACKET || byte === OPEN_BRACE) {
+      if (++depth > maxDepth) return false
+    } else if (byte === CLOSE_BRACKET || byte === CLOSE_BRACE) depth--
+  }
+  return true
+}
+
+const readProblems = new WeakMap<Uint8Array, UnreadableReason | null>()
+
+/** Why `data` cannot be parsed within the bounds (size, then depth), or undefined; memoized. */
+const readProblem = (data: Uint8Array): UnreadableReason | undefined => {
+  let problem = readProblems.get(data)
+  if (problem === undefined) {
+    problem =
+      data.byteLength > recordLimits.maxReadBytes
+        ? 'too-large'
+        : withinDepth(data, recordLimits.maxDepth)
+          ? null
+          : 'too-deep'
+    readProblems.set(data, problem)
+  }
+  return problem ?? undefined
+}
+
+const INVALIDATE_ALL: Invalidation = { keys: [], prefixes: [], all: true }
+
+/**
+ * A record that may be an invalidation but cannot be read: applied as invalidate-all, so that its
+ * invalidation is not lost. Only a reader that accepts nothing but signed scache records (secrets,
+ * no decoders) skips it: a signed record is flat and small, so this one cannot be signed.
+ */
+const unreadable = (reason: UnreadableReason, signedOnly: boolean): DecodeResult =>
+  signedOnly
+    ? skip(reason === 'too-deep' ? 'too-deep' : 'too-large')
+    : {
+        ok: true,
+        invalidation: INVALIDATE_ALL,
+        droppedEntries: 0,
+        futureVersion: false,
+        unreadable: reason,
+      }
+
 /**
  * Decodes one record's data; with `secrets`, only records signed with one of them are accepted
- * (several, so that a secret can be rotated). Never throws: anything that is not a valid record comes back as
- * `{ ok: false, reason }` for the caller to count and move past. Work is linear in the size of
- * the record, which Kinesis caps at 1 MiB.
+ * (several, so that a secret can be rotated). Never throws: anything that is not a valid record
+ * comes back as `{ ok: false, reason }` for the caller to count and move past. Work is linear in the size of the record: size and nesting are bounded before parsing
+ * (`recordLimits`), and a record over those bounds, which might be an invalidation, is applied as
+ * invalidate-all (`unreadable`) unless only signed records are accepted.
  */
 export const decodeRecord = (data: Uint8Array, secrets: readonly string[] = []): DecodeResult => {
-  if (data.byteLength > recordLimits.maxRecordBytes) return skip('too-large')
+  const problem = readProblem(data)
+  if (problem !== undefined) return unreadable(problem, secrets.length > 0)
+  try {
+    return decodeReadable(data, secrets)
+  } catch {
+    return skip('decode-error')
+  }
+}
+
+const decodeReadable = (data: Uint8Array, secrets: readonly string[]): DecodeResult => {
   let text: string
   try {
     text = utf8.decode(data)
@@ -152,7 +254,7 @@ export const decodeRecord = (data: Uint8Array, secrets: readonly string[] = []):
     // the no-lost-invalidation promise at the price of a refill.
     return {
       ok: true,
-      invalidation: { keys: [], prefixes: [], all: true },
+      invalidation: INVALIDATE_ALL,
       droppedEntries: 0,
       futureVersion: true,
     }
@@ -163,7 +265,9 @@ export const decodeRecord = (data: Uint8Array, secrets: readonly string[] = []):
   if (!Array.isArray(keys) || !Array.isArray(prefixes) || typeof all !== 'boolean') {
     return skip('bad-field')
   }
-  if (keys.length + prefixes.length > recordLimits.maxKeysPerRecord) return skip('too-large')
+  // More than a record may hold is still an invalidation: too costly to apply key by key.
+  if (keys.length + prefixes.length > recordLimits.maxKeysPerRecord)
+    return unreadable('too-many-keys', false)
   let droppedEntries = 0
   const validKeys: string[] = []
   for (const key of keys) {
@@ -189,7 +293,7 @@ export const decodeRecord = (data: Uint8Array, secrets: readonly string[] = []):
 /** One record as a decoder sees it: its bytes, and its JSON, parsed at most once. */
 export interface EncodedRecord {
   readonly data: Uint8Array
-  /** The data parsed as UTF-8 JSON, or undefined when it is not JSON (or over the size cap). */
+  /** The data parsed as UTF-8 JSON, or undefined when it is not JSON (or over the bounds). */
   json(): unknown
 }
 
@@ -208,7 +312,7 @@ const lazyJson = (data: Uint8Array): (() => unknown) => {
   return () => {
     if (parsed === undefined) {
       parsed = { value: undefined }
-      if (data.byteLength <= recordLimits.maxRecordBytes) {
+      if (readProblem(data) === undefined) {
         try {
           parsed.value = JSON.parse(utf8.decode(data))
         } catch {
@@ -238,6 +342,10 @@ export const decodeEncoded = (
   record: EncodedRecord,
   secrets: readonly string[] = [],
 ): DecodeResult => {
+  // A record too large or too deep for any decoder might have been one of theirs: unless the
+  // reader takes nothing but signed scache records, it stands for invalidate-all.
+  const problem = readProblem(record.data)
+  if (problem !== undefined) return unreadable(problem, decoders.length === 0 && secrets.length > 0)
   for (const decoder of decoders) {
     let result: DecodeResult | undefined
     try {

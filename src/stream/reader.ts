@@ -600,29 +600,58 @@ export class StreamReader {
     }
   }
 
+  /**
+   * One record: decoded, applied, reported, and only then passed. Nothing a record holds, and no
+   * callback failing on it, stops the shard: every failure is a counted skip.
+   */
   #consume(shard: ShardState, record: _Record, tally: Tally, options: PollOptions): void {
     tally.records++
     const encoded = encodedRecord(record.Data ?? new Uint8Array())
-    const decoded = decodeEncoded(this.#options.decoders ?? [], encoded, this.#options.secrets)
+    const arrivedAt = record.ApproximateArrivalTimestamp?.getTime()
+    let decoded: DecodeResult
+    try {
+      decoded = decodeEncoded(this.#options.decoders ?? [], encoded, this.#options.secrets)
+    } catch {
+      decoded = { ok: false, reason: 'decode-error' }
+    }
     if (decoded.ok) {
-      tally.invalidations++
-      tally.droppedEntries += decoded.droppedEntries
-      options.apply(decoded.invalidation)
-    } else {
+      try {
+        options.apply(decoded.invalidation)
+        tally.invalidations++
+        tally.droppedEntries += decoded.droppedEntries
+      } catch {
+        decoded = { ok: false, reason: 'apply-error' }
+        try {
+          // What it invalidated cannot be known to be evicted: evict everything, if that works.
+          options.apply({ keys: [], prefixes: [], all: true })
+        } catch {
+          // Counted below; the shard moves on.
+        }
+      }
+    }
+    if (!decoded.ok) {
       tally.skippedRecords++
-      options.onSkip?.({
+      try {
+        options.onSkip?.({
+          shardId: shard.id,
+          sequenceNumber: record.SequenceNumber ?? '',
+          reason: decoded.reason,
+        })
+      } catch {
+        // A reporting callback does not decide whether the shard moves on.
+      }
+    }
+    try {
+      options.onRecord?.({
+        ...encoded,
         shardId: shard.id,
         sequenceNumber: record.SequenceNumber ?? '',
-        reason: decoded.reason,
+        arrivedAt,
+        decoded,
       })
+    } catch {
+      // As above.
     }
-    options.onRecord?.({
-      ...encoded,
-      shardId: shard.id,
-      sequenceNumber: record.SequenceNumber ?? '',
-      arrivedAt: record.ApproximateArrivalTimestamp?.getTime(),
-      decoded,
-    })
     // Only after the record was applied: a crash in between re-reads it, which is harmless.
     if (record.SequenceNumber !== undefined) shard.sequenceNumber = record.SequenceNumber
   }
