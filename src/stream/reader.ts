@@ -26,6 +26,12 @@ import { streamParams } from './client.js'
 const ITERATOR_MAX_AGE_MS = 5 * 60_000 - 15_000
 /** GetRecords' own maximum. */
 const RECORDS_PER_PAGE = 10_000
+/**
+ * Decoding is CPU work, during which no timer fires, the poll budget's included: after this much
+ * of it, the page's loop gives the event loop a turn, then checks the budget. A poll overruns its
+ * budget by at most this, plus one record's decoding (bounded by `recordLimits`).
+ */
+const YIELD_AFTER_MS = 10
 /** Generations of shards followed in one poll (a split of a split of …). */
 const MAX_ROUNDS = 8
 /** Kinesis keeps records at least 24 hours; a shorter gap never needs the stream's retention. */
@@ -571,7 +577,25 @@ export class StreamReader {
         }
         page++
         const records = response.Records ?? []
-        for (const record of records) this.#consume(shard, record, tally, options)
+        let consumed = 0
+        let sliceStartedAt = performance.now()
+        for (const record of records) {
+          // Checked only after a turn of CPU: a page of cheap records is applied whole, as one
+          // that arrives just past the budget always was.
+          if (performance.now() - sliceStartedAt >= YIELD_AFTER_MS) {
+            await new Promise((resolve) => setTimeout(resolve, 0))
+            sliceStartedAt = performance.now()
+            if (options.signal?.aborted === true) break
+          }
+          this.#consume(shard, record, tally, options)
+          consumed++
+        }
+        if (consumed < records.length) {
+          // The budget ran out midway: the position stays at the last record applied, and the
+          // rest is read next poll (after that sequence number, or with this page's iterator).
+          if (shard.sequenceNumber !== undefined) shard.iterator = undefined
+          throw options.signal?.reason ?? new Error('poll budget spent')
+        }
         if (response.NextShardIterator == null) {
           shard.iterator = undefined
           shard.finished = true

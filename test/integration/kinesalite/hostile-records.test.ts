@@ -132,6 +132,49 @@ describe('no record can stop a shard (kinesalite)', () => {
   })
 })
 
+describe('the poll budget bounds CPU as well as calls (kinesalite)', () => {
+  /** A decoder that burns `ms` of CPU on every record, as parsing a large record does. */
+  const slowDecoder = (ms: number): RecordDecoder => ({
+    name: 'slow',
+    decode: () => {
+      const until = performance.now() + ms
+      while (performance.now() < until) {
+        // Busy: no timer fires meanwhile.
+      }
+      return undefined
+    },
+  })
+
+  it('stops between records when the budget is spent; the rest is read next poll, none lost', async () => {
+    const stream = await kinesis.createStream(1)
+    const reader = newReader(stream, { decoders: [slowDecoder(40)] })
+    await poll(reader)
+    const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
+    const keys = Array.from({ length: 8 }, (_, i) => `users:${i}`)
+    for (const key of keys) await publisher.invalidate(key)
+
+    const seen: string[] = []
+    let polls = 0
+    let stoppedMidway = false
+    while (seen.length < keys.length && polls < 20) {
+      polls++
+      const budget = new AbortController()
+      const timer = setTimeout(() => budget.abort(), 100)
+      const { result, applied } = await poll(reader, { signal: budget.signal })
+      clearTimeout(timer)
+      for (const invalidation of applied) seen.push(...invalidation.keys)
+      if (applied.length < keys.length && !result.ok) {
+        stoppedMidway = true
+        expect(result.errors[0]?.name).toBe('AbortError')
+      }
+    }
+    // 8 records × 40 ms of decoding cannot fit a 100 ms budget: some poll stopped midway...
+    expect(stoppedMidway).toBe(true)
+    // ...and every record was applied exactly once, in order, by the polls that followed.
+    expect(seen).toEqual(keys)
+  })
+})
+
 describe('every record Kinesis can deliver is read (kinesalite)', () => {
   /** A DynamoDB change record padded (in its NewImage) to `bytes`. */
   const changeRecord = (id: string, bytes: number): string => {
