@@ -50,7 +50,8 @@ export interface PublisherOptions {
   /**
    * Longest a publish may take, ms, retries and backoff included; then it rejects with a
    * `PublishError` naming what was not acknowledged (`errorCodes` has `TimeoutError`). A call can
-   * shorten it (`PublishCallOptions`). Default 3,000.
+   * shorten it (`PublishCallOptions`). Default 3,000; at most 30,000, which keeps every attempt
+   * inside the window readers accept a signed record in (`signedRecordWindow`).
    */
   readonly timeoutMs?: number
 }
@@ -130,7 +131,8 @@ const validate = (options: PublisherOptions): void => {
     throw new ScacheOptionsError('secret', 'must be a string of at least 16 characters')
   const integers: [keyof PublisherOptions, number, number][] = [
     ['maxAttempts', 1, 20],
-    ['timeoutMs', 1, 900_000],
+    // A signed record must reach Kinesis within a minute of its `at` (signedRecordWindow).
+    ['timeoutMs', 1, 30_000],
     ['baseDelayMs', 1, 60_000],
     ['maxDelayMs', 1, 60_000],
     ['maxKeysPerRecord', 1, recordLimits.maxKeysPerRecord],
@@ -309,10 +311,10 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
   let client = options.client
 
   /** Splits an invalidation into records within the per-record limits. */
-  const toRecords = (invalidation: Invalidation, at: number): Pending[] => {
+  const toRecords = (invalidation: Invalidation, at: number, stream: string): Pending[] => {
     const pending: Pending[] = []
     const push = (part: Invalidation): void => {
-      const data = encodeRecord(part, at, options.secret)
+      const data = encodeRecord(part, at, options.secret, stream)
       // A random partition key spreads records over every shard: readers read all of them anyway.
       const partitionKey = randomUUID()
       pending.push({
@@ -326,6 +328,7 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
       { keys: [], prefixes: [], all: false },
       at,
       options.secret,
+      stream,
     ).byteLength
     for (const kind of ['keys', 'prefixes'] as const) {
       let batch: string[] = []
@@ -389,7 +392,11 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
   ): Promise<PublishResult> => {
     const invalidation = checkInvalidation(input, options.redactKeys === true)
     const call = checkCallOptions(callOptions)
-    const pending = toRecords(invalidation, Date.now())
+    const at = Date.now()
+    // Signed, each stream's records are its own: the signature covers the stream's name, so that
+    // a copy put on another stream sharing the secret does not verify there.
+    const perStream = streams.map((stream) => toRecords(invalidation, at, stream))
+    const pending = perStream[0] ?? []
     if (pending.length === 0)
       return { records: 0, requests: 0, retriedEntries: 0, acknowledged: [] }
     // One deadline for the whole publish, every stream, attempt and backoff: the shorter of the
@@ -420,7 +427,7 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
         )
       }
       sent = await Promise.allSettled(
-        streams.map((stream) => send(stream, pending, deadline.signal)),
+        streams.map((stream, index) => send(stream, perStream[index] ?? [], deadline.signal)),
       )
     } finally {
       clearTimeout(timer)
@@ -454,7 +461,7 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
     }
     const results = sent.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
     return {
-      records: pending.length * streams.length,
+      records: perStream.reduce((sum, records) => sum + records.length, 0),
       requests: results.reduce((sum, result) => sum + result.requests, 0),
       retriedEntries: results.reduce((sum, result) => sum + result.retriedEntries, 0),
       acknowledged: results.flatMap((result) => result.acknowledged),

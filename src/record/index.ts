@@ -37,6 +37,17 @@ export const recordLimits = {
   maxKeyLength: 1_024,
 } as const
 
+/**
+ * Signed records: a signature made at `at` is accepted only if the record arrived in Kinesis
+ * (`ApproximateArrivalTimestamp`) at most `maxAgeMs` later, or at most `aheadMs` earlier (the
+ * writer's clock running ahead of Kinesis'). A copy put again later is refused. The publisher's
+ * budget (`timeoutMs`, at most 30 s) keeps its own retries inside the window.
+ */
+export const signedRecordWindow = { maxAgeMs: 60_000, aheadMs: 30_000 } as const
+
+/** Version of signed records whose signature covers the stream they were written to. */
+export const BOUND_RECORD_VERSION = 2
+
 /** What one record asks readers to evict. */
 export interface Invalidation {
   readonly keys: readonly string[]
@@ -56,8 +67,13 @@ export type SkipReason =
   | 'decoder-error'
   /** The reader requires signed records (`secret`), and this one has no signature. */
   | 'unsigned'
-  /** The record's signature matches none of the reader's secrets: forged or altered. */
+  /** The record's signature matches none of the reader's secrets: forged, altered, or another stream's. */
   | 'bad-signature'
+  /**
+   * A signed record whose `at` is outside the window around its arrival (`signedRecordWindow`):
+   * a copy put again, or a writer whose clock is far off.
+   */
+  | 'stale'
   /** Nested deeper than `recordLimits.maxDepth`, and the reader requires signed records. */
   | 'too-deep'
   /** Decoding failed in a way no check foresaw (it never throws; this is what it says instead). */
@@ -93,19 +109,55 @@ export type DecodeResult =
 /** What a signature covers: the record's fields in a fixed order, as JSON. */
 const signedPayload = (fields: readonly unknown[]): string => JSON.stringify(fields)
 
+/**
+ * The stream name a signature is bound to: the name itself, or the name in an ARN
+ * (`arn:aws:kinesis:region:account:stream/name`), so that a publisher given the name and a reader
+ * given the ARN agree. Account and region are not bound: use a secret per account and region.
+ */
+export const signedStreamName = (stream: string): string => {
+  if (!stream.startsWith('arn:')) return stream
+  const at = stream.indexOf(':stream/')
+  return at === -1 ? stream : stream.slice(at + ':stream/'.length)
+}
+
+/** Where and when a record was read: what a signature is checked against. */
+export interface RecordContext {
+  /** The stream the record was read from (name or ARN). Needed to verify version 2 signatures. */
+  readonly stream?: string
+  /** When Kinesis received the record, ms since the epoch. Signed records are checked against it. */
+  readonly arrivedAt?: number
+}
+
 const hmac = (secret: string, payload: string): Buffer =>
   createHmac('sha256', secret).update(payload).digest()
 
-/** Encodes one record, signed when given a secret. The caller guarantees the limits (see `publish`). */
+/**
+ * Encodes one record, signed when given a secret. The caller guarantees the limits (see `publish`).
+ * Signed for `stream`, it is a version 2 record whose signature also covers the stream's name;
+ * without it, a version 1 signature, which any stream sharing the secret accepts (the publisher
+ * always gives the stream).
+ */
 export const encodeRecord = (
   invalidation: Invalidation,
   at: number,
   secret?: string,
+  stream?: string,
 ): Uint8Array => {
-  const fields = [RECORD_VERSION, invalidation.keys, invalidation.prefixes, invalidation.all, at]
+  const bound = secret !== undefined && stream !== undefined
+  const version = bound ? BOUND_RECORD_VERSION : RECORD_VERSION
+  const fields = bound
+    ? [
+        version,
+        signedStreamName(stream),
+        invalidation.keys,
+        invalidation.prefixes,
+        invalidation.all,
+        at,
+      ]
+    : [version, invalidation.keys, invalidation.prefixes, invalidation.all, at]
   return new TextEncoder().encode(
     JSON.stringify({
-      v: RECORD_VERSION,
+      v: version,
       keys: invalidation.keys,
       prefixes: invalidation.prefixes,
       all: invalidation.all,
@@ -117,12 +169,33 @@ export const encodeRecord = (
   )
 }
 
-/** Whether `record` carries a signature one of `secrets` made; compared in constant time. */
-const verified = (record: Record<string, unknown>, secrets: readonly string[]): boolean => {
+/**
+ * Whether `record` carries a signature one of `secrets` made; compared in constant time. From
+ * version 2 on, the signature covers the stream too, so a record copied to another stream that
+ * shares the secret (a replica, another environment) does not verify there.
+ */
+const verified = (
+  record: Record<string, unknown>,
+  secrets: readonly string[],
+  stream: string | undefined,
+): boolean => {
   const sig = record.sig
   if (typeof sig !== 'string') return false
+  const version = record.v as number
+  if (version >= BOUND_RECORD_VERSION && stream === undefined) return false
   const given = Buffer.from(sig, 'base64url')
-  const payload = signedPayload([record.v, record.keys, record.prefixes, record.all, record.at])
+  const payload = signedPayload(
+    version >= BOUND_RECORD_VERSION
+      ? [
+          version,
+          signedStreamName(stream as string),
+          record.keys,
+          record.prefixes,
+          record.all,
+          record.at,
+        ]
+      : [version, record.keys, record.prefixes, record.all, record.at],
+  )
   return secrets.some((secret) => {
     const expected = hmac(secret, payload)
     return given.length === expected.length && timingSafeEqual(given, expected)
@@ -137,6 +210,12 @@ export const keyProblem = (key: unknown): string | undefined => {
     return `must be at most ${recordLimits.maxKeyLength} characters (got ${key.length})`
   return undefined
 }
+
+/** Whether a signed record's `at` lies in the window around its arrival (`signedRecordWindow`). */
+const fresh = (at: unknown, arrivedAt: number): boolean =>
+  typeof at === 'number' &&
+  at >= arrivedAt - signedRecordWindow.maxAgeMs &&
+  at <= arrivedAt + signedRecordWindow.aheadMs
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 const skip = (reason: SkipReason): DecodeResult => ({ ok: false, reason })
@@ -207,22 +286,32 @@ const unreadable = (reason: UnreadableReason, signedOnly: boolean): DecodeResult
 
 /**
  * Decodes one record's data; with `secrets`, only records signed with one of them are accepted
- * (several, so that a secret can be rotated). Never throws: anything that is not a valid record
- * comes back as `{ ok: false, reason }` for the caller to count and move past. Work is linear in the size of the record: size and nesting are bounded before parsing
+ * (several, so that a secret can be rotated), for `context.stream`, and, given
+ * `context.arrivedAt`, only within `signedRecordWindow` of their `at`. Never throws: anything that
+ * is not a valid record comes back as `{ ok: false, reason }` for the caller to count and move
+ * past. Work is linear in the size of the record: size and nesting are bounded before parsing
  * (`recordLimits`), and a record over those bounds, which might be an invalidation, is applied as
  * invalidate-all (`unreadable`) unless only signed records are accepted.
  */
-export const decodeRecord = (data: Uint8Array, secrets: readonly string[] = []): DecodeResult => {
+export const decodeRecord = (
+  data: Uint8Array,
+  secrets: readonly string[] = [],
+  context: RecordContext = {},
+): DecodeResult => {
   const problem = readProblem(data)
   if (problem !== undefined) return unreadable(problem, secrets.length > 0)
   try {
-    return decodeReadable(data, secrets)
+    return decodeReadable(data, secrets, context)
   } catch {
     return skip('decode-error')
   }
 }
 
-const decodeReadable = (data: Uint8Array, secrets: readonly string[]): DecodeResult => {
+const decodeReadable = (
+  data: Uint8Array,
+  secrets: readonly string[],
+  context: RecordContext,
+): DecodeResult => {
   let text: string
   try {
     text = utf8.decode(data)
@@ -247,9 +336,12 @@ const decodeReadable = (data: Uint8Array, secrets: readonly string[]): DecodeRes
   // A reader with secrets applies nothing unsigned: not even a newer writer's invalidate-all.
   if (secrets.length > 0) {
     if (!has(record, 'sig')) return skip('unsigned')
-    if (!verified(record, secrets)) return skip('bad-signature')
+    if (!verified(record, secrets, context.stream)) return skip('bad-signature')
+    // A genuine record put again later (by anyone allowed to PutRecord) is refused by its age.
+    if (context.arrivedAt !== undefined && !fresh(record.at, context.arrivedAt))
+      return skip('stale')
   }
-  if (version > RECORD_VERSION) {
+  if (version > BOUND_RECORD_VERSION) {
     // A newer writer meant to invalidate something we cannot interpret: evicting everything keeps
     // the no-lost-invalidation promise at the price of a refill.
     return {
@@ -334,13 +426,15 @@ export const decodeWith = (
   decoders: readonly RecordDecoder[],
   data: Uint8Array,
   secrets: readonly string[] = [],
-): DecodeResult => decodeEncoded(decoders, encodedRecord(data), secrets)
+  context: RecordContext = {},
+): DecodeResult => decodeEncoded(decoders, encodedRecord(data), secrets, context)
 
 /** `decodeWith` for a record already wrapped, so that its JSON is parsed once for everyone. */
 export const decodeEncoded = (
   decoders: readonly RecordDecoder[],
   record: EncodedRecord,
   secrets: readonly string[] = [],
+  context: RecordContext = {},
 ): DecodeResult => {
   // A record too large or too deep for any decoder might have been one of theirs: unless the
   // reader takes nothing but signed scache records, it stands for invalidate-all.
@@ -355,5 +449,5 @@ export const decodeEncoded = (
     }
     if (result !== undefined) return result
   }
-  return decodeRecord(record.data, secrets)
+  return decodeRecord(record.data, secrets, context)
 }

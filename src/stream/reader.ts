@@ -634,7 +634,11 @@ export class StreamReader {
     const arrivedAt = record.ApproximateArrivalTimestamp?.getTime()
     let decoded: DecodeResult
     try {
-      decoded = decodeEncoded(this.#options.decoders ?? [], encoded, this.#options.secrets)
+      decoded = decodeEncoded(this.#options.decoders ?? [], encoded, this.#options.secrets, {
+        stream: this.#options.stream,
+        // Kinesis always says; without it, a signed record's age is judged by the read.
+        arrivedAt: arrivedAt ?? this.#now(),
+      })
     } catch {
       decoded = { ok: false, reason: 'decode-error' }
     }

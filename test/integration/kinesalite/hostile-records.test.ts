@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import {
   createPublisher,
   dynamoDbDecoder,
+  encodeRecord,
   type Invalidation,
   type PollResult,
   type RecordDecoder,
@@ -221,5 +222,56 @@ describe('every record Kinesis can deliver is read (kinesalite)', () => {
     expect(result.ok).toBe(true)
     expect(skipped).toEqual([])
     expect(applied).toEqual([{ keys: [], prefixes: [], all: true }])
+  })
+})
+
+describe('signed records are bound to their stream and their time (kinesalite)', () => {
+  it('a record copied to another stream sharing the secret does not verify there', async () => {
+    const [a, b] = [await kinesis.createStream(1), await kinesis.createStream(1)]
+    const readerA = newReader(a, { secrets: [SECRET] })
+    const readerB = newReader(b, { secrets: [SECRET] })
+    await Promise.all([poll(readerA), poll(readerB)])
+    // One publisher to both replicas: each verifies its own copy.
+    const publisher = createPublisher({
+      streamNames: [a, b],
+      client: kinesis.client(),
+      secret: SECRET,
+    })
+    await publisher.invalidateAll()
+    const [fromA, fromB] = await Promise.all([poll(readerA), poll(readerB)])
+    expect(fromA.applied).toEqual([{ keys: [], prefixes: [], all: true }])
+    expect(fromB.applied).toEqual([{ keys: [], prefixes: [], all: true }])
+    // A's record, copied byte for byte onto B by a writer without the secret, is refused.
+    const record = encodeRecord({ keys: [], prefixes: [], all: true }, Date.now(), SECRET, a)
+    await kinesis.putRaw(b, record)
+    const copied = await poll(readerB)
+    expect(copied.applied).toEqual([])
+    expect(copied.skipped.map((skip) => skip.reason)).toEqual(['bad-signature'])
+  })
+
+  it('a signed record put again later is refused by its age; one from the future too', async () => {
+    const stream = await kinesis.createStream(1)
+    const reader = newReader(stream, { secrets: [SECRET] })
+    await poll(reader)
+    const all = { keys: [], prefixes: [], all: true }
+    // Copied off the stream two minutes after it was signed.
+    await kinesis.putRaw(stream, encodeRecord(all, Date.now() - 120_000, SECRET, stream))
+    // The previous (unbound) signature format: accepted, but only within the same window.
+    await kinesis.putRaw(stream, encodeRecord(all, Date.now() - 120_000, SECRET))
+    await kinesis.putRaw(stream, encodeRecord(all, Date.now() + 120_000, SECRET, stream))
+    await kinesis.putRaw(
+      stream,
+      encodeRecord({ ...all, all: false, keys: ['a:1'] }, Date.now(), SECRET),
+    )
+    await kinesis.putRaw(
+      stream,
+      encodeRecord({ ...all, all: false, keys: ['a:2'] }, Date.now(), SECRET, stream),
+    )
+    const { applied, skipped } = await poll(reader)
+    expect(skipped.map((skip) => skip.reason)).toEqual(['stale', 'stale', 'stale'])
+    expect(applied).toEqual([
+      { keys: ['a:1'], prefixes: [], all: false },
+      { keys: ['a:2'], prefixes: [], all: false },
+    ])
   })
 })

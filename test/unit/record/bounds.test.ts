@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import { dynamoDbDecoder } from '../../../src/record/dynamodb.js'
-import { decodeRecord, decodeWith, recordLimits, withinDepth } from '../../../src/record/index.js'
+import {
+  decodeRecord,
+  decodeWith,
+  encodeRecord,
+  recordLimits,
+  signedRecordWindow,
+  signedStreamName,
+  withinDepth,
+} from '../../../src/record/index.js'
 
 const SECRET = 'correct-horse-battery-staple'
 const bytes = (text: string) => new TextEncoder().encode(text)
@@ -45,5 +53,51 @@ describe('nesting is bounded before parsing', () => {
       ok: false,
       reason: 'empty',
     })
+  })
+})
+
+describe('signatures bind the stream and the time', () => {
+  const invalidation = { keys: ['users:1'], prefixes: [], all: false }
+  const now = 1_763_700_000_000
+
+  it('a stream given by name and by ARN is the same stream', () => {
+    expect(signedStreamName('arn:aws:kinesis:eu-west-1:123456789012:stream/invalidations')).toBe(
+      'invalidations',
+    )
+    const signed = encodeRecord(invalidation, now, SECRET, 'invalidations')
+    expect(JSON.parse(new TextDecoder().decode(signed)).v).toBe(2)
+    const arn = 'arn:aws:kinesis:eu-west-1:123456789012:stream/invalidations'
+    expect(decodeRecord(signed, [SECRET], { stream: arn, arrivedAt: now })).toMatchObject({
+      ok: true,
+      invalidation,
+    })
+    expect(decodeRecord(signed, [SECRET], { stream: 'other', arrivedAt: now })).toEqual({
+      ok: false,
+      reason: 'bad-signature',
+    })
+    // Without knowing its stream, a reader cannot verify a bound record.
+    expect(decodeRecord(signed, [SECRET])).toEqual({ ok: false, reason: 'bad-signature' })
+    // A reader without secrets reads it as any record.
+    expect(decodeRecord(signed)).toMatchObject({ ok: true, invalidation, futureVersion: false })
+  })
+
+  it('accepts a signed record within the window around its arrival, and no further', () => {
+    const { maxAgeMs, aheadMs } = signedRecordWindow
+    const context = (arrivedAt: number) => ({ stream: 's', arrivedAt })
+    for (const signed of [
+      encodeRecord(invalidation, now, SECRET, 's'),
+      encodeRecord(invalidation, now, SECRET),
+    ]) {
+      expect(decodeRecord(signed, [SECRET], context(now + maxAgeMs))).toMatchObject({ ok: true })
+      expect(decodeRecord(signed, [SECRET], context(now - aheadMs))).toMatchObject({ ok: true })
+      expect(decodeRecord(signed, [SECRET], context(now + maxAgeMs + 1))).toEqual({
+        ok: false,
+        reason: 'stale',
+      })
+      expect(decodeRecord(signed, [SECRET], context(now - aheadMs - 1))).toEqual({
+        ok: false,
+        reason: 'stale',
+      })
+    }
   })
 })
