@@ -1,11 +1,33 @@
-import { createHash } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
+
+/** Set to share the key of `redactKey` between containers: a long random secret. */
+export const REDACT_KEY_ENV = 'SCACHE_REDACT_KEY'
+
+let redactionKey: Buffer | string | undefined
 
 /**
- * A key as logs may show it when keys are redacted (`redactKeys`): a short, stable hash, enough
- * to correlate lines about one key without revealing it.
+ * The key of `redactKey`'s HMAC: `SCACHE_REDACT_KEY` when set, so that every container (and the
+ * log tools) names a key alike, otherwise 32 random bytes drawn once per process. Read on first
+ * use.
+ */
+const currentRedactionKey = (): Buffer | string => {
+  if (redactionKey === undefined) {
+    const configured = process.env[REDACT_KEY_ENV]
+    redactionKey = configured === undefined || configured === '' ? randomBytes(32) : configured
+  }
+  return redactionKey
+}
+
+/**
+ * A key as logs may show it when keys are redacted (`redactKeys`): a short keyed hash
+ * (HMAC-SHA256, 72 bits), enough to correlate lines about one key without revealing it. Keyed,
+ * because keys are usually guessable (`users:1` … `users:1000000`): an unkeyed hash is reversed
+ * by hashing every candidate. By default the key is random per process, so a hash correlates
+ * lines of one container only; set `SCACHE_REDACT_KEY` (a secret, like any other) to correlate
+ * across containers.
  */
 export const redactKey = (key: string): string =>
-  `#${createHash('sha256').update(key).digest('base64url').slice(0, 12)}`
+  `#${createHmac('sha256', currentRedactionKey()).update(key).digest('base64url').slice(0, 12)}`
 
 /**
  * What logs and error codes call an error: its name, or for a Node system error (a plain `Error`,
@@ -74,13 +96,20 @@ export class CircuitOpenError extends ScacheError {
   readonly circuit: string
   readonly retryInMs: number
 
-  constructor(key: string, circuit: string, retryInMs: number) {
+  /**
+   * With `redact` (`redactKeys`), the key and the circuit's keyspace (a key's prefix, as telling
+   * as the key) are shown, and kept in `key` and `circuit`, as `redactKey` hashes; the global
+   * circuit `'*'` and the keyless `''` name nothing and stay as they are.
+   */
+  constructor(key: string, circuit: string, retryInMs: number, redact = false) {
+    const shownKey = redact ? redactKey(key) : key
+    const shownCircuit = redact && circuit !== '*' && circuit !== '' ? redactKey(circuit) : circuit
     super(
-      `scache: not loading ${JSON.stringify(key)}: circuit ${JSON.stringify(circuit)} is open after repeated failures (next probe in ${retryInMs} ms)`,
+      `scache: not loading ${JSON.stringify(shownKey)}: circuit ${JSON.stringify(shownCircuit)} is open after repeated failures (next probe in ${retryInMs} ms)`,
     )
     this.name = 'CircuitOpenError'
-    this.key = key
-    this.circuit = circuit
+    this.key = shownKey
+    this.circuit = shownCircuit
     this.retryInMs = retryInMs
   }
 }

@@ -43,6 +43,7 @@ export {
 } from './middleware/index.js'
 export {
   createPublisher,
+  type PublishCallOptions,
   type Publisher,
   type PublisherOptions,
   type PublishResult,

@@ -10,8 +10,13 @@ import {
  * `npm run docs:options` writes them; test/unit/docs/options.test.ts fails when they drift.
  */
 
-/** Variables scache does not own but reads (through the SDK or for a metric dimension). */
-const awsEnvironment: readonly (readonly [string, string])[] = [
+/** Variables that set no option: the redaction key, and those read through the SDK or for a metric dimension. */
+const otherEnvironment: readonly (readonly [string, string])[] = [
+  [
+    'SCACHE_REDACT_KEY',
+    'The key of the `redactKey` hash (HMAC-SHA256), shared to correlate hashes across ' +
+      'containers. Default: a random key per process.',
+  ],
   ['AWS_REGION', 'The region of the default Kinesis clients (set by Lambda).'],
   [
     'AWS_ENDPOINT_URL_KINESIS',
@@ -53,7 +58,9 @@ export const environmentTable = (): string => {
     .map(
       ([path, definition]) => `| \`${definition.env}\` | \`${path}\` | ${cell(definition.doc)} |`,
     )
-  const aws = awsEnvironment.map(([name, doc]) => `| \`${name}\` | (AWS) | ${doc} |`)
+  const aws = otherEnvironment.map(([name, doc]) =>
+    name.startsWith('SCACHE_') ? `| \`${name}\` | | ${doc} |` : `| \`${name}\` | (AWS) | ${doc} |`,
+  )
   return ['| variable | sets | meaning |', '| --- | --- | --- |', ...own, ...aws].join('\n')
 }
 

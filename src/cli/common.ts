@@ -1,5 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
+import { streamsFromEnv } from '../env.js'
 import { PublishError } from '../errors.js'
 import { createDefaultClient } from '../stream/index.js'
 
@@ -63,10 +64,16 @@ export const streamsOf = (given: readonly string[] | undefined, env: NodeJS.Proc
       .split(',')
       .map((name) => name.trim())
       .filter((name) => name !== '')
-  const streams =
-    given !== undefined && given.length > 0
-      ? given.flatMap(split)
-      : split(env.SCACHE_STREAM_NAMES ?? env.SCACHE_STREAM_NAME ?? '')
+  let fromEnv: string[] | undefined
+  if (given === undefined || given.length === 0) {
+    // The rule the middleware and the publisher follow: one variable or the other, not both.
+    try {
+      fromEnv = streamsFromEnv(env)
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error))
+    }
+  }
+  const streams = given !== undefined && given.length > 0 ? given.flatMap(split) : (fromEnv ?? [])
   if (streams.length === 0)
     throw new UsageError('no stream: pass --stream NAME or set SCACHE_STREAM_NAME')
   return [...new Set(streams)]

@@ -98,7 +98,7 @@ export class Loads {
       const circuit = breaker.circuitOf(key)
       return this.#fallBack(
         request,
-        new CircuitOpenError(this.#shown(key), circuit, breaker.retryInMs(key)),
+        new CircuitOpenError(key, circuit, breaker.retryInMs(key), this.#options.redactKeys),
       )
     }
     const cache = this.#cache

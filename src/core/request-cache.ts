@@ -7,6 +7,9 @@ import type { Counters } from './invocation.js'
 import type { Loads } from './loads.js'
 import type { CacheStats, InvocationContext, LoadOptions, RequestCache } from './types.js'
 
+/** Time left to the handler after a publish cut short by the invocation's end, ms. */
+const PUBLISH_MARGIN_MS = 500
+
 /** The container's parts a request cache works with: one per container, shared by invocations. */
 export interface Engine {
   readonly cache: Cache
@@ -15,8 +18,11 @@ export interface Engine {
   readonly now: () => number
   /** Evicts what `invalidation` covers, counted in `counters`; returns how many. */
   apply(invalidation: Invalidation, counters: Counters): number
-  /** Publishes an invalidation to every container; resolves once acknowledged. */
-  publish(invalidation: Invalidation): Promise<void>
+  /**
+   * Publishes an invalidation to every container; resolves once acknowledged, or rejects with
+   * `PublishError` after `timeoutMs` at most.
+   */
+  publish(invalidation: Invalidation, timeoutMs: number | undefined): Promise<void>
   /**
    * Polls if one is due (the poll interval has passed since the last), so that a long invocation
    * does not serve its later reads from an ever older poll.
@@ -215,7 +221,12 @@ export class InvocationCache implements RequestCache {
 
   async #publishAndEvict(invalidation: Invalidation): Promise<void> {
     this.#engine.apply(invalidation, this.#counters)
-    await this.#engine.publish(invalidation)
+    // Never past the invocation: a publish cut off by the function's timeout would be lost
+    // without an error the handler could answer (a 5xx, a retry).
+    const remaining = this.#context.getRemainingTimeInMillis?.()
+    const timeoutMs =
+      remaining === undefined ? undefined : Math.max(1, remaining - PUBLISH_MARGIN_MS)
+    await this.#engine.publish(invalidation, timeoutMs)
   }
 
   /** A read from the store, counted as a hit (crediting the entry's cost) or a miss. */

@@ -103,8 +103,8 @@ export class Scache {
       now: o.now,
       apply: (invalidation, counters) =>
         applyInvalidation(this.cache, this.#loads, invalidation, counters),
-      publish: async (invalidation: Invalidation) => {
-        await this.publisher.publish(invalidation)
+      publish: async (invalidation: Invalidation, timeoutMs: number | undefined) => {
+        await this.publisher.publish(invalidation, timeoutMs === undefined ? {} : { timeoutMs })
       },
       refresh: (context, counters) => {
         if (!this.#poller.inFlight && !this.#freshness.repollDue(o.now())) return undefined

@@ -1,5 +1,6 @@
 export {
   createPublisher,
+  type PublishCallOptions,
   type Publisher,
   type PublisherOptions,
   type PublishResult,

@@ -4,6 +4,7 @@ import {
   PutRecordsCommand,
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis'
+import { nonEmpty, streamsFromEnv } from '../env.js'
 import {
   errorName,
   InvalidKeyError,
@@ -13,7 +14,7 @@ import {
 } from '../errors.js'
 import { encodeRecord, type Invalidation, keyProblem, recordLimits } from '../record/index.js'
 import { createDefaultClient, streamParams } from '../stream/client.js'
-import { integer, onlyKnown } from '../validate.js'
+import { describe, integer, onlyKnown } from '../validate.js'
 
 /** PutRecords' limits: 500 entries and 5 MiB (data + partition keys) per request. */
 const MAX_ENTRIES_PER_REQUEST = 500
@@ -47,6 +48,25 @@ export interface PublisherOptions {
   readonly redactKeys?: boolean
   /** Signs every record (HMAC-SHA256) for readers that require signed records. Default: unsigned. */
   readonly secret?: string
+  /**
+   * Longest a publish may take, ms, retries and backoff included; then it rejects with a
+   * `PublishError` naming what was not acknowledged (`errorCodes` has `TimeoutError`). A call can
+   * shorten it (`PublishCallOptions`). Default 3,000; at most 30,000, which keeps every attempt
+   * inside the window readers accept a signed record in (`signedRecordWindow`).
+   */
+  readonly timeoutMs?: number
+}
+
+/**
+ * Per call: what bounds it besides the publisher's `timeoutMs`, e.g. the invocation's remaining
+ * time (`{ timeoutMs: context.getRemainingTimeInMillis() - 500 }`) or the caller's AbortSignal.
+ * Either way, the publish rejects with a `PublishError` naming what was not acknowledged.
+ */
+export interface PublishCallOptions {
+  /** This call's budget, ms, when shorter than the publisher's `timeoutMs`. */
+  readonly timeoutMs?: number
+  /** Aborts the publish (`errorCodes` has the reason's name, `AbortError` by default). */
+  readonly signal?: AbortSignal
 }
 
 /** What a publish acknowledged. */
@@ -68,13 +88,16 @@ export interface Acknowledged {
 
 export interface Publisher {
   /** Publishes the eviction of these keys; resolves once Kinesis acknowledged every record. */
-  invalidate(keys: string | readonly string[]): Promise<PublishResult>
+  invalidate(keys: string | readonly string[], options?: PublishCallOptions): Promise<PublishResult>
   /** Publishes the eviction of every key starting with these prefixes. */
-  invalidatePrefix(prefixes: string | readonly string[]): Promise<PublishResult>
+  invalidatePrefix(
+    prefixes: string | readonly string[],
+    options?: PublishCallOptions,
+  ): Promise<PublishResult>
   /** Publishes the eviction of everything. */
-  invalidateAll(): Promise<PublishResult>
+  invalidateAll(options?: PublishCallOptions): Promise<PublishResult>
   /** Publishes one combined invalidation. */
-  publish(invalidation: Partial<Invalidation>): Promise<PublishResult>
+  publish(invalidation: Partial<Invalidation>, options?: PublishCallOptions): Promise<PublishResult>
 }
 
 interface Pending {
@@ -98,6 +121,7 @@ const validate = (options: PublisherOptions): void => {
       'maxRecordBytes',
       'secret',
       'redactKeys',
+      'timeoutMs',
     ],
     'a publisher option',
   )
@@ -108,6 +132,8 @@ const validate = (options: PublisherOptions): void => {
     throw new ScacheOptionsError('secret', 'must be a string of at least 16 characters')
   const integers: [keyof PublisherOptions, number, number][] = [
     ['maxAttempts', 1, 20],
+    // A signed record must reach Kinesis within a minute of its `at` (signedRecordWindow).
+    ['timeoutMs', 1, 30_000],
     ['baseDelayMs', 1, 60_000],
     ['maxDelayMs', 1, 60_000],
     ['maxKeysPerRecord', 1, recordLimits.maxKeysPerRecord],
@@ -148,6 +174,53 @@ const validate = (options: PublisherOptions): void => {
   }
 }
 
+/** The fields `publish` takes; anything else is a caller's mistake, not something to ignore. */
+const INVALIDATION_FIELDS = ['keys', 'prefixes', 'all']
+
+/**
+ * `input` as an invalidation, or an InvalidKeyError saying what is wrong with it. The types say
+ * as much, but JavaScript callers get no types: `{ keys: 'users:42' }` would be iterated as the
+ * keys `u`, `s`, …, and `{ all: 'true' }` would publish nothing and resolve.
+ */
+const checkInvalidation = (input: unknown, redact: boolean): Invalidation => {
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new InvalidKeyError(
+      `publish() takes { keys?, prefixes?, all? } (got ${Array.isArray(input) ? 'an array' : describe(input)})`,
+    )
+  for (const field of Object.keys(input)) {
+    if (!INVALIDATION_FIELDS.includes(field))
+      throw new InvalidKeyError(
+        `publish(): ${JSON.stringify(field)} is not a field of an invalidation (known: keys, prefixes, all)`,
+      )
+  }
+  const fields = input as Record<string, unknown>
+  const list = (kind: 'keys' | 'prefixes'): string[] => {
+    const value = fields[kind]
+    if (value === undefined) return []
+    if (!Array.isArray(value))
+      throw new InvalidKeyError(
+        `publish(): ${kind} must be an array of strings (got ${typeof value === 'string' ? 'a string: for one, pass [it]' : describe(value)})`,
+      )
+    return [...new Set(value as string[])]
+  }
+  const keys = list('keys')
+  const prefixes = list('prefixes')
+  if (fields.all !== undefined && typeof fields.all !== 'boolean')
+    throw new InvalidKeyError(`publish(): all must be a boolean (got ${describe(fields.all)})`)
+  checkEntries('key', keys, redact)
+  checkEntries('prefix', prefixes, redact)
+  return { keys, prefixes, all: fields.all === true }
+}
+
+/** One key or prefix, or many: what `invalidate` and `invalidatePrefix` take. */
+const checkList = (kind: 'keys' | 'prefixes', value: unknown): readonly string[] => {
+  if (typeof value === 'string') return [value]
+  if (Array.isArray(value)) return value
+  throw new InvalidKeyError(
+    `${kind === 'keys' ? 'invalidate' : 'invalidatePrefix'}() takes a string or an array of strings (got ${describe(value)})`,
+  )
+}
+
 const checkEntries = (
   kind: 'key' | 'prefix',
   entries: readonly string[],
@@ -166,7 +239,56 @@ const checkEntries = (
 export const toArray = (value: string | readonly string[]): readonly string[] =>
   typeof value === 'string' ? [value] : value
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+/** Waits `ms`, or less if `signal` aborts first. */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
+
+/**
+ * `promise`, or a rejection with the abort's reason as soon as `signal` aborts: a client that
+ * ignores its `abortSignal` (a custom handler, a hung socket) still cannot hold a publish past
+ * its deadline.
+ */
+const untilAborted = <T>(promise: Promise<T>, signal: AbortSignal): Promise<T> => {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}
+
+const checkCallOptions = (options: unknown): PublishCallOptions => {
+  if (options === undefined) return {}
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidKeyError(
+      `publish options must be { timeoutMs?, signal? } (got ${describe(options)})`,
+    )
+  const { timeoutMs, signal } = options as Record<string, unknown>
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs)))
+    throw new InvalidKeyError(
+      `publish option timeoutMs must be a number (got ${describe(timeoutMs)})`,
+    )
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new InvalidKeyError('publish option signal must be an AbortSignal')
+  return options as PublishCallOptions
+}
 
 /**
  * Creates a publisher of invalidations. Keys are packed many to a record and records many to a
@@ -176,23 +298,34 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  */
 export const createPublisher = (options: PublisherOptions = {}): Publisher => {
   validate(options)
-  const streamName = options.streamName ?? process.env.SCACHE_STREAM_NAME
-  const streams = options.streamNames ?? (streamName === undefined ? [] : [streamName])
+  // The environment, read by the one rule the middleware and the CLI follow (src/env.ts).
+  const streams =
+    options.streamNames ??
+    (options.streamName === undefined ? streamsFromEnv() : [options.streamName]) ??
+    []
   if (streams.length === 0 || streams.includes('')) {
-    throw new ScacheOptionsError('streamName', 'is required (or set SCACHE_STREAM_NAME)')
+    throw new ScacheOptionsError(
+      'streamName',
+      'is required (or set SCACHE_STREAM_NAME, or SCACHE_STREAM_NAMES for replicas)',
+    )
   }
+  const secretFromEnv = nonEmpty(process.env.SCACHE_SECRET)
+  if (options.secret === undefined && secretFromEnv !== undefined && secretFromEnv.length < 16)
+    throw new ScacheOptionsError('SCACHE_SECRET', 'must be a string of at least 16 characters')
+  const secret = options.secret ?? secretFromEnv
   const maxAttempts = options.maxAttempts ?? 5
   const baseDelayMs = options.baseDelayMs ?? 50
   const maxDelayMs = options.maxDelayMs ?? 1_000
   const maxKeysPerRecord = options.maxKeysPerRecord ?? 1_000
   const maxRecordBytes = options.maxRecordBytes ?? 262_144
+  const timeoutMs = options.timeoutMs ?? 3_000
   let client = options.client
 
   /** Splits an invalidation into records within the per-record limits. */
-  const toRecords = (invalidation: Invalidation, at: number): Pending[] => {
+  const toRecords = (invalidation: Invalidation, at: number, stream: string): Pending[] => {
     const pending: Pending[] = []
     const push = (part: Invalidation): void => {
-      const data = encodeRecord(part, at, options.secret)
+      const data = encodeRecord(part, at, secret, stream)
       // A random partition key spreads records over every shard: readers read all of them anyway.
       const partitionKey = randomUUID()
       pending.push({
@@ -205,7 +338,8 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
     const emptyBytes = encodeRecord(
       { keys: [], prefixes: [], all: false },
       at,
-      options.secret,
+      secret,
+      stream,
     ).byteLength
     for (const kind of ['keys', 'prefixes'] as const) {
       let batch: string[] = []
@@ -260,20 +394,56 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
     return requests
   }
 
-  const backoff = (attempt: number): Promise<void> =>
-    sleep(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)))
+  const backoff = (attempt: number, signal: AbortSignal): Promise<void> =>
+    sleep(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)), signal)
 
-  const publish = async (input: Partial<Invalidation>): Promise<PublishResult> => {
-    const keys = [...new Set(input.keys ?? [])]
-    const prefixes = [...new Set(input.prefixes ?? [])]
-    checkEntries('key', keys, options.redactKeys === true)
-    checkEntries('prefix', prefixes, options.redactKeys === true)
-    const invalidation: Invalidation = { keys, prefixes, all: input.all === true }
-    const pending = toRecords(invalidation, Date.now())
+  const publish = async (
+    input: Partial<Invalidation>,
+    callOptions?: PublishCallOptions,
+  ): Promise<PublishResult> => {
+    const invalidation = checkInvalidation(input, options.redactKeys === true)
+    const call = checkCallOptions(callOptions)
+    const at = Date.now()
+    // Signed, each stream's records are its own: the signature covers the stream's name, so that
+    // a copy put on another stream sharing the secret does not verify there.
+    const perStream = streams.map((stream) => toRecords(invalidation, at, stream))
+    const pending = perStream[0] ?? []
     if (pending.length === 0)
       return { records: 0, requests: 0, retriedEntries: 0, acknowledged: [] }
-    client ??= createDefaultClient({ maxAttempts: 3 })
-    const sent = await Promise.allSettled(streams.map((stream) => send(stream, pending)))
+    // One deadline for the whole publish, every stream, attempt and backoff: the shorter of the
+    // publisher's budget and the caller's, or the caller's signal.
+    const budgetMs = Math.max(0, Math.min(timeoutMs, call.timeoutMs ?? timeoutMs))
+    const deadline = new AbortController()
+    const timer = setTimeout(
+      () =>
+        deadline.abort(
+          new DOMException(`publish took longer than its budget (${budgetMs} ms)`, 'TimeoutError'),
+        ),
+      budgetMs,
+    )
+    const forward = (): void => deadline.abort(call.signal?.reason)
+    if (call.signal?.aborted === true) forward()
+    else call.signal?.addEventListener('abort', forward, { once: true })
+    let sent: PromiseSettledResult<Awaited<ReturnType<typeof send>>>[]
+    try {
+      try {
+        client ??= createDefaultClient({ maxAttempts: 3 })
+      } catch (error) {
+        throw new PublishError(
+          invalidation,
+          [errorName(error)],
+          { cause: error },
+          streams,
+          options.redactKeys === true,
+        )
+      }
+      sent = await Promise.allSettled(
+        streams.map((stream, index) => send(stream, perStream[index] ?? [], deadline.signal)),
+      )
+    } finally {
+      clearTimeout(timer)
+      call.signal?.removeEventListener('abort', forward)
+    }
     const failures = sent.flatMap((result, index) =>
       result.status === 'rejected'
         ? [{ stream: streams[index] as string, error: result.reason }]
@@ -302,7 +472,7 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
     }
     const results = sent.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
     return {
-      records: pending.length * streams.length,
+      records: perStream.reduce((sum, records) => sum + records.length, 0),
       requests: results.reduce((sum, result) => sum + result.requests, 0),
       retriedEntries: results.reduce((sum, result) => sum + result.retriedEntries, 0),
       acknowledged: results.flatMap((result) => result.acknowledged),
@@ -313,6 +483,7 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
   const send = async (
     stream: string,
     pending: readonly Pending[],
+    signal: AbortSignal,
   ): Promise<{ requests: number; retriedEntries: number; acknowledged: Acknowledged[] }> => {
     const kinesis = client ?? createDefaultClient({ maxAttempts: 3 })
     let remaining = pending
@@ -322,16 +493,25 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
     const errorCodes = new Set<string>()
     let lastError: unknown
     for (let attempt = 1; attempt <= maxAttempts && remaining.length > 0; attempt++) {
-      if (attempt > 1) await backoff(attempt - 1)
+      if (attempt > 1) await backoff(attempt - 1, signal)
+      if (signal.aborted) break
       const failed: Pending[] = []
       for (const batch of toRequests(remaining)) {
+        if (signal.aborted) {
+          failed.push(...batch)
+          continue
+        }
         requests++
         try {
-          const response = await kinesis.send(
-            new PutRecordsCommand({
-              ...streamParams(stream),
-              Records: batch.map((item) => item.entry),
-            }),
+          const response = await untilAborted(
+            kinesis.send(
+              new PutRecordsCommand({
+                ...streamParams(stream),
+                Records: batch.map((item) => item.entry),
+              }),
+              { abortSignal: signal },
+            ),
+            signal,
           )
           const results = response.Records ?? []
           batch.forEach((item, index) => {
@@ -349,8 +529,9 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
             }
           })
         } catch (error) {
-          lastError = error
-          errorCodes.add(errorName(error))
+          // Aborted mid-call, the SDK's AbortError says less than the deadline that caused it.
+          lastError = signal.aborted ? signal.reason : error
+          errorCodes.add(errorName(lastError))
           failed.push(...batch)
         }
       }
@@ -358,6 +539,10 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
       remaining = failed
     }
     if (remaining.length > 0) {
+      if (signal.aborted && lastError !== signal.reason) {
+        lastError = signal.reason
+        errorCodes.add(errorName(signal.reason))
+      }
       throw new PublishError(
         {
           keys: remaining.flatMap((item) => item.invalidation.keys),
@@ -375,8 +560,9 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
 
   return {
     publish,
-    invalidate: (keys) => publish({ keys: toArray(keys) }),
-    invalidatePrefix: (prefixes) => publish({ prefixes: toArray(prefixes) }),
-    invalidateAll: () => publish({ all: true }),
+    invalidate: async (keys, call) => publish({ keys: checkList('keys', keys) }, call),
+    invalidatePrefix: async (prefixes, call) =>
+      publish({ prefixes: checkList('prefixes', prefixes) }, call),
+    invalidateAll: (call) => publish({ all: true }, call),
   }
 }

@@ -38,6 +38,12 @@ export type {
 const ITERATOR_MAX_AGE_MS = 5 * 60_000 - 15_000
 /** GetRecords' own maximum. */
 const RECORDS_PER_PAGE = 10_000
+/**
+ * Decoding is CPU work, during which no timer fires, the poll budget's included: after this much
+ * of it, the page's loop gives the event loop a turn, then checks the budget. A poll overruns its
+ * budget by at most this, plus one record's decoding (bounded by `recordLimits`).
+ */
+const YIELD_AFTER_MS = 10
 /** Generations of shards followed in one poll (a split of a split of …). */
 const MAX_ROUNDS = 8
 /** Kinesis keeps records at least 24 hours; a shorter gap never needs the stream's retention. */
@@ -543,7 +549,25 @@ export class StreamReader implements InvalidationSource {
         }
         page++
         const records = response.Records ?? []
-        for (const record of records) this.#consume(shard, record, tally, options)
+        let consumed = 0
+        let sliceStartedAt = performance.now()
+        for (const record of records) {
+          // Checked only after a turn of CPU: a page of cheap records is applied whole, as one
+          // that arrives just past the budget always was.
+          if (performance.now() - sliceStartedAt >= YIELD_AFTER_MS) {
+            await new Promise((resolve) => setTimeout(resolve, 0))
+            sliceStartedAt = performance.now()
+            if (options.signal?.aborted === true) break
+          }
+          this.#consume(shard, record, tally, options)
+          consumed++
+        }
+        if (consumed < records.length) {
+          // The budget ran out midway: the position stays at the last record applied, and the
+          // rest is read next poll (after that sequence number, or with this page's iterator).
+          if (shard.sequenceNumber !== undefined) shard.iterator = undefined
+          throw options.signal?.reason ?? new Error('poll budget spent')
+        }
         if (response.NextShardIterator == null) {
           shard.iterator = undefined
           shard.finished = true
@@ -572,29 +596,62 @@ export class StreamReader implements InvalidationSource {
     }
   }
 
+  /**
+   * One record: decoded, applied, reported, and only then passed. Nothing a record holds, and no
+   * callback failing on it, stops the shard: every failure is a counted skip.
+   */
   #consume(shard: ShardState, record: _Record, tally: Tally, options: PollOptions): void {
     tally.records++
     const encoded = encodedRecord(record.Data ?? new Uint8Array())
-    const decoded = decodeEncoded(this.#options.decoders ?? [], encoded, this.#options.secrets)
+    const arrivedAt = record.ApproximateArrivalTimestamp?.getTime()
+    let decoded: DecodeResult
+    try {
+      decoded = decodeEncoded(this.#options.decoders ?? [], encoded, this.#options.secrets, {
+        stream: this.#options.stream,
+        // Kinesis always says; without it, a signed record's age is judged by the read.
+        arrivedAt: arrivedAt ?? this.#now(),
+      })
+    } catch {
+      decoded = { ok: false, reason: 'decode-error' }
+    }
     if (decoded.ok) {
-      tally.invalidations++
-      tally.droppedEntries += decoded.droppedEntries
-      options.apply(decoded.invalidation)
-    } else {
+      try {
+        options.apply(decoded.invalidation)
+        tally.invalidations++
+        tally.droppedEntries += decoded.droppedEntries
+      } catch {
+        decoded = { ok: false, reason: 'apply-error' }
+        try {
+          // What it invalidated cannot be known to be evicted: evict everything, if that works.
+          options.apply({ keys: [], prefixes: [], all: true })
+        } catch {
+          // Counted below; the shard moves on.
+        }
+      }
+    }
+    if (!decoded.ok) {
       tally.skippedRecords++
-      options.onSkip?.({
+      try {
+        options.onSkip?.({
+          shardId: shard.id,
+          sequenceNumber: record.SequenceNumber ?? '',
+          reason: decoded.reason,
+        })
+      } catch {
+        // A reporting callback does not decide whether the shard moves on.
+      }
+    }
+    try {
+      options.onRecord?.({
+        ...encoded,
         shardId: shard.id,
         sequenceNumber: record.SequenceNumber ?? '',
-        reason: decoded.reason,
+        arrivedAt,
+        decoded,
       })
+    } catch {
+      // As above.
     }
-    options.onRecord?.({
-      ...encoded,
-      shardId: shard.id,
-      sequenceNumber: record.SequenceNumber ?? '',
-      arrivedAt: record.ApproximateArrivalTimestamp?.getTime(),
-      decoded,
-    })
     // Only after the record was applied: a crash in between re-reads it, which is harmless.
     if (record.SequenceNumber !== undefined) shard.sequenceNumber = record.SequenceNumber
   }

@@ -1,3 +1,4 @@
+import { MAX_ENTRIES } from '../../cache/size.js'
 import type { ScacheOptions, StreamOptions } from './types.js'
 
 /**
@@ -47,9 +48,9 @@ const integer = <V extends number | undefined>(
 
 /** The integer options: validated in [min, max], `value` when not given. */
 export const integerOptions = {
-  maxEntries: integer(1, 2 ** 30, 10_000, {
+  maxEntries: integer(1, MAX_ENTRIES, 10_000, {
     type: 'integer',
-    doc: 'Most entries held.',
+    doc: "Most entries held. Each entry's slot is allocated when the store is made (about 36 bytes).",
   }),
   maxBytes: integer(1_024, Number.MAX_SAFE_INTEGER, 64 * 1_048_576, {
     type: 'integer (bytes)',

@@ -1,5 +1,6 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import type { KeyspaceOptions, TtlRange } from '../../cache/index.js'
+import { maxEntriesOption } from '../../cache/size.js'
 import { booleanFromEnv, integerFromEnv, nonEmpty, streamsFromEnv } from '../../env.js'
 import { ScacheOptionsError } from '../../errors.js'
 import type { Publisher } from '../../publish/index.js'
@@ -137,7 +138,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
   const ttl = options.ttl === undefined ? defaults.ttl : ttlRange('ttl', options.ttl)
   const negativeTtl =
     options.negativeTtl === undefined ? undefined : ttlRange('negativeTtl', options.negativeTtl)
-  const maxEntries = required(integerOption(options, 'maxEntries'))
+  const maxEntries = maxEntriesOption('maxEntries', options.maxEntries ?? defaults.maxEntries)
   const maxBytes = required(integerOption(options, 'maxBytes'))
 
   const keyspaces: Record<string, KeyspaceOptions> = {}
@@ -158,14 +159,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
           : { negativeTtl: ttlRange(`${path}.negativeTtl`, keyspace.negativeTtl) }),
         ...(keyspace.maxEntries === undefined
           ? {}
-          : {
-              maxEntries: integer(
-                `${path}.maxEntries`,
-                keyspace.maxEntries,
-                integerOptions.maxEntries.min,
-                integerOptions.maxEntries.max,
-              ),
-            }),
+          : { maxEntries: maxEntriesOption(`${path}.maxEntries`, keyspace.maxEntries) }),
         ...(keyspace.maxBytes === undefined
           ? {}
           : {

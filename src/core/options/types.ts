@@ -49,7 +49,10 @@ export interface ScacheOptions {
    * missing row. Usually shorter than `ttl`. Default: `ttl`.
    */
   readonly negativeTtl?: TtlRange
-  /** Most entries held. From 1 to 1,073,741,824. Default: `10_000`. */
+  /**
+   * Most entries held. Each entry's slot is allocated when the store is made (about 36 bytes). From
+   * 1 to 1,048,576. Default: `10_000`.
+   */
   readonly maxEntries?: number
   /**
    * Byte budget by estimated value size; least recently used entries go first. From 1,024 to 2^53 −

@@ -216,7 +216,9 @@ describe('the functions, bundled in the repository with the template’s esbuild
       const read = new Set<string>()
       for (const source of sources(result.metafile)) {
         const text = await readFile(join(root, source), 'utf8')
-        for (const [, variable] of text.matchAll(/process\.env(?:\.(\w+)|\[['"](\w+)['"]\])/g))
+        for (const [, variable] of text.matchAll(
+          /\b(?:process\.)?env(?:\.([A-Z][A-Z0-9_]*)|\[['"](\w+)['"]\])/g,
+        ))
           if (variable !== undefined) read.add(variable)
         for (const [, variable] of text.matchAll(/\b(?:env|ms)\('(\w+)'\)/g))
           if (variable !== undefined) read.add(variable)

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { KinesisClient } from '@aws-sdk/client-kinesis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { optionTypesSource } from '../../../scripts/lib/options-docs.js'
+import { streamsOf, UsageError } from '../../../src/cli/common.js'
 import {
   defaults,
   integerOptions,
@@ -10,6 +11,7 @@ import {
   resolveOptions,
 } from '../../../src/core/options/index.js'
 import { ScacheOptionsError } from '../../../src/errors.js'
+import { createPublisher } from '../../../src/publish/index.js'
 
 const root = join(import.meta.dirname, '../../..')
 const client = new KinesisClient({ region: 'us-east-1' })
@@ -108,5 +110,21 @@ describe('the option definitions', () => {
     expect(resolveOptions({}).streamNames).toEqual(['a', 'b'])
     vi.stubEnv('SCACHE_STREAM_NAMES', 'a,,b')
     expect(errorOf(() => resolveOptions({})).option).toBe('SCACHE_STREAM_NAMES')
+  })
+
+  it('are read by one rule in the middleware, the publisher and the CLI', () => {
+    vi.stubEnv('SCACHE_STREAM_NAME', undefined)
+    vi.stubEnv('SCACHE_STREAM_NAMES', 'a, b')
+    expect(resolveOptions({}).streamNames).toEqual(['a', 'b'])
+    expect(streamsOf(undefined, process.env)).toEqual(['a', 'b'])
+    // The publisher writes every replica the environment names.
+    expect(() => createPublisher({ client })).not.toThrow()
+    vi.stubEnv('SCACHE_STREAM_NAME', 'one')
+    expect(errorOf(() => resolveOptions({})).option).toBe('SCACHE_STREAM_NAMES')
+    expect(errorOf(() => createPublisher({ client })).option).toBe('SCACHE_STREAM_NAMES')
+    expect(() => streamsOf(undefined, process.env)).toThrow(UsageError)
+    vi.stubEnv('SCACHE_STREAM_NAMES', undefined)
+    vi.stubEnv('SCACHE_SECRET', 'short')
+    expect(errorOf(() => createPublisher({ client })).option).toBe('SCACHE_SECRET')
   })
 })

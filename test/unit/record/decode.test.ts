@@ -104,32 +104,44 @@ describe('encodeRecord / decodeRecord round trip', () => {
 })
 
 describe('skip reasons', () => {
-  it('too-large: more than maxRecordBytes bytes', () => {
-    const padding = ' '.repeat(recordLimits.maxRecordBytes)
+  it('too-large: more than Kinesis can deliver (maxReadBytes) stands for invalidate-all', () => {
+    const padding = ' '.repeat(recordLimits.maxReadBytes)
     const data = bytes(`{"v":1,"keys":["a"]}${padding}`)
-    expect(data.byteLength).toBeGreaterThan(recordLimits.maxRecordBytes)
-    expectSkip(decodeRecord(data), 'too-large')
-    // The same record just within the limit is fine.
-    const fits = data.subarray(0, recordLimits.maxRecordBytes)
+    expect(data.byteLength).toBeGreaterThan(recordLimits.maxReadBytes)
+    // It may be an invalidation: not knowing which, the reader evicts everything.
+    expect(decodeRecord(data)).toEqual({
+      ok: true,
+      invalidation: invalidation({ all: true }),
+      droppedEntries: 0,
+      futureVersion: false,
+      unreadable: 'too-large',
+    })
+    // A reader that takes only signed records skips it: a signed record is never that large.
+    expectSkip(decodeRecord(data, ['a-secret-of-enough-length']), 'too-large')
+    // The same record just within the limit is read, and so is one past the publisher's cap.
+    const fits = data.subarray(0, recordLimits.maxReadBytes)
     expect(expectOk(decodeRecord(fits)).invalidation.keys).toEqual(['a'])
+    const pastPublisherCap = data.subarray(0, recordLimits.maxRecordBytes + 300)
+    expect(expectOk(decodeRecord(pastPublisherCap)).invalidation.keys).toEqual(['a'])
   })
 
-  it('too-large: more than maxKeysPerRecord entries, keys and prefixes together', () => {
+  it('more than maxKeysPerRecord entries, keys and prefixes together: invalidate-all', () => {
     const n = recordLimits.maxKeysPerRecord
     const keys = Array.from({ length: n + 1 }, (_, i) => `k${i}`)
-    expectSkip(decodeJson({ v: 1, keys }), 'too-large')
-    expectSkip(decodeJson({ v: 1, prefixes: keys }), 'too-large')
+    const all = {
+      ok: true,
+      invalidation: invalidation({ all: true }),
+      droppedEntries: 0,
+      futureVersion: false,
+      unreadable: 'too-many-keys',
+    }
+    expect(decodeJson({ v: 1, keys })).toEqual(all)
+    expect(decodeJson({ v: 1, prefixes: keys })).toEqual(all)
     const half = Math.ceil((n + 1) / 2)
-    expectSkip(
-      decodeJson({ v: 1, keys: keys.slice(0, half), prefixes: keys.slice(half) }),
-      'too-large',
-    )
+    expect(decodeJson({ v: 1, keys: keys.slice(0, half), prefixes: keys.slice(half) })).toEqual(all)
     expectOk(decodeJson({ v: 1, keys: keys.slice(0, half), prefixes: keys.slice(half, n) }))
     // Invalid entries count towards the limit too.
-    expectSkip(
-      decodeJson({ v: 1, keys: ['a', ...Array.from({ length: n }, () => 0)] }),
-      'too-large',
-    )
+    expect(decodeJson({ v: 1, keys: ['a', ...Array.from({ length: n }, () => 0)] })).toEqual(all)
   })
 
   it('not-utf8', () => {
@@ -226,9 +238,10 @@ describe('invalid entries', () => {
 describe('future versions', () => {
   it('decode as invalidate-all with futureVersion', () => {
     for (const record of [
-      { v: 2, keys: ['a'] },
-      { v: 2 },
-      { v: 3, keys: 'a different shape', all: 'maybe' },
+      // Version 2 is signed records bound to their stream; 3 is the first this reader does not know.
+      { v: 3, keys: ['a'] },
+      { v: 3 },
+      { v: 4, keys: 'a different shape', all: 'maybe' },
     ]) {
       expect(decodeJson(record)).toEqual({
         ok: true,
@@ -354,7 +367,7 @@ describe('decoding never throws', () => {
           writable: true,
         })
       }
-      if (random() < 0.5) object.v = pick<unknown>([1, 1, 2, 0, '1'])
+      if (random() < 0.5) object.v = pick<unknown>([1, 1, 2, 3, 0, '1'])
       return object
     }
     let accepted = 0
