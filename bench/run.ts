@@ -9,7 +9,7 @@ import { machine } from './lib/machine.js'
 import { loadScache } from './lib/scache.js'
 import { memory } from './memory.js'
 import { middlewareOverhead } from './middleware.js'
-import { type Results, renderReport, type SectionName, sectionNames } from './report.js'
+import { type Results, renderReport, type SectionName, sectionNames } from './report/index.js'
 import { streamCost } from './stream-cost.js'
 
 /**

@@ -55,13 +55,9 @@ export const configurationTable = (): string => {
 export const environmentTable = (): string => {
   const own = flatOptions()
     .filter(([, definition]) => definition.env !== undefined)
-    .map(
-      ([path, definition]) => `| \`${definition.env}\` | \`${path}\` | ${cell(definition.doc)} |`,
-    )
-  const aws = otherEnvironment.map(([name, doc]) =>
-    name.startsWith('SCACHE_') ? `| \`${name}\` | | ${doc} |` : `| \`${name}\` | (AWS) | ${doc} |`,
-  )
-  return ['| variable | sets | meaning |', '| --- | --- | --- |', ...own, ...aws].join('\n')
+    .map(([path, definition]) => `| \`${definition.env}\` | The default of \`${path}\`. |`)
+  const other = otherEnvironment.map(([name, doc]) => `| \`${name}\` | ${doc} |`)
+  return ['| variable | what it sets |', '| --- | --- |', ...own, ...other].join('\n')
 }
 
 /** `text` as the lines of a TSDoc block indented by `indent`, wrapped at 100 columns. */

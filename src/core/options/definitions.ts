@@ -162,8 +162,11 @@ export const optionDefinitions = {
     type: '(value, key) => bytes',
     default: 'a structural estimate',
     doc:
-      "Estimated bytes of a value, when you know better (a `Buffer`'s length). A value that " +
-      'cannot be sized, or a `sizeOf` that throws or returns a non-finite number, is not stored.',
+      "Estimated bytes of a value, when you know better (a `Buffer`'s length). The estimate " +
+      'sizes plain objects, arrays, `Map`, `Set`, `Date`, typed arrays and `Buffer`; it refuses ' +
+      'what it cannot see into (a class instance, function, getter or proxy) and values of over ' +
+      'a million nodes. A refused value, or a `sizeOf` that throws or returns a non-finite ' +
+      'number, is not stored (`set` returns false).',
   },
   clock: {
     type: '{ now?, random? }',
@@ -242,8 +245,9 @@ export const optionDefinitions = {
     env: 'SCACHE_REDACT_KEYS',
     doc:
       'Keys never appear in logs in the clear: error messages (`LoadTimeoutError`, ' +
-      '`CircuitOpenError`, `PublishError`) show them as short hashes (`redactKey(key)`). The ' +
-      'variable is `true` or `false`.',
+      '`CircuitOpenError`, `PublishError`) show them, and keyspaces, as short keyed hashes ' +
+      '(`redactKey(key)`: HMAC-SHA256 under a key random per process, or `SCACHE_REDACT_KEY`). ' +
+      'The variable is `true` or `false`.',
   },
   log: {
     type: 'boolean | (line) => void | Logger',

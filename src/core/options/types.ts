@@ -65,9 +65,11 @@ export interface ScacheOptions {
    */
   readonly keyspaces?: Readonly<Record<string, KeyspaceOptions>>
   /**
-   * Estimated bytes of a value, when you know better (a `Buffer`'s length). A value that cannot be
-   * sized, or a `sizeOf` that throws or returns a non-finite number, is not stored. Default: a
-   * structural estimate.
+   * Estimated bytes of a value, when you know better (a `Buffer`'s length). The estimate sizes
+   * plain objects, arrays, `Map`, `Set`, `Date`, typed arrays and `Buffer`; it refuses what it
+   * cannot see into (a class instance, function, getter or proxy) and values of over a million
+   * nodes. A refused value, or a `sizeOf` that throws or returns a non-finite number, is not stored
+   * (`set` returns false). Default: a structural estimate.
    */
   readonly sizeOf?: (value: unknown, key: string) => number
   /**
@@ -158,8 +160,9 @@ export interface ScacheOptions {
   readonly metrics?: boolean | MetricsOptions | MetricsLike
   /**
    * Keys never appear in logs in the clear: error messages (`LoadTimeoutError`, `CircuitOpenError`,
-   * `PublishError`) show them as short hashes (`redactKey(key)`). The variable is `true` or
-   * `false`. Default: `false`. Environment: `SCACHE_REDACT_KEYS`.
+   * `PublishError`) show them, and keyspaces, as short keyed hashes (`redactKey(key)`: HMAC-SHA256
+   * under a key random per process, or `SCACHE_REDACT_KEY`). The variable is `true` or `false`.
+   * Default: `false`. Environment: `SCACHE_REDACT_KEYS`.
    */
   readonly redactKeys?: boolean
   /**
