@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { KinesisClient } from '@aws-sdk/client-kinesis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { optionTypesSource } from '../../../scripts/lib/options-docs.js'
+import { optionTypesSource, readmeWithTables } from '../../../scripts/lib/options-docs.js'
 import { streamsOf, UsageError } from '../../../src/cli/common.js'
 import {
   defaults,
@@ -35,6 +35,11 @@ describe('the option definitions', () => {
   it('are what the options TSDoc says (npm run docs:options regenerates it)', () => {
     const source = readFileSync(join(root, 'src/core/options/types.ts'), 'utf8')
     expect(optionTypesSource(source)).toBe(source)
+  })
+
+  it("are the README's configuration and environment tables (npm run docs:options)", () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8')
+    expect(readmeWithTables(readme)).toBe(readme)
   })
 
   it('drive validation: each integer option accepts its range and default, and nothing past it', () => {
