@@ -1,41 +1,29 @@
+import { GetRecordsCommand, type GetRecordsCommandOutput } from '@aws-sdk/client-kinesis'
+import type { InvalidationSource, SourcePosition } from '../source/index.js'
+import { consumeRecord } from './consume.js'
+import { Retention } from './retention.js'
 import {
-  type _Record,
-  type ChildShard,
-  DescribeStreamSummaryCommand,
-  GetRecordsCommand,
-  type GetRecordsCommandOutput,
-  GetShardIteratorCommand,
-  type GetShardIteratorCommandOutput,
-  type KinesisClient,
-  ListShardsCommand,
-  type Shard,
-} from '@aws-sdk/client-kinesis'
-import { describeError } from '../errors.js'
-import {
-  type DecodeResult,
-  decodeEncoded,
-  type EncodedRecord,
-  encodedRecord,
-  type RecordDecoder,
-} from '../record/index.js'
-import type {
-  InvalidationSource,
-  RestartReason,
-  SourceError,
-  SourcePollOptions,
-  SourcePollResult,
-  SourcePosition,
-} from '../source/index.js'
-import { streamParams } from './client.js'
+  adoptChildren,
+  errorOf,
+  hasLiveIterator,
+  iteratorOf,
+  listShards,
+  nameOf,
+  Restart,
+  readableShards,
+  type ShardState,
+  type StartPosition,
+  type Tally,
+} from './shards.js'
+import type { PollOptions, PollResult, StreamReaderOptions } from './types.js'
 
 export type {
   RestartReason,
   SkippedRecord,
   SourceError as StreamError,
 } from '../source/index.js'
+export type { PollOptions, PollResult, ReadRecord, StreamReaderOptions } from './types.js'
 
-/** Kinesis expires a shard iterator 5 minutes after issuing it; re-acquire a little earlier. */
-const ITERATOR_MAX_AGE_MS = 5 * 60_000 - 15_000
 /** GetRecords' own maximum. */
 const RECORDS_PER_PAGE = 10_000
 /**
@@ -46,12 +34,6 @@ const RECORDS_PER_PAGE = 10_000
 const YIELD_AFTER_MS = 10
 /** Generations of shards followed in one poll (a split of a split of …). */
 const MAX_ROUNDS = 8
-/** Kinesis keeps records at least 24 hours; a shorter gap never needs the stream's retention. */
-const MIN_RETENTION_MS = 24 * 3_600_000
-/** A gap this close to the retention period is treated as past it: trimming is not instantaneous. */
-const RETENTION_MARGIN_MS = 10 * 60_000
-/** The retention read is reused for this long (a gap rarely needs it twice), then read again. */
-const RETENTION_CACHE_MS = 3_600_000
 /**
  * After this long without a successful poll, the stream's identity is checked before reading:
  * a stream cannot be deleted and created again faster, and a reader polling more often sees the
@@ -61,107 +43,6 @@ const IDENTITY_CHECK_GAP_MS = 60_000
 
 /** Kinesis' answers to a reader over its share of a shard's (or the account's) limits. */
 const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'LimitExceededException'])
-
-export interface StreamReaderOptions {
-  /** Stream name or ARN. */
-  readonly stream: string
-  readonly client: KinesisClient
-  /**
-   * Margin subtracted from timestamps used as positions. AT_TIMESTAMP compares the server's
-   * arrival time with our clock; re-reading a few records is harmless, missing one is not.
-   */
-  readonly clockSkewMs: number
-  /** Most GetRecords pages read from one shard in one poll. */
-  readonly maxPagesPerShard: number
-  /**
-   * A shard further behind its tip than this, beyond the `clockSkewMs` margin (`MillisBehindLatest`
-   * after a page), is not read on: the reader restarts at now. Default: no limit but the page cap.
-   */
-  readonly maxBehindMs?: number
-  /** Only records signed with one of these are applied (scache's own format). Default: none. */
-  readonly secrets?: readonly string[]
-  /** Decoders tried before scache's own format (e.g. `dynamoDbDecoder`). Default none. */
-  readonly decoders?: readonly RecordDecoder[]
-  /** `Limit` of each GetRecords call. Default 10,000, Kinesis' maximum. */
-  readonly recordsPerPage?: number
-  /**
-   * Where a new reader's positions start, wall clock ms (less `clockSkewMs`), for a tool that
-   * reads a stream's past. Only the first positions: a restart is always at now. Default: now.
-   */
-  readonly startAt?: number
-  /** Wall clock, ms. */
-  readonly now?: () => number
-}
-
-export interface PollOptions extends SourcePollOptions {
-  /** Called for every record read, valid or not, after `apply` or `onSkip`: for tools that show them. */
-  readonly onRecord?: (record: ReadRecord) => void
-}
-
-/** One record as the reader read it: where it is, when it arrived, its bytes and what they said. */
-export interface ReadRecord extends EncodedRecord {
-  readonly shardId: string
-  readonly sequenceNumber: string
-  /** Kinesis' `ApproximateArrivalTimestamp`, ms since the epoch. */
-  readonly arrivedAt: number | undefined
-  readonly decoded: DecodeResult
-}
-
-export interface PollResult extends SourcePollResult {
-  readonly calls: {
-    readonly getRecords: number
-    readonly getShardIterator: number
-    readonly listShards: number
-    readonly describeStreamSummary: number
-  }
-}
-
-/** Where a shard is read from when it has no iterator and no sequence number yet. */
-type StartPosition =
-  | { readonly type: 'AT_TIMESTAMP'; readonly at: number }
-  | { readonly type: 'TRIM_HORIZON' }
-
-interface ShardState {
-  readonly id: string
-  readonly parentIds: readonly string[]
-  /** From ListShards: a shard of the same id with another first sequence number is another stream's. */
-  startingSequenceNumber: string | undefined
-  iterator: string | undefined
-  iteratorIssuedAt: number
-  /** Last record read: the position that survives an expired iterator. */
-  sequenceNumber: string | undefined
-  start: StartPosition
-  /** A closed shard read to its end. */
-  finished: boolean
-}
-
-interface Tally {
-  records: number
-  skippedRecords: number
-  droppedEntries: number
-  invalidations: number
-  shardsPolled: number
-  restart: RestartReason | undefined
-  getRecords: number
-  getShardIterator: number
-  listShards: number
-  describeStreamSummary: number
-  errors: SourceError[]
-}
-
-/** Thrown inside a poll when the positions cannot be trusted; ends the poll. */
-class Restart extends Error {
-  constructor(readonly reason: RestartReason) {
-    super(reason)
-  }
-}
-
-const errorOf = (error: unknown, shardId?: string): SourceError => {
-  const { name, message } = describeError(error)
-  return shardId === undefined ? { name, message } : { shardId, name, message }
-}
-
-const nameOf = (error: unknown): string => (error instanceof Error ? error.name : '')
 
 /**
  * Reads a Kinesis stream from where this container last looked. Per shard it keeps the
@@ -194,7 +75,7 @@ export class StreamReader implements InvalidationSource {
   /** Every position was readable at this time: nothing after it can have been trimmed since. */
   #positionsAt: number
   /** The stream's retention, from DescribeStreamSummary when a gap needs it, and when it was read. */
-  #retention: { readonly ms: number; readonly readAt: number } | undefined
+  readonly #retention: Retention
 
   constructor(options: StreamReaderOptions) {
     this.#options = options
@@ -205,6 +86,7 @@ export class StreamReader implements InvalidationSource {
       Math.max(1, options.recordsPerPage ?? RECORDS_PER_PAGE),
     )
     this.#positionsAt = this.#now()
+    this.#retention = new Retention(options.client, options.stream)
     this.#start = {
       type: 'AT_TIMESTAMP',
       at: (options.startAt ?? this.#positionsAt) - options.clockSkewMs,
@@ -256,22 +138,21 @@ export class StreamReader implements InvalidationSource {
     const startedAt = this.#now()
     const read = new Set<string>()
     try {
-      await this.#checkRetention(startedAt, tally, options.signal)
+      await this.#retention.check(startedAt - this.#positionsAt, startedAt, tally, options.signal)
       // A new iterator re-anchors a position by sequence number or timestamp, and a stream deleted
       // and recreated under the same name would accept either (as may an old iterator after a
       // long gap): check the stream's identity first.
       if (
         startedAt - this.#positionsAt >= IDENTITY_CHECK_GAP_MS ||
-        this.#readable().some((shard) => !this.#hasLiveIterator(shard, startedAt))
+        readableShards(this.#shards).some((shard) => !hasLiveIterator(shard, startedAt))
       ) {
         this.#needsRelist = true
       }
       // A round reads every readable shard once; a shard that closes makes its children readable
       // in the next round, so a split or merge is followed within the same poll.
       for (let round = 0; tally.restart === undefined; round++) {
-        if (this.#shards === undefined || this.#needsRelist)
-          await this.#listShards(tally, options.signal)
-        const readable = this.#readable().filter((shard) => !read.has(shard.id))
+        if (this.#shards === undefined || this.#needsRelist) await this.#list(tally, options.signal)
+        const readable = readableShards(this.#shards).filter((shard) => !read.has(shard.id))
         if (readable.length === 0) break
         if (round === MAX_ROUNDS) {
           tally.errors.push({
@@ -331,190 +212,16 @@ export class StreamReader implements InvalidationSource {
     tally.errors.push(errorOf(error, shardId))
   }
 
-  /**
-   * After a gap longer than the stream keeps records, records after our positions may have been
-   * trimmed unread. The retention is read only when a gap reaches the 24-hour minimum, and reused
-   * for an hour (it can be decreased at any time).
-   */
-  async #checkRetention(now: number, tally: Tally, signal: AbortSignal | undefined) {
-    const gap = now - this.#positionsAt
-    if (gap < MIN_RETENTION_MS - RETENTION_MARGIN_MS) return
-    if (this.#retention === undefined || now - this.#retention.readAt >= RETENTION_CACHE_MS) {
-      this.#retention = undefined
-      tally.describeStreamSummary++
-      try {
-        const { StreamDescriptionSummary: summary } = await this.#options.client.send(
-          new DescribeStreamSummaryCommand(streamParams(this.#options.stream)),
-          { abortSignal: signal },
-        )
-        const hours = summary?.RetentionPeriodHours
-        if (typeof hours === 'number' && hours >= 24)
-          this.#retention = { ms: hours * 3_600_000, readAt: now }
-      } catch {
-        // Unknown retention: assume the minimum, which at worst clears a cache that was fine.
-      }
-    }
-    if (gap >= (this.#retention?.ms ?? MIN_RETENTION_MS) - RETENTION_MARGIN_MS)
-      throw new Restart('retention')
-  }
-
-  /** Open shards, and closed ones not yet read to their end, whose parents have been. */
-  #readable(): ShardState[] {
-    const shards = this.#shards ?? new Map<string, ShardState>()
-    return [...shards.values()].filter(
-      (shard) =>
-        !shard.finished &&
-        shard.parentIds.every((parentId) => shards.get(parentId)?.finished ?? true),
+  async #list(tally: Tally, signal: AbortSignal | undefined): Promise<void> {
+    this.#shards = await listShards(
+      this.#options.client,
+      this.#options.stream,
+      this.#shards,
+      this.#start,
+      tally,
+      signal,
     )
-  }
-
-  #hasLiveIterator(shard: ShardState, now: number): boolean {
-    return shard.iterator !== undefined && now - shard.iteratorIssuedAt < ITERATOR_MAX_AGE_MS
-  }
-
-  async #listShards(tally: Tally, signal: AbortSignal | undefined): Promise<void> {
-    const listed: Shard[] = []
-    let nextToken: string | undefined
-    do {
-      tally.listShards++
-      const page = await this.#options.client.send(
-        new ListShardsCommand(
-          nextToken === undefined ? streamParams(this.#options.stream) : { NextToken: nextToken },
-        ),
-        { abortSignal: signal },
-      )
-      listed.push(...(page.Shards ?? []))
-      nextToken = page.NextToken
-    } while (nextToken !== undefined)
-    const known = this.#shards
-    const shards = new Map<string, ShardState>()
-    for (const shard of listed) {
-      if (shard.ShardId === undefined) continue
-      const starting = shard.SequenceNumberRange?.StartingSequenceNumber
-      const previous = known?.get(shard.ShardId)
-      if (previous !== undefined) {
-        // Shard ids restart at shardId-000000000000 in a new stream; sequence numbers do not.
-        if (
-          previous.startingSequenceNumber !== undefined &&
-          starting !== undefined &&
-          previous.startingSequenceNumber !== starting
-        ) {
-          throw new Restart('stream-recreated')
-        }
-        previous.startingSequenceNumber ??= starting
-        shards.set(shard.ShardId, previous)
-        continue
-      }
-      const parentIds = [shard.ParentShardId, shard.AdjacentParentShardId].filter(
-        (id): id is string => id !== undefined,
-      )
-      const state = this.#newShard(
-        shard.ShardId,
-        parentIds,
-        known === undefined ? this.#start : this.#childStart(parentIds),
-      )
-      state.startingSequenceNumber = starting
-      shards.set(shard.ShardId, state)
-    }
-    for (const [id, shard] of known ?? []) {
-      if (shards.has(id)) continue
-      // A shard still being read left the listing: trimmed past retention, or its stream is gone.
-      if (!shard.finished) throw new Restart('position-lost')
-      // A parent past retention drops out of the listing; it is kept so that its children stay
-      // readable.
-      shards.set(id, shard)
-    }
-    this.#shards = shards
     this.#needsRelist = false
-  }
-
-  #newShard(id: string, parentIds: readonly string[], start: StartPosition): ShardState {
-    return {
-      id,
-      parentIds,
-      startingSequenceNumber: undefined,
-      iterator: undefined,
-      iteratorIssuedAt: 0,
-      sequenceNumber: undefined,
-      start,
-      finished: false,
-    }
-  }
-
-  #adoptChildren(children: readonly ChildShard[]): void {
-    const shards = this.#shards
-    if (shards === undefined) return
-    for (const child of children) {
-      if (child.ShardId === undefined || shards.has(child.ShardId)) continue
-      const parentIds = child.ParentShards ?? []
-      shards.set(
-        child.ShardId,
-        this.#newShard(child.ShardId, parentIds, this.#childStart(parentIds)),
-      )
-    }
-  }
-
-  /**
-   * Where a new shard is read from. Records reach a child only after its parents closed, so its
-   * start is safe; but when every parent was positioned at a timestamp (the cold start or a
-   * skip), nothing older than that is needed, and reading from it spares a backlog.
-   */
-  #childStart(parentIds: readonly string[]): StartPosition {
-    const parents = parentIds.map((id) => this.#shards?.get(id))
-    let at = Number.POSITIVE_INFINITY
-    for (const parent of parents) {
-      if (
-        parent === undefined ||
-        parent.sequenceNumber !== undefined ||
-        parent.start.type !== 'AT_TIMESTAMP'
-      ) {
-        return { type: 'TRIM_HORIZON' }
-      }
-      at = Math.min(at, parent.start.at)
-    }
-    return parents.length === 0 ? { type: 'TRIM_HORIZON' } : { type: 'AT_TIMESTAMP', at }
-  }
-
-  async #iterator(
-    shard: ShardState,
-    tally: Tally,
-    signal: AbortSignal | undefined,
-  ): Promise<string> {
-    if (shard.iterator !== undefined && this.#hasLiveIterator(shard, this.#now())) {
-      return shard.iterator
-    }
-    const position =
-      shard.sequenceNumber !== undefined
-        ? {
-            ShardIteratorType: 'AFTER_SEQUENCE_NUMBER' as const,
-            StartingSequenceNumber: shard.sequenceNumber,
-          }
-        : shard.start.type === 'AT_TIMESTAMP'
-          ? { ShardIteratorType: 'AT_TIMESTAMP' as const, Timestamp: new Date(shard.start.at) }
-          : { ShardIteratorType: 'TRIM_HORIZON' as const }
-    tally.getShardIterator++
-    const issuedAt = this.#now()
-    let response: GetShardIteratorCommandOutput
-    try {
-      response = await this.#options.client.send(
-        new GetShardIteratorCommand({
-          ...streamParams(this.#options.stream),
-          ShardId: shard.id,
-          ...position,
-        }),
-        { abortSignal: signal },
-      )
-    } catch (error) {
-      // Kinesis rejects a sequence number it cannot place (trimmed, or from another stream).
-      if (shard.sequenceNumber !== undefined && nameOf(error) === 'InvalidArgumentException')
-        throw new Restart('position-lost')
-      throw error
-    }
-    if (response.ShardIterator === undefined)
-      throw new Error(`no iterator returned for ${shard.id}`)
-    shard.iterator = response.ShardIterator
-    shard.iteratorIssuedAt = issuedAt
-    return response.ShardIterator
   }
 
   async #readShard(shard: ShardState, tally: Tally, options: PollOptions): Promise<void> {
@@ -522,7 +229,14 @@ export class StreamReader implements InvalidationSource {
     let expiredRetries = 0
     try {
       for (let page = 0; page < this.#options.maxPagesPerShard; ) {
-        const iterator = await this.#iterator(shard, tally, options.signal)
+        const iterator = await iteratorOf(
+          this.#options.client,
+          this.#options.stream,
+          shard,
+          this.#now,
+          tally,
+          options.signal,
+        )
         let response: GetRecordsCommandOutput
         const calledAt = this.#now()
         try {
@@ -537,7 +251,7 @@ export class StreamReader implements InvalidationSource {
           // right after the last record read, once the stream is known to be the same one.
           if (name === 'ExpiredIteratorException' && expiredRetries++ === 0) {
             shard.iterator = undefined
-            await this.#listShards(tally, options.signal)
+            await this.#list(tally, options.signal)
             continue
           }
           // An iterator Kinesis does not recognise: take a new one, after checking the stream.
@@ -559,7 +273,7 @@ export class StreamReader implements InvalidationSource {
             sliceStartedAt = performance.now()
             if (options.signal?.aborted === true) break
           }
-          this.#consume(shard, record, tally, options)
+          consumeRecord(this.#options, this.#now, shard, record, tally, options)
           consumed++
         }
         if (consumed < records.length) {
@@ -572,7 +286,7 @@ export class StreamReader implements InvalidationSource {
           shard.iterator = undefined
           shard.finished = true
           if (response.ChildShards !== undefined && response.ChildShards.length > 0) {
-            this.#adoptChildren(response.ChildShards)
+            adoptChildren(this.#shards, response.ChildShards)
           } else {
             this.#needsRelist = true
           }
@@ -594,65 +308,5 @@ export class StreamReader implements InvalidationSource {
       if (error instanceof Restart) tally.restart ??= error.reason
       else this.#failed(error, tally, shard.id)
     }
-  }
-
-  /**
-   * One record: decoded, applied, reported, and only then passed. Nothing a record holds, and no
-   * callback failing on it, stops the shard: every failure is a counted skip.
-   */
-  #consume(shard: ShardState, record: _Record, tally: Tally, options: PollOptions): void {
-    tally.records++
-    const encoded = encodedRecord(record.Data ?? new Uint8Array())
-    const arrivedAt = record.ApproximateArrivalTimestamp?.getTime()
-    let decoded: DecodeResult
-    try {
-      decoded = decodeEncoded(this.#options.decoders ?? [], encoded, this.#options.secrets, {
-        stream: this.#options.stream,
-        // Kinesis always says; without it, a signed record's age is judged by the read.
-        arrivedAt: arrivedAt ?? this.#now(),
-      })
-    } catch {
-      decoded = { ok: false, reason: 'decode-error' }
-    }
-    if (decoded.ok) {
-      try {
-        options.apply(decoded.invalidation)
-        tally.invalidations++
-        tally.droppedEntries += decoded.droppedEntries
-      } catch {
-        decoded = { ok: false, reason: 'apply-error' }
-        try {
-          // What it invalidated cannot be known to be evicted: evict everything, if that works.
-          options.apply({ keys: [], prefixes: [], all: true })
-        } catch {
-          // Counted below; the shard moves on.
-        }
-      }
-    }
-    if (!decoded.ok) {
-      tally.skippedRecords++
-      try {
-        options.onSkip?.({
-          shardId: shard.id,
-          sequenceNumber: record.SequenceNumber ?? '',
-          reason: decoded.reason,
-        })
-      } catch {
-        // A reporting callback does not decide whether the shard moves on.
-      }
-    }
-    try {
-      options.onRecord?.({
-        ...encoded,
-        shardId: shard.id,
-        sequenceNumber: record.SequenceNumber ?? '',
-        arrivedAt,
-        decoded,
-      })
-    } catch {
-      // As above.
-    }
-    // Only after the record was applied: a crash in between re-reads it, which is harmless.
-    if (record.SequenceNumber !== undefined) shard.sequenceNumber = record.SequenceNumber
   }
 }
