@@ -1,5 +1,4 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
-import type { KeyspaceOptions, TtlRange } from '../../cache/index.js'
 import { maxEntriesOption } from '../../cache/size.js'
 import { booleanFromEnv, integerFromEnv, nonEmpty, streamsFromEnv } from '../../env.js'
 import { ScacheOptionsError } from '../../errors.js'
@@ -12,19 +11,20 @@ import {
   isTracer,
   type LoggerLike,
   logThrough,
-  type MetricsOptions,
-  reservedNames,
 } from '../../telemetry/index.js'
 import { describe, integer, isObject, onlyKnown } from '../../validate.js'
-import type { CircuitBreakerOptions } from '../breaker.js'
 import { perRunClock } from '../clock.js'
+import { type IntegerDefinition, integerOptions, optionNames } from './definitions.js'
 import {
-  type IntegerDefinition,
-  integerOptions,
-  MAX_LOAD_TIMEOUT_MS,
-  optionNames,
-} from './definitions.js'
-import type { ResolvedOptions, WarmOptions } from './types.js'
+  circuitBreakerOption,
+  fn,
+  keyspacesOption,
+  metricsOption,
+  toList,
+  ttlRange,
+  warmOption,
+} from './parse.js'
+import type { ResolvedOptions } from './types.js'
 
 /** The defaults of the options that have one, as `optionDefinitions` states them. */
 export const defaults = {
@@ -38,8 +38,6 @@ export const defaults = {
   clockSkewMs: integerOptions.clockSkewMs.value,
   maxPagesPerShard: integerOptions.maxPagesPerShard.value,
 } as const
-
-const DAY_MS = 86_400_000
 
 /** An integer option: given in code, else from its environment variable, else its default. */
 const integerOption = (options: Record<string, unknown>, name: keyof typeof integerOptions) => {
@@ -55,30 +53,6 @@ const required = (value: number | undefined): number => {
   if (value === undefined) throw new Error('scache: an option with a default has none')
   return value
 }
-
-const ttlRange = (path: string, value: unknown): TtlRange => {
-  if (!isObject(value))
-    throw new ScacheOptionsError(path, `must be { minMs, maxMs } (got ${describe(value)})`)
-  onlyKnown(path, value, ['minMs', 'maxMs'])
-  // A TTL of 0 reads as "never expires" in many caches (lru-cache among them); 1 ms is the
-  // shortest real TTL.
-  const minMs = integer(`${path}.minMs`, value.minMs, 1, 365 * DAY_MS)
-  const maxMs = integer(`${path}.maxMs`, value.maxMs, 1, 365 * DAY_MS)
-  if (maxMs < minMs)
-    throw new ScacheOptionsError(
-      `${path}.maxMs`,
-      `must be at least ${path}.minMs (${minMs}), got ${maxMs}`,
-    )
-  return { minMs, maxMs }
-}
-
-const fn = <T>(path: string, value: unknown): T => {
-  if (typeof value !== 'function')
-    throw new ScacheOptionsError(path, `must be a function (got ${describe(value)})`)
-  return value as T
-}
-
-const toList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value])
 
 const writeLine = (line: InvocationLog): void => {
   process.stdout.write(`${JSON.stringify(line)}\n`)
@@ -141,38 +115,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
   const maxEntries = maxEntriesOption('maxEntries', options.maxEntries ?? defaults.maxEntries)
   const maxBytes = required(integerOption(options, 'maxBytes'))
 
-  const keyspaces: Record<string, KeyspaceOptions> = {}
-  if (options.keyspaces !== undefined) {
-    if (!isObject(options.keyspaces))
-      throw new ScacheOptionsError('keyspaces', 'must be an object of keyspace names')
-    for (const [name, keyspace] of Object.entries(options.keyspaces)) {
-      const path = `keyspaces.${name}`
-      if (name === '' || name.includes(':'))
-        throw new ScacheOptionsError(path, 'must be a keyspace name: non-empty, without ":"')
-      if (!isObject(keyspace))
-        throw new ScacheOptionsError(path, `must be { ttl?, negativeTtl?, maxEntries?, maxBytes? }`)
-      onlyKnown(path, keyspace, ['ttl', 'negativeTtl', 'maxEntries', 'maxBytes'])
-      keyspaces[name] = {
-        ...(keyspace.ttl === undefined ? {} : { ttl: ttlRange(`${path}.ttl`, keyspace.ttl) }),
-        ...(keyspace.negativeTtl === undefined
-          ? {}
-          : { negativeTtl: ttlRange(`${path}.negativeTtl`, keyspace.negativeTtl) }),
-        ...(keyspace.maxEntries === undefined
-          ? {}
-          : { maxEntries: maxEntriesOption(`${path}.maxEntries`, keyspace.maxEntries) }),
-        ...(keyspace.maxBytes === undefined
-          ? {}
-          : {
-              maxBytes: integer(
-                `${path}.maxBytes`,
-                keyspace.maxBytes,
-                1_024,
-                Number.MAX_SAFE_INTEGER,
-              ),
-            }),
-      }
-    }
-  }
+  const keyspaces = keyspacesOption(options.keyspaces)
 
   const pollIntervalMs = required(integerOption(options, 'pollIntervalMs'))
   const pollBudgetMs = required(integerOption(options, 'pollBudgetMs'))
@@ -221,54 +164,9 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
 
   const staleIfErrorMs = required(integerOption(options, 'staleIfErrorMs'))
 
-  let circuitBreaker: Required<CircuitBreakerOptions> | undefined
-  if (options.circuitBreaker !== undefined) {
-    const given = options.circuitBreaker
-    if (!isObject(given))
-      throw new ScacheOptionsError(
-        'circuitBreaker',
-        `must be { failures?, resetMs?, scope? } (got ${describe(given)})`,
-      )
-    onlyKnown('circuitBreaker', given, ['failures', 'resetMs', 'scope'])
-    const scope = given.scope ?? 'keyspace'
-    if (scope !== 'keyspace' && scope !== 'global')
-      throw new ScacheOptionsError(
-        'circuitBreaker.scope',
-        `must be 'keyspace' or 'global' (got ${describe(scope)})`,
-      )
-    circuitBreaker = {
-      failures: integer('circuitBreaker.failures', given.failures ?? 5, 1, 1_000),
-      resetMs: integer('circuitBreaker.resetMs', given.resetMs ?? 10_000, 1, DAY_MS),
-      scope,
-    }
-  }
+  const circuitBreaker = circuitBreakerOption(options.circuitBreaker)
 
-  let warm: WarmOptions | undefined
-  if (options.warm !== undefined) {
-    const given = options.warm
-    if (!isObject(given))
-      throw new ScacheOptionsError(
-        'warm',
-        `must be { keys, load, timeoutMs? } (got ${describe(given)})`,
-      )
-    onlyKnown('warm', given, ['keys', 'load', 'timeoutMs'])
-    if (
-      typeof given.keys !== 'function' &&
-      !(Array.isArray(given.keys) && given.keys.every((key) => typeof key === 'string'))
-    ) {
-      throw new ScacheOptionsError(
-        'warm.keys',
-        'must be an array of keys or a function returning one',
-      )
-    }
-    warm = {
-      keys: given.keys as WarmOptions['keys'],
-      load: fn<WarmOptions['load']>('warm.load', given.load),
-      ...(given.timeoutMs === undefined
-        ? {}
-        : { timeoutMs: integer('warm.timeoutMs', given.timeoutMs, 1, MAX_LOAD_TIMEOUT_MS) }),
-    }
-  }
+  const warm = warmOption(options.warm)
 
   const publisher = options.publisher
   if (
@@ -289,7 +187,6 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
   if (typeof redactKeys !== 'boolean')
     throw new ScacheOptionsError('redactKeys', `must be a boolean (got ${describe(redactKeys)})`)
 
-  let metrics: Required<MetricsOptions> | undefined
   const tracer = options.tracer
   if (tracer !== undefined && !isTracer(tracer))
     throw new ScacheOptionsError(
@@ -298,39 +195,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     )
 
   const metricsSink = isMetrics(options.metrics) ? options.metrics : undefined
-  if (options.metrics !== undefined && options.metrics !== false && metricsSink === undefined) {
-    const given = options.metrics === true ? {} : options.metrics
-    if (!isObject(given))
-      throw new ScacheOptionsError(
-        'metrics',
-        `must be a boolean or { namespace?, dimensions? } (got ${describe(given)})`,
-      )
-    onlyKnown('metrics', given, ['namespace', 'dimensions'])
-    const namespace = given.namespace ?? 'scache'
-    if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 255)
-      throw new ScacheOptionsError('metrics.namespace', 'must be a string of 1 to 255 characters')
-    const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME
-    const dimensions =
-      given.dimensions ?? (functionName ? { FunctionName: functionName } : { service: 'scache' })
-    if (
-      !isObject(dimensions) ||
-      Object.keys(dimensions).length === 0 ||
-      Object.keys(dimensions).length > 30 ||
-      !Object.values(dimensions).every((value) => typeof value === 'string' && value !== '')
-    ) {
-      throw new ScacheOptionsError(
-        'metrics.dimensions',
-        'must be an object of 1 to 30 dimension names to non-empty strings',
-      )
-    }
-    const clash = Object.keys(dimensions).find((name) => reservedNames.has(name))
-    if (clash !== undefined)
-      throw new ScacheOptionsError(
-        'metrics.dimensions',
-        `must not use ${JSON.stringify(clash)}, a field of the log line`,
-      )
-    metrics = { namespace, dimensions: dimensions as Record<string, string> }
-  }
+  const metrics = metricsSink === undefined ? metricsOption(options.metrics) : undefined
 
   return {
     streamName,
