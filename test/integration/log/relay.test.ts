@@ -1,7 +1,12 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb'
 import { describe, expect, it } from 'vitest'
 import { RelayDriver } from '../../../infra/local/relay.js'
-import { createPublisher, createRelay, type RelayLogLine } from '../../../src/index.js'
+import {
+  createHeartbeat,
+  createPublisher,
+  createRelay,
+  type RelayLogLine,
+} from '../../../src/index.js'
 import { heartbeatRecord, MAX_ENTRIES_PER_BATCH } from '../../../src/log/index.js'
 import { useKinesis } from '../../support/kinesis.js'
 import { awsError, faulty, useLog } from '../../support/log.js'
@@ -165,5 +170,28 @@ describe('the relay (kinesalite → dynalite, driven as the event source mapping
     const entries = await log.entries(table)
     expect(seqs(entries)).toEqual([1, 2, 3])
     expect(keysOf(entries)).toEqual(['a:1', 'other:1', 'a:2'])
+  })
+
+  it('the heartbeat beats through its minute; each beat reaches the log as progress', async () => {
+    const { table, driver, stream, lines } = await setUp()
+    const slept: number[] = []
+    const heartbeat = createHeartbeat({
+      stream,
+      intervalMs: 20_000,
+      client: kinesis.client(),
+      sleep: async (ms) => {
+        slept.push(ms)
+      },
+    })
+    expect(await heartbeat({}, { getRemainingTimeInMillis: () => 70_000 })).toEqual({
+      beats: 3,
+      failures: 0,
+    })
+    expect(slept).toEqual([20_000, 20_000])
+    await driver.drain()
+    const entries = await log.entries(table)
+    expect(entries.length).toBeGreaterThanOrEqual(1)
+    expect(entries.every((entry) => entry.keys.length === 0 && !entry.all)).toBe(true)
+    expect(lines.reduce((sum, line) => sum + line.heartbeats, 0)).toBe(3)
   })
 })
