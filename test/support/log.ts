@@ -1,14 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
-import {
-  CreateTableCommand,
-  DeleteItemCommand,
-  DynamoDBClient,
-  QueryCommand,
-} from '@aws-sdk/client-dynamodb'
+import { DeleteItemCommand, DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb'
 import type dynaliteType from 'dynalite'
 import { afterAll, beforeAll } from 'vitest'
+import { createLogTable } from '../../infra/local/log-table.js'
 import { copyKey, fromItem, type LogClient, type LogEntry } from '../../src/log/index.js'
 
 const require = createRequire(import.meta.url)
@@ -24,24 +20,6 @@ export interface LocalLog {
   entries(table: string, copy?: number): Promise<LogEntry[]>
   /** Deletes entries, as TTL expiry would. */
   expire(table: string, copy: number, seqs: readonly number[]): Promise<void>
-}
-
-/** Creates the log table's shape on any DynamoDB endpoint; also used by the local stack. */
-export const createLogTable = async (client: DynamoDBClient, name: string): Promise<void> => {
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'seq', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'seq', AttributeType: 'N' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  )
 }
 
 /** dynalite in this process for a test file: started before its tests, closed after them. */
