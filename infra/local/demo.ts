@@ -14,6 +14,7 @@ import {
   CONTAINER_HEADER,
   type InvalidationMode,
   type LocalStack,
+  type ReadMode,
   startLocalStack,
 } from './stack.js'
 
@@ -47,12 +48,13 @@ const describe = (log: FunctionLog, line: InvocationLog) => {
   )
 }
 
-const scenario = async (invalidation: InvalidationMode): Promise<Run> => {
+const scenario = async (invalidation: InvalidationMode, readMode: ReadMode): Promise<Run> => {
   const run: Run = { invalidation, lines: new Map(), propagation: [], stale: false }
   // What to print: every line, only those that read the stream (while waiting), or none (burst).
   let show: 'all' | 'polls' | 'none' = 'all'
   const stack: LocalStack = await startLocalStack({
     invalidation,
+    readMode,
     containers: CONTAINERS,
     seed: USERS.map((id) => ({ id, name: `user ${id}` })),
     onLog: (log) => {
@@ -170,8 +172,14 @@ const summarize = (runs: readonly Run[]) => {
 
 const main = async (): Promise<number> => {
   const { values } = parseArgs({
-    options: { invalidation: { type: 'string' } },
+    options: { invalidation: { type: 'string' }, 'read-mode': { type: 'string' } },
   })
+  // log: containers read the log table the relay fills from the stream (docs/log-table.md).
+  const readMode = values['read-mode'] ?? 'direct'
+  if (readMode !== 'direct' && readMode !== 'log') {
+    console.error('--read-mode must be direct or log')
+    return 2
+  }
   const modes: InvalidationMode[] =
     values.invalidation === undefined
       ? ['publisher', 'table-stream']
@@ -183,7 +191,7 @@ const main = async (): Promise<number> => {
     }
   }
   const runs: Run[] = []
-  for (const mode of modes) runs.push(await scenario(mode))
+  for (const mode of modes) runs.push(await scenario(mode, readMode))
   summarize(runs)
   const stale = runs.filter((run) => run.stale)
   if (stale.length > 0) {
