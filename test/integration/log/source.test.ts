@@ -179,4 +179,26 @@ describe('containers reading the log table (kinesalite → relay → dynalite)',
     expect(second).toMatchObject({ ok: true, records: 1, invalidations: 0, calls: { query: 1 } })
     expect(second.syncedTo).toBeGreaterThan(Date.now() - 10_000)
   })
+
+  it('a container frozen past the retention restarts, even with no gap to see', async () => {
+    const { table, heartbeat } = await setUp()
+    await heartbeat()
+    let clock = Date.now()
+    const source = new LogSource({
+      table,
+      copy: 0,
+      client: log.client(),
+      clockSkewMs: 5_000,
+      maxPages: 5,
+      maxBehindMs: 10_000,
+      now: () => clock,
+    })
+    expect((await source.poll({ apply: () => {} })).ok).toBe(true)
+    // Thawed a day later: the entries after its position may have expired and been deleted, and
+    // TTL deletion leaves no trace to compare seqs against.
+    clock += 24 * 3_600_000
+    const thawed = await source.poll({ apply: () => {} })
+    expect(thawed.restarted).toBe('retention')
+    expect(thawed.calls).toEqual({ query: 0 })
+  })
 })
