@@ -15,6 +15,7 @@ import {
   CONTAINER_HEADER,
   type InvalidationMode,
   type LocalStack,
+  type ReadMode,
   startLocalStack,
 } from './stack.js'
 
@@ -66,12 +67,13 @@ const describe = (log: FunctionLog, line: InvocationLog) => {
   )
 }
 
-const scenario = async (invalidation: InvalidationMode): Promise<Run> => {
+const scenario = async (invalidation: InvalidationMode, readMode: ReadMode): Promise<Run> => {
   const run: Run = { invalidation, lines: new Map(), propagation: [], stale: false }
   // What to print: every line, only those that read the stream (while waiting), or none (burst).
   let show: 'all' | 'polls' | 'none' = 'all'
   const stack: LocalStack = await startLocalStack({
     invalidation,
+    readMode,
     containers: CONTAINERS,
     seed: USERS.map((id) => ({ id, name: `user ${id}` })),
     onLog: (log) => {
@@ -225,8 +227,14 @@ changes    writes and deletes, and how long after each one was acknowledged ever
 
 const main = async (): Promise<number> => {
   const { values } = parseArgs({
-    options: { invalidation: { type: 'string' } },
+    options: { invalidation: { type: 'string' }, 'read-mode': { type: 'string' } },
   })
+  // log: containers read the log table the relay fills from the stream (docs/log-table.md).
+  const readMode = values['read-mode'] ?? 'direct'
+  if (readMode !== 'direct' && readMode !== 'log') {
+    console.error('--read-mode must be direct or log')
+    return 2
+  }
   const modes: InvalidationMode[] =
     values.invalidation === undefined
       ? ['publisher', 'table-stream']
@@ -238,7 +246,7 @@ const main = async (): Promise<number> => {
     }
   }
   const runs: Run[] = []
-  for (const mode of modes) runs.push(await scenario(mode))
+  for (const mode of modes) runs.push(await scenario(mode, readMode))
   summarize(runs)
   const stale = runs.filter((run) => run.stale)
   if (stale.length > 0) {

@@ -9,6 +9,7 @@ const help = `Usage: scache <command> [options]
 Commands:
   invalidate KEY... [--prefix P] [--all]   publish an invalidation to the stream
   tail [--from WHEN] [--json]              print the stream's records as they arrive
+  tail --log-table TABLE                   print the log table's entries (log mode)
   report [FILE...] [--json] [--html FILE]  summarise scache's log lines
 
 Run scache <command> --help for a command's options. Stream, region and secret default to

@@ -15,6 +15,7 @@ import {
   streamsOf,
   UsageError,
 } from './common.js'
+import { tailLog, tailLogHelp } from './tail-log.js'
 
 export const tailHelp = `Usage: scache tail [options]
 
@@ -204,11 +205,15 @@ export const tail = async (
     count: { type: 'string' },
     duration: { type: 'string' },
     'interval-ms': { type: 'string' },
+    'log-table': { type: 'string' },
+    copy: { type: 'string' },
   })
   if (values.help === true) {
-    io.out(`${tailHelp}\n`)
+    io.out(`${tailHelp}\n\n${tailLogHelp}\n`)
     return EXIT.ok
   }
+  // Log mode: the entries the relay appends, rather than the stream's records.
+  if (values['log-table'] !== undefined) return tailLog(values, io, signal)
   const startedAt = Date.now()
   const fromMs = parseFrom(values.from ?? 'now', startedAt)
   const count = values.count === undefined ? undefined : parseCount('--count', values.count)
