@@ -10,6 +10,8 @@ const cache = scache({
   negativeTtl: { minMs: 1_000, maxMs: 5_000 },
   pollIntervalMs: settings.pollIntervalMs,
   maxStalenessMs: settings.maxStalenessMs,
+  // A hung table fails a miss in 2 s (the client gives up first), not at the function's timeout.
+  loadTimeoutMs: 2_000,
   metrics: true,
 })
 

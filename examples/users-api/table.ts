@@ -4,6 +4,7 @@ import {
   GetItemCommand,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb'
+import { NodeHttpHandler } from '@smithy/node-http-handler'
 
 /** A user as the API returns it and the table stores it (partition key `id`). */
 export interface User {
@@ -11,12 +12,26 @@ export interface User {
   readonly name: string
 }
 
+/**
+ * A client that gives up on a hung table: 500 ms to connect, 1 s per attempt, two attempts, so
+ * a request fails well within the function's timeout (the SDK's default waits indefinitely).
+ */
+export const tableClient = (): DynamoDBClient =>
+  new DynamoDBClient({
+    maxAttempts: 2,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: 500,
+      requestTimeout: 1_000,
+      throwOnRequestTimeout: true,
+    }),
+  })
+
 /** The users table. Region, credentials and endpoint come from the environment. */
 export class UsersTable {
   readonly #client: DynamoDBClient
   readonly #name: string
 
-  constructor(name: string, client = new DynamoDBClient({})) {
+  constructor(name: string, client = tableClient()) {
     this.#name = name
     this.#client = client
   }

@@ -1,7 +1,13 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Logger } from '@aws-lambda-powertools/logger'
 import { Metrics } from '@aws-lambda-powertools/metrics'
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware'
+import middy from '@middy/core'
+import type { Context } from 'aws-lambda'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createScache } from '../../../src/index.js'
+import { createScache, scache, type WithCache } from '../../../src/index.js'
+import { lambdaContext } from '../../support/containers.js'
 import { useKinesis } from '../../support/kinesis.js'
 
 const kinesis = useKinesis()
@@ -77,5 +83,44 @@ describe('Powertools for AWS Lambda (the real Logger and Metrics, no hard depend
     ).CloudWatchMetrics[0]
     expect(declared?.Namespace).toBe('UsersApi')
     expect(declared?.Metrics.map((metric) => metric.Name)).toContain('scache.streamMs')
+  })
+
+  it('metrics under Middy: logMetrics used before scache publishes each invocation its own numbers', async () => {
+    const stream = await kinesis.createStream(1)
+    const run = async (order: 'logMetrics first' | 'scache first') => {
+      const metrics = new Metrics({ namespace: 'UsersApi', serviceName: 'users-api' })
+      const cache = scache({
+        stream: { name: stream, client: kinesis.client() },
+        metrics,
+        log: false,
+      })
+      const base = middy(async (_event: unknown, context: Context & WithCache) =>
+        context.cache.getOrLoad('users:1', () => 'Ada'),
+      )
+      const handler =
+        order === 'logMetrics first'
+          ? base.use(logMetrics(metrics)).use(cache)
+          : base.use(cache).use(logMetrics(metrics))
+      const perInvocation: unknown[] = []
+      for (let i = 0; i < 2; i++) {
+        const lines = await stdoutLines(async () => {
+          await handler({}, lambdaContext() as Context & WithCache)
+        })
+        perInvocation.push(lines.find((line) => '_aws' in line)?.['scache.misses'])
+      }
+      return perInvocation
+    }
+    // The first invocation misses, the second hits: its EMF line must say so, not the previous one.
+    expect(await run('logMetrics first')).toEqual([1, 0])
+    // The order the README once showed: each invocation's numbers were published with the next's.
+    expect(await run('scache first')).not.toEqual([1, 0])
+    // And the snippet the docs copy uses the order that works.
+    const snippet = readFileSync(
+      join(import.meta.dirname, '../../../examples/snippets/powertools.ts'),
+      'utf8',
+    )
+    expect(snippet.indexOf('.use(logMetrics(metrics))')).toBeLessThan(
+      snippet.indexOf('.use(cache)'),
+    )
   })
 })
