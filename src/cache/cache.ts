@@ -60,6 +60,12 @@ export class Cache {
   readonly #now: () => number
   readonly #staleIfErrorMs: number
   readonly #guard = new FillGuard()
+  /**
+   * The latest time at which anything stored is dropped (its TTL plus `staleIfErrorMs`), so that
+   * "everything expired" is one comparison. Never lowered by deletes: it may say "not yet" for a
+   * cache whose late entries were evicted, never "all expired" for one that holds a live entry.
+   */
+  #lastDropAt = Number.NEGATIVE_INFINITY
 
   constructor(options: CacheOptions) {
     this.#sizeOf = options.sizeOf ?? estimateBytes
@@ -157,6 +163,8 @@ export class Cache {
       options.ttlMs ?? drawTtl(notFound ? keyspace.negativeTtl : keyspace.ttl, this.#random)
     const status: LRUCache.Status<string, Entry> = {}
     const expiresAt = this.#now() + ttl
+    const dropAt = expiresAt + this.#staleIfErrorMs
+    if (dropAt > this.#lastDropAt) this.#lastDropAt = dropAt
     keyspace.store.set(
       key,
       // Kept past its TTL for `getStale`; `get` and `has` stop at the TTL itself.
@@ -231,6 +239,18 @@ export class Cache {
     for (const key of expired) store.delete(key)
   }
 
+  /**
+   * Empties the cache if every entry in it is past its TTL and stale-if-error time at `now`
+   * (none can be read, even by `getStale`), in O(1) when they are not. Returns true when the
+   * cache is empty afterwards.
+   */
+  dropIfAllExpired(now: number = this.#now()): boolean {
+    if (now <= this.#lastDropAt) return false
+    for (const store of this.#stores) store.clear()
+    this.#lastDropAt = Number.NEGATIVE_INFINITY
+    return true
+  }
+
   /** Evicts everything. Returns how many live entries were evicted. */
   clear(): number {
     const now = this.#now()
@@ -240,6 +260,7 @@ export class Cache {
       for (const entry of store.values()) if (now <= entry.expiresAt) evicted++
       store.clear()
     }
+    this.#lastDropAt = Number.NEGATIVE_INFINITY
     return evicted
   }
 

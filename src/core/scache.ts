@@ -246,10 +246,11 @@ export class Scache {
       this.options.tracer === undefined ? undefined : InvocationSpan.open(this.options.tracer)
     const schedule = this.#freshness.schedule(now)
     const due = schedule.due || this.#poller.inFlight
-    // Before paying for a poll, drop expired entries: a container thawed after its TTLs holds
-    // nothing, and nothing needs reading.
-    if (due && this.cache.size > 0) this.cache.purgeStale()
-    if (this.cache.size === 0 && this.cache.loading === 0 && !this.#poller.inFlight) {
+    // A container thawed after every TTL (and stale-if-error time) holds nothing readable, and
+    // nothing needs reading: one comparison, not a walk of the entries, so that a poll's cost
+    // does not grow with the cache.
+    const empty = this.cache.size === 0 || (due && this.cache.dropIfAllExpired(now))
+    if (empty && this.cache.loading === 0 && !this.#poller.inFlight) {
       // Nothing here can be stale, so nothing needs reading: move to now for free.
       this.#poller.source.skipToNow(
         Math.min(SKIP_KEEPS_ITERATOR_MS, this.options.maxStalenessMs / 2),

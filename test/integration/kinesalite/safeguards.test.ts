@@ -150,6 +150,33 @@ describe('stream safeguards (kinesalite)', () => {
     expect(calls.size).toBe(0)
   })
 
+  it('an entry kept for stale-if-error still costs a poll; once it is past that too, the poll is skipped', async () => {
+    const stream = await kinesis.createStream(1)
+    const client = kinesis.client()
+    const calls = countCommands(client)
+    let clock = Date.now()
+    const instance = createScache({
+      stream: { name: stream, client },
+      pollIntervalMs: 0,
+      staleIfErrorMs: 1_000,
+      clock: { now: () => clock },
+      log: false,
+    })
+    instance.cache.set('users:1', 'Ada', { ttlMs: 10 })
+    instance.cache.set('users:2', 'Alan', { ttlMs: 5_000 })
+    clock += 2_000
+    // users:1 is past every use; users:2 is live: the poll runs.
+    expect((await instance.begin()).end()).toMatchObject({ pollSkipped: false, polled: true })
+    clock += 3_500
+    // users:2 is expired but may still answer a failed load: an invalidation must reach it.
+    expect((await instance.begin()).end()).toMatchObject({ pollSkipped: false, polled: true })
+    expect(instance.cache.getStale('users:2')?.value).toBe('Alan')
+    clock += 1_000
+    const before = calls.get('GetRecords') ?? 0
+    expect((await instance.begin()).end()).toMatchObject({ pollSkipped: true, entries: 0 })
+    expect(calls.get('GetRecords') ?? 0).toBe(before)
+  })
+
   it('staleness is checked on every read: a long invocation stops using the cache at maxStalenessMs', async () => {
     const stream = await kinesis.createStream(1)
     // Virtual time: a busy machine must not stretch 150 ms into a poll interval (getOrLoad would

@@ -250,6 +250,45 @@ describe('expiry without timers', () => {
   })
 })
 
+describe('dropIfAllExpired', () => {
+  it('empties the cache only once its latest entry is past its TTL and stale-if-error time', () => {
+    const clock = manualClock()
+    const cache = newCache({
+      ttl: { minMs: 1000, maxMs: 1000 },
+      staleIfErrorMs: 500,
+      now: clock.now,
+    })
+    cache.set('a', 1)
+    clock.at(400)
+    cache.set('b', 2, { ttlMs: 2000 })
+    clock.at(200)
+    cache.set('c', 3, { ttlMs: 100 })
+    // 'a' and 'c' are past every time they could be read, 'b' is not: nothing is dropped.
+    clock.at(2000)
+    expect(cache.dropIfAllExpired()).toBe(false)
+    expect(cache.size).toBe(3)
+    // 'b' is expired but still kept for getStale until 400 + 2000 + 500.
+    clock.at(2900)
+    expect(cache.get('b')).toBeUndefined()
+    expect(cache.getStale('b')?.value).toBe(2)
+    expect(cache.dropIfAllExpired()).toBe(false)
+    clock.at(2901)
+    expect(cache.dropIfAllExpired()).toBe(true)
+    expect(cache.size).toBe(0)
+  })
+
+  it('starts afresh after a clear: a cleared cache forgets its late entries', () => {
+    const clock = manualClock()
+    const cache = newCache({ ttl: { minMs: 1000, maxMs: 1000 }, now: clock.now })
+    cache.set('late', 1, { ttlMs: 100_000 })
+    cache.clear()
+    cache.set('early', 2)
+    clock.at(1001)
+    expect(cache.dropIfAllExpired()).toBe(true)
+    expect(cache.size).toBe(0)
+  })
+})
+
 describe('bounds', () => {
   it('keeps bytes <= maxBytes while 10x maxBytes is written, keeping the newest entries', () => {
     const maxBytes = 20_000
