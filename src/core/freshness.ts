@@ -53,10 +53,18 @@ export class Freshness {
   /** The backoff's first delay, its ceiling, and the level that reaches it (no higher is kept). */
   readonly #backoff: { readonly baseMs: number; readonly capMs: number; readonly maxLevel: number }
   #healthy = true
+  /**
+   * The bound as one number, recomputed whenever the state changes: reads are served up to here
+   * (`#syncedAt` + `maxStalenessMs`, or never while an unhealthy stream bypasses).
+   */
+  #trustedUntil = Number.NEGATIVE_INFINITY
+  readonly #bypassOnError: boolean
 
   constructor(options: FreshnessOptions) {
     this.#options = options
     this.#syncedAt = options.now()
+    this.#bypassOnError = options.onStreamError === 'bypass'
+    this.#retrust()
     const baseMs = Math.max(MIN_BACKOFF_MS, options.pollIntervalMs)
     // At least two attempts per staleness window: backing off longer would only keep the cache
     // bypassed after the stream is back, and let entries sit unevicted, for no fewer failures.
@@ -91,14 +99,16 @@ export class Freshness {
   }
 
   /** Whether reads skip the cache at `now`; `deferred`: this invocation's poll was held back. */
-  bypassing(deferred: boolean, now: number = this.#options.now()): boolean {
-    const age = now - this.#syncedAt
-    // A negative age is a clock that stepped back: how old the cache is cannot be known.
-    return (
-      age > this.#options.maxStalenessMs ||
-      age < 0 ||
-      ((deferred || !this.#healthy) && this.#options.onStreamError === 'bypass')
-    )
+  bypassing(deferred: boolean, now: number): boolean {
+    // A time before the sync is a clock that stepped back: how old the cache is cannot be known.
+    return now > this.#trustedUntil || now < this.#syncedAt || (deferred && this.#bypassOnError)
+  }
+
+  #retrust(): void {
+    this.#trustedUntil =
+      !this.#healthy && this.#bypassOnError
+        ? Number.NEGATIVE_INFINITY
+        : this.#syncedAt + this.#options.maxStalenessMs
   }
 
   /** Nothing cached could be stale (an empty cache, no load in flight): fresh as of `now`. */
@@ -106,6 +116,7 @@ export class Freshness {
     this.#checkedAt = now
     this.#syncedAt = now
     this.#healthy = true
+    this.#retrust()
   }
 
   /**
@@ -122,6 +133,7 @@ export class Freshness {
         syncedTo === undefined ? startedAt : Math.max(this.#syncedAt, Math.min(startedAt, syncedTo))
     else if (outcome === 'restarted' || outcome === 'moved') this.#syncedAt = this.#options.now()
     this.#healthy = outcome !== 'failed'
+    this.#retrust()
   }
 
   /**
@@ -168,5 +180,6 @@ export class Freshness {
     this.#backoffLevel = 0
     this.#backoffMs = 0
     this.#healthy = true
+    this.#retrust()
   }
 }

@@ -206,7 +206,7 @@ export class Scache {
       bytes: this.cache.bytes,
       lastPollAgeMs: this.#freshness.lastPollAgeMs(now),
       stalenessMs: this.#freshness.stalenessMs(now),
-      bypassing: this.#freshness.bypassing(false),
+      bypassing: this.#freshness.bypassing(false, now),
       backoffMs: backoffMs > 0 ? round(backoffMs) : undefined,
     }
   }
