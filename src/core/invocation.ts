@@ -1,5 +1,11 @@
 import type { SkippedRecord, SourcePollResult } from '../source/index.js'
-import { type ClearReason, type InvocationLog, round, type WarmReport } from '../telemetry/index.js'
+import {
+  type ClearReason,
+  type InvocationLog,
+  InvocationLogRecord,
+  round,
+  type WarmReport,
+} from '../telemetry/index.js'
 import type { CacheStats } from './types.js'
 
 /** What one invocation did with the cache: the request cache and the loads count into it. */
@@ -49,7 +55,13 @@ export interface InvocationStart {
   readonly skipped: readonly SkippedRecord[]
 }
 
-/** The invocation's log line: what it started with, what its handler did, and the cache after. */
+type Writable<T> = { -readonly [K in keyof T]: T[K] }
+
+/**
+ * The invocation's log line: what it started with, what its handler did, and the cache after.
+ * Built field by field rather than with spreads: the same few shapes every invocation, each
+ * optional field only when it says something.
+ */
 export const logLine = (
   start: InvocationStart,
   counters: Counters,
@@ -59,42 +71,41 @@ export const logLine = (
   const { poll, streamMs, warmed, skipped, backoffMs } = start
   let streamCalls = 0
   if (poll !== undefined) for (const calls of Object.values(poll.calls)) streamCalls += calls
-  return {
-    message: 'scache',
-    ...(start.requestId === undefined ? {} : { requestId: start.requestId }),
-    streamMs: round(streamMs),
-    savedMs: round(counters.savedMs),
-    netMs: round(counters.savedMs - streamMs),
-    hits: counters.hits,
-    misses: counters.misses,
-    bypassed: counters.bypassed,
-    loads: counters.loads,
-    loadMs: round(counters.loadMs),
-    ...(warmed === undefined ? {} : { warm: warmed }),
-    ...(counters.loadTimeouts === 0 ? {} : { loadTimeouts: counters.loadTimeouts }),
-    ...(counters.staleIfError === 0 ? {} : { staleIfError: counters.staleIfError }),
-    ...(counters.circuitOpen === 0 ? {} : { circuitOpen: counters.circuitOpen }),
-    ...(counters.repolls === 0 ? {} : { repolls: counters.repolls }),
-    evicted: counters.evicted,
-    records: poll?.records ?? 0,
-    skippedRecords: poll?.skippedRecords ?? 0,
-    ...(skipped.length === 0 ? {} : { skipped }),
-    shardsPolled: poll?.shardsPolled ?? 0,
-    streamCalls,
-    pollSkipped: start.pollSkipped,
-    polled: poll !== undefined,
-    stalenessMs: round(start.stalenessMs),
-    ...(poll?.errors[0] === undefined
-      ? {}
-      : { streamError: `${poll.errors[0].name}: ${poll.errors[0].message}` }),
-    ...(poll?.throttled === true ? { throttled: true } : {}),
-    ...(backoffMs === undefined ? {} : { backoffMs: round(backoffMs) }),
-    ...(start.deferred ? { pollDeferred: true } : {}),
-    ...(counters.cleared === undefined ? {} : { cleared: counters.cleared }),
-    entries: cache.size,
-    bytes: cache.bytes,
-    ...(error ? { handlerError: true } : {}),
-  }
+  const line = new InvocationLogRecord() as Writable<InvocationLog>
+  line.message = 'scache'
+  if (start.requestId !== undefined) line.requestId = start.requestId
+  line.streamMs = round(streamMs)
+  line.savedMs = round(counters.savedMs)
+  line.netMs = round(counters.savedMs - streamMs)
+  line.hits = counters.hits
+  line.misses = counters.misses
+  line.bypassed = counters.bypassed
+  line.loads = counters.loads
+  line.loadMs = round(counters.loadMs)
+  if (warmed !== undefined) line.warm = warmed
+  if (counters.loadTimeouts !== 0) line.loadTimeouts = counters.loadTimeouts
+  if (counters.staleIfError !== 0) line.staleIfError = counters.staleIfError
+  if (counters.circuitOpen !== 0) line.circuitOpen = counters.circuitOpen
+  if (counters.repolls !== 0) line.repolls = counters.repolls
+  line.evicted = counters.evicted
+  line.records = poll?.records ?? 0
+  line.skippedRecords = poll?.skippedRecords ?? 0
+  if (skipped.length !== 0) line.skipped = skipped
+  line.shardsPolled = poll?.shardsPolled ?? 0
+  line.streamCalls = streamCalls
+  line.pollSkipped = start.pollSkipped
+  line.polled = poll !== undefined
+  line.stalenessMs = round(start.stalenessMs)
+  const firstError = poll?.errors[0]
+  if (firstError !== undefined) line.streamError = `${firstError.name}: ${firstError.message}`
+  if (poll?.throttled === true) line.throttled = true
+  if (backoffMs !== undefined) line.backoffMs = round(backoffMs)
+  if (start.deferred) line.pollDeferred = true
+  if (counters.cleared !== undefined) line.cleared = counters.cleared
+  line.entries = cache.size
+  line.bytes = cache.bytes
+  if (error) line.handlerError = true
+  return line
 }
 
 /** The counting part of `stats()`: every log line since the cold start, added up. */

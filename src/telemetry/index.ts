@@ -9,6 +9,7 @@ export {
   logThrough,
   type MetricsLike,
 } from './powertools.js'
+export { InvocationLogRecord, serializeLine } from './serialize.js'
 export {
   InvocationSpan,
   isTracer,

@@ -12,6 +12,7 @@ import {
   isTracer,
   type LoggerLike,
   logThrough,
+  serializeLine,
 } from '../../telemetry/index.js'
 import { describe, integer, isObject, onlyKnown } from '../../validate.js'
 import { perRunClock } from '../clock.js'
@@ -56,7 +57,8 @@ const required = (value: number | undefined): number => {
 }
 
 const writeLine = (line: InvocationLog): void => {
-  process.stdout.write(`${JSON.stringify(line)}\n`)
+  // The same text as JSON.stringify, in a fraction of its time (see serializeLine).
+  process.stdout.write(`${serializeLine(line)}\n`)
 }
 
 /** The log table read instead of the stream, if any (given in code, else from the environment). */
