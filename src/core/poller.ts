@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { Cache } from '../cache/index.js'
 import type { InvalidationSource, SkippedRecord, SourcePollResult } from '../source/index.js'
 import { applyInvalidation, clearCache } from './evict.js'
@@ -89,6 +90,9 @@ export class Poller {
     )
     // A timer cleared when the poll settles: none is left to fire after a freeze.
     const budget = new AbortController()
+    // Every call in flight listens on it, one per shard read in parallel: past 10, Node would warn
+    // of a leak that is not one (the signal lives for one poll).
+    setMaxListeners(0, budget.signal)
     const timer = setTimeout(() => budget.abort(), budgetMs)
     const prefixes = new Set<string>()
     this.#polling = this.#source
