@@ -79,6 +79,10 @@ export interface SimulatedDynamoDBStats {
   /** Read units consumed per partition (`table/partition key`). */
   readonly readUnitsByPartition: Record<string, number>
   readonly itemsRead: number
+  /** Calls refused by a throughput limit, by the role of the client that sent them. */
+  readonly throttledByRole: Record<string, number>
+  /** The most read units consumed in one second of the clock (seconds counted from 0). */
+  readonly peakReadUnitsPerSecond: number
 }
 
 type Item = Record<string, AttributeValue>
@@ -213,6 +217,7 @@ export class SimulatedDynamoDB {
   readonly #tables = new Map<string, Table>()
   readonly #eventualLagMs: number
   #stats: Mutable<SimulatedDynamoDBStats> = SimulatedDynamoDB.#emptyStats()
+  readonly #readUnitsBySecond = new Map<number, number>()
 
   constructor(options: SimulatedDynamoDBOptions) {
     this.limits = { ...dynamoDBLimits, ...options.limits }
@@ -237,6 +242,8 @@ export class SimulatedDynamoDB {
       writeUnits: 0,
       readUnitsByPartition: {},
       itemsRead: 0,
+      throttledByRole: {},
+      peakReadUnitsPerSecond: 0,
     }
   }
 
@@ -252,6 +259,7 @@ export class SimulatedDynamoDB {
 
   resetStats(): void {
     this.#stats = SimulatedDynamoDB.#emptyStats()
+    this.#readUnitsBySecond.clear()
   }
 
   /** Items of one partition, in sort-key order (for tests and the report). */
@@ -271,7 +279,7 @@ export class SimulatedDynamoDB {
    * A DynamoDBClient for one caller: each call is answered as of the caller's clock when it is
    * sent, and arrives `latencyMs()` later in that clock (see SimulatedKinesis.client).
    */
-  client(caller: Caller): DynamoDBClient {
+  client(caller: Caller, role = 'client'): DynamoDBClient {
     const client = new DynamoDBClient({
       region: 'us-east-1',
       credentials: { accessKeyId: 'simulated', secretAccessKey: 'simulated' },
@@ -283,6 +291,11 @@ export class SimulatedDynamoDB {
       try {
         outcome = { ok: true, output: this.handle(command, sentAt) }
       } catch (error) {
+        if (
+          error instanceof ProvisionedThroughputExceededException ||
+          error instanceof ThrottlingException
+        )
+          this.#stats.throttledByRole[role] = (this.#stats.throttledByRole[role] ?? 0) + 1
         outcome = { ok: false, error }
       }
       return Promise.resolve().then(() => {
@@ -316,6 +329,13 @@ export class SimulatedDynamoDB {
       throw error
     }
     throw new Error(`SimulatedDynamoDB: ${operation} is not simulated`)
+  }
+
+  #countSecond(at: number, units: number): void {
+    const second = Math.floor(at / 1_000)
+    const total = (this.#readUnitsBySecond.get(second) ?? 0) + units
+    this.#readUnitsBySecond.set(second, total)
+    if (total > this.#stats.peakReadUnitsPerSecond) this.#stats.peakReadUnitsPerSecond = total
   }
 
   #table(name: string | undefined): Table {
@@ -486,6 +506,7 @@ export class SimulatedDynamoDB {
     else stats.eventualReadUnits += units
     const key = `${table.spec.name}/${partition}`
     stats.readUnitsByPartition[key] = (stats.readUnitsByPartition[key] ?? 0) + units
+    this.#countSecond(at, units)
     stats.itemsRead += items.length
     const last = items[items.length - 1]
     return {
@@ -577,6 +598,7 @@ export class SimulatedDynamoDB {
     this.#consume(table, partition, 'Read', units, at)
     if (consistent) this.#stats.consistentReadUnits += units
     else this.#stats.eventualReadUnits += units
+    this.#countSecond(at, units)
     return {
       $metadata: metadata(200),
       ...(found !== undefined ? { Item: project(found.item, input) } : {}),
