@@ -18,6 +18,7 @@ export {
   type Invocation,
   type InvocationContext,
   type LoadOptions,
+  type LogTableOptions,
   type OnStreamError,
   type RequestCache,
   Scache,
@@ -34,6 +35,19 @@ export {
   ScacheError,
   ScacheOptionsError,
 } from './errors.js'
+export {
+  createLogClient,
+  createRelay,
+  type KinesisEventRecord,
+  type LogClient,
+  type LogEntry,
+  LogSource,
+  type LogSourceOptions,
+  type RelayEvent,
+  type RelayHandler,
+  type RelayLogLine,
+  type RelayOptions,
+} from './log/index.js'
 export {
   type MiddyLikeRequest,
   type ScacheMiddleware,

@@ -17,6 +17,10 @@ const awsEnvironment: readonly (readonly [string, string])[] = [
     'AWS_ENDPOINT_URL_KINESIS',
     'Another Kinesis endpoint for the default clients, such as a local emulator.',
   ],
+  [
+    'AWS_ENDPOINT_URL_DYNAMODB',
+    'Another DynamoDB endpoint for the log table’s default client, such as a local emulator.',
+  ],
   ['AWS_LAMBDA_FUNCTION_NAME', 'The `FunctionName` dimension of `metrics: true` (set by Lambda).'],
 ]
 
@@ -109,9 +113,13 @@ const withDocs = (
 
 export const optionTypesSource = (source: string): string =>
   withDocs(
-    withDocs(source, 'ScacheOptions', optionDefinitions),
-    'StreamOptions',
-    optionDefinitions.stream.fields,
+    withDocs(
+      withDocs(source, 'ScacheOptions', optionDefinitions),
+      'StreamOptions',
+      optionDefinitions.stream.fields,
+    ),
+    'LogTableOptions',
+    optionDefinitions.logTable.fields,
   )
 
 /** `readme` with its generated sections rendered afresh. */

@@ -88,11 +88,17 @@ export class Freshness {
     this.#healthy = true
   }
 
-  /** Records a poll that started at `startedAt`, and schedules the next one. */
-  polled(startedAt: number, outcome: PollOutcome): void {
+  /**
+   * Records a poll that started at `startedAt`, and schedules the next one. `syncedTo`: the
+   * source lags its writers and reflects them only up to then (a log fed by a relay); what the
+   * cache knows only moves forward, as each poll adds to what earlier ones applied.
+   */
+  polled(startedAt: number, outcome: PollOutcome, syncedTo?: number): void {
     this.#lastPollAt = startedAt
     this.#scheduleNext(outcome === 'ok' || outcome === 'restarted')
-    if (outcome === 'ok') this.#syncedAt = startedAt
+    if (outcome === 'ok')
+      this.#syncedAt =
+        syncedTo === undefined ? startedAt : Math.max(this.#syncedAt, Math.min(startedAt, syncedTo))
     else if (outcome === 'restarted' || outcome === 'moved') this.#syncedAt = this.#options.now()
     this.#healthy = outcome !== 'failed'
   }

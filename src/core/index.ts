@@ -2,6 +2,7 @@ export type { CircuitBreakerOptions } from './breaker.js'
 export type { Entries } from './entries.js'
 export type {
   Clock,
+  LogTableOptions,
   OnStreamError,
   ScacheOptions,
   StreamOptions,

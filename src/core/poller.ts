@@ -127,7 +127,7 @@ export class Poller {
       // may never be read, so nothing cached before may be served.
       this.#clear(result.restarted, counters)
       this.#freshness.polled(startedAt, 'restarted')
-    } else this.#freshness.polled(startedAt, result.ok ? 'ok' : 'failed')
+    } else this.#freshness.polled(startedAt, result.ok ? 'ok' : 'failed', result.syncedTo)
     return result
   }
 

@@ -2,9 +2,15 @@ import { performance } from 'node:perf_hooks'
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import { Cache } from '../cache/index.js'
 import { describeError } from '../errors.js'
+import { LogSource } from '../log/index.js'
 import { createPublisher, type Publisher } from '../publish/index.js'
 import type { Invalidation } from '../record/index.js'
-import type { SkippedRecord, SourcePollResult, SourcePosition } from '../source/index.js'
+import type {
+  InvalidationSource,
+  SkippedRecord,
+  SourcePollResult,
+  SourcePosition,
+} from '../source/index.js'
 import { createDefaultClient, StreamReader } from '../stream/index.js'
 import { addMetrics, InvocationSpan, round, toEmf, type WarmReport } from '../telemetry/index.js'
 import { applyInvalidation } from './evict.js'
@@ -76,21 +82,34 @@ export class Scache {
     this.#publisher = o.publisher
     this.#freshness = new Freshness(o)
     this.#loads = new Loads(this.cache, o)
+    const logTable = o.logTable
     this.#poller = new Poller(this.cache, this.#loads, this.#freshness, {
-      names: o.streamNames,
-      first: o.streamName,
-      createSource: (stream) =>
-        new StreamReader({
-          stream,
-          client: this.#client,
-          clockSkewMs: o.clockSkewMs,
-          decoders: o.decoders,
-          secrets: o.secrets,
-          maxPagesPerShard: o.maxPagesPerShard,
-          // A backlog spanning more than the staleness bound is not worth reading inside a request.
-          maxBehindMs: o.maxStalenessMs,
-          now: o.now,
-        }),
+      // A container reading the log reads one copy of it, whatever the streams behind it.
+      names: logTable === undefined ? o.streamNames : [logTable.name],
+      first: logTable === undefined ? o.streamName : logTable.name,
+      createSource: (stream): InvalidationSource =>
+        logTable !== undefined
+          ? new LogSource({
+              table: logTable.name,
+              copy: logTable.copy,
+              ...(logTable.client === undefined ? {} : { client: logTable.client }),
+              clockSkewMs: o.clockSkewMs,
+              maxPages: o.maxPagesPerShard,
+              // A relay further behind the stream than the bound allows is as good as stuck.
+              maxBehindMs: o.maxStalenessMs,
+              now: o.now,
+            })
+          : new StreamReader({
+              stream,
+              client: this.#client,
+              clockSkewMs: o.clockSkewMs,
+              decoders: o.decoders,
+              secrets: o.secrets,
+              maxPagesPerShard: o.maxPagesPerShard,
+              // A backlog spanning more than the staleness bound is not worth reading inside a request.
+              maxBehindMs: o.maxStalenessMs,
+              now: o.now,
+            }),
       pollBudgetMs: o.pollBudgetMs,
       random: o.random,
       now: o.now,

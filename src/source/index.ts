@@ -77,6 +77,12 @@ export interface SourcePollResult {
   readonly shardsPolled: number
   /** The position could not be trusted and moved to now: the caller must empty its cache. */
   readonly restarted?: RestartReason
+  /**
+   * The source reflects the writers' changes only up to this time (wall clock ms), when it lags
+   * behind them: a log table fed by a relay. The engine counts the cache's staleness from here
+   * rather than from the poll's start. Undefined: as of the poll's start.
+   */
+  readonly syncedTo?: number
   /** The backend refused a call over its limits: the caller backs off (and may move replica). */
   readonly throttled: boolean
   /** Calls made to the backend, by operation (`getRecords`, `query`, …). */

@@ -1,4 +1,4 @@
-import type { ScacheOptions, StreamOptions } from './types.js'
+import type { LogTableOptions, ScacheOptions, StreamOptions } from './types.js'
 
 /**
  * One option, defined once. Validation reads its range and default from here, and the docs are
@@ -125,6 +125,31 @@ export const streamFields = {
   },
 } as const satisfies Record<keyof StreamOptions, OptionDefinition>
 
+export const logTableFields = {
+  name: {
+    type: 'string',
+    default: 'none: read the stream',
+    env: 'SCACHE_LOG_TABLE',
+    doc:
+      'The log table the relay (`createRelay`) appends the stream to. Containers read it ' +
+      'instead of the stream, one Query per poll whatever the shard count: for fleets past ' +
+      "the stream's read limits. Writers still publish to the stream.",
+  },
+  copies: {
+    type: 'integer',
+    default: '`1`',
+    env: 'SCACHE_LOG_COPIES',
+    doc:
+      "Copies of the log, as the relay's `copies`: each container reads one, picked at random " +
+      'when it starts. From 1 to 100.',
+  },
+  client: {
+    type: 'DynamoDBClient',
+    default: 'keep-alive HTTP/1.1, 1 s connect and 2 s request timeouts, `maxAttempts: 1`',
+    doc: 'DynamoDB client for reading the log, used as given.',
+  },
+} as const satisfies Record<keyof LogTableOptions, OptionDefinition>
+
 /** Every option `scache()` and `createScache()` accept, in the order the docs list them. */
 export const optionDefinitions = {
   stream: {
@@ -132,6 +157,15 @@ export const optionDefinitions = {
     default: 'from the environment',
     doc: 'The invalidation stream.',
     fields: streamFields,
+  },
+  logTable: {
+    type: '{ name, copies?, client? }',
+    default: 'from the environment; none: read the stream',
+    doc:
+      'Read invalidations from the log table a relay fills from the stream, instead of the ' +
+      'stream itself. Staleness then counts from how far the relay has got (each entry says), ' +
+      'so `maxStalenessMs` must exceed the heartbeat interval plus the relay lag (docs/log-table.md).',
+    fields: logTableFields,
   },
   ttl: {
     type: '{ minMs, maxMs }',

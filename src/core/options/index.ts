@@ -9,6 +9,7 @@ export {
 export { defaults, resolveOptions } from './resolve.js'
 export type {
   Clock,
+  LogTableOptions,
   OnStreamError,
   ResolvedOptions,
   ScacheOptions,

@@ -1,3 +1,4 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import type { KeyspaceOptions, TtlRange } from '../../cache/index.js'
 import { booleanFromEnv, integerFromEnv, nonEmpty, streamsFromEnv } from '../../env.js'
@@ -83,6 +84,40 @@ const writeLine = (line: InvocationLog): void => {
   process.stdout.write(`${JSON.stringify(line)}\n`)
 }
 
+/** The log table read instead of the stream, if any (given in code, else from the environment). */
+const resolveLogTable = (given: unknown, random: () => number): ResolvedOptions['logTable'] => {
+  const value = given ?? {}
+  if (!isObject(value))
+    throw new ScacheOptionsError(
+      'logTable',
+      `must be { name, copies?, client? } (got ${describe(value)})`,
+    )
+  onlyKnown('logTable', value, ['name', 'copies', 'client'])
+  const name = value.name ?? nonEmpty(process.env.SCACHE_LOG_TABLE)
+  if (name === undefined) {
+    if (given !== undefined) throw new ScacheOptionsError('logTable.name', 'is required')
+    return undefined
+  }
+  if (typeof name !== 'string' || name === '')
+    throw new ScacheOptionsError('logTable.name', `must be a table name (got ${describe(name)})`)
+  const fromEnv = value.copies === undefined ? integerFromEnv('SCACHE_LOG_COPIES') : undefined
+  const copies = integer(
+    value.copies === undefined && fromEnv !== undefined ? 'SCACHE_LOG_COPIES' : 'logTable.copies',
+    value.copies ?? fromEnv ?? 1,
+    1,
+    100,
+  )
+  const client = value.client
+  if (client !== undefined && (!isObject(client) || typeof client.send !== 'function'))
+    throw new ScacheOptionsError('logTable.client', 'must be a DynamoDBClient')
+  return {
+    name,
+    // Each container reads one copy: the relay writes them all.
+    copy: Math.floor(random() * copies),
+    ...(client === undefined ? {} : { client: client as unknown as DynamoDBClient }),
+  }
+}
+
 /** Validates every option once, at construction, and fills in the defaults. */
 export const resolveOptions = (input: unknown): ResolvedOptions => {
   const options = input ?? {}
@@ -133,6 +168,8 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
   ) {
     throw new ScacheOptionsError('stream.client', 'must be a KinesisClient')
   }
+
+  const logTable = resolveLogTable(options.logTable, random)
 
   const ttl = options.ttl === undefined ? defaults.ttl : ttlRange('ttl', options.ttl)
   const negativeTtl =
@@ -342,6 +379,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     streamName,
     streamNames: streamNames as string[],
     client: stream.client as KinesisClient | undefined,
+    logTable,
     ttl,
     negativeTtl,
     maxEntries,

@@ -1,3 +1,4 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import type { KeyspaceOptions, TtlRange } from '../../cache/index.js'
 import type { Publisher } from '../../publish/index.js'
@@ -35,9 +36,36 @@ export interface StreamOptions {
   readonly client?: KinesisClient
 }
 
+export interface LogTableOptions {
+  /**
+   * The log table the relay (`createRelay`) appends the stream to. Containers read it instead of
+   * the stream, one Query per poll whatever the shard count: for fleets past the stream's read
+   * limits. Writers still publish to the stream. Default: none: read the stream. Environment:
+   * `SCACHE_LOG_TABLE`.
+   */
+  readonly name?: string
+  /**
+   * Copies of the log, as the relay's `copies`: each container reads one, picked at random when it
+   * starts. From 1 to 100. Default: `1`. Environment: `SCACHE_LOG_COPIES`.
+   */
+  readonly copies?: number
+  /**
+   * DynamoDB client for reading the log, used as given. Default: keep-alive HTTP/1.1, 1 s connect
+   * and 2 s request timeouts, `maxAttempts: 1`.
+   */
+  readonly client?: DynamoDBClient
+}
+
 export interface ScacheOptions {
   /** The invalidation stream. Default: from the environment. */
   readonly stream?: StreamOptions
+  /**
+   * Read invalidations from the log table a relay fills from the stream, instead of the stream
+   * itself. Staleness then counts from how far the relay has got (each entry says), so
+   * `maxStalenessMs` must exceed the heartbeat interval plus the relay lag (docs/log-table.md).
+   * Default: from the environment; none: read the stream.
+   */
+  readonly logTable?: LogTableOptions
   /**
    * TTL range of entries, ms. Each entry's TTL is drawn uniformly from it, so entries loaded
    * together do not expire together; `minMs == maxMs` for a fixed TTL. Default: `{ minMs: 30_000,
@@ -193,6 +221,10 @@ export interface ResolvedOptions {
   /** Every stream writers publish to: `streamName`, or all of `stream.names`. */
   readonly streamNames: readonly string[]
   readonly client: KinesisClient | undefined
+  /** Read the log table instead of the stream: its name, the copy read, its client. */
+  readonly logTable:
+    | { readonly name: string; readonly copy: number; readonly client?: DynamoDBClient }
+    | undefined
   readonly ttl: TtlRange
   readonly negativeTtl: TtlRange | undefined
   readonly maxEntries: number

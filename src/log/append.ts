@@ -1,0 +1,109 @@
+import { describeError } from '../errors.js'
+import { dynamoDb, type LogClient } from './client.js'
+import { appendInput, fromItem, headQuery, type LogEntry } from './entry.js'
+import type { PendingEntry } from './pack.js'
+
+/** First delay between attempts after an error other than a conflict, ms; it doubles… */
+const RETRY_BASE_MS = 50
+/** …up to this. */
+const RETRY_CAP_MS = 1_000
+
+export interface AppendTally {
+  appended: number
+  conflicts: number
+  headReads: number
+  retries: number
+  lastError?: { name: string; message: string }
+}
+
+export interface AppenderOptions {
+  readonly table: string
+  readonly client: () => Promise<LogClient>
+  readonly retentionMs: number
+  readonly now: () => number
+  readonly sleep: (ms: number) => Promise<void>
+}
+
+/** The head of a copy could not be appended to before the deadline. */
+export class AppendError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'AppendError'
+  }
+}
+
+/**
+ * Appends entries to the copies of the log, densely, in order, without transactions: each entry
+ * is a conditional PutItem at head + 1; a conflict (another relay took that seq) re-reads the
+ * head, strongly consistent, and tries again above it. The head is remembered between batches,
+ * so a relay that is the only writer makes one call per entry. Other errors (throttling, 5xx, a
+ * timeout) are retried with backoff until the deadline, then thrown, so that the caller can
+ * have the whole batch redelivered: entries already appended are appended again, harmlessly.
+ */
+export class Appender {
+  readonly #options: AppenderOptions
+  /** Last seq known taken, per copy; undefined: read it first. */
+  readonly #heads = new Map<number, number>()
+
+  constructor(options: AppenderOptions) {
+    this.#options = options
+  }
+
+  /** Appends `entries` to `copy`, in order, before `deadline` (wall clock ms). */
+  async append(
+    copy: number,
+    entries: readonly PendingEntry[],
+    deadline: number,
+    tally: AppendTally,
+  ): Promise<void> {
+    for (const pending of entries) await this.#appendOne(copy, pending, deadline, tally)
+  }
+
+  async #appendOne(copy: number, pending: PendingEntry, deadline: number, tally: AppendTally) {
+    const { table, now } = this.#options
+    for (let failures = 0; ; ) {
+      try {
+        const client = await this.#options.client()
+        const { PutItemCommand, QueryCommand } = await dynamoDb()
+        let head = this.#heads.get(copy)
+        if (head === undefined) {
+          tally.headReads++
+          const { Items } = await client.send(new QueryCommand(headQuery(table, copy)))
+          head = Items?.[0] === undefined ? 0 : (fromItem(Items[0])?.seq ?? 0)
+          this.#heads.set(copy, head)
+        }
+        const at = now()
+        const entry: LogEntry = {
+          ...pending,
+          seq: head + 1,
+          at,
+          expiresAt: Math.ceil((at + this.#options.retentionMs) / 1_000),
+        }
+        await client.send(new PutItemCommand(appendInput(table, copy, entry)))
+        this.#heads.set(copy, entry.seq)
+        tally.appended++
+        return
+      } catch (error) {
+        const described = describeError(error)
+        if (described.name === 'ConditionalCheckFailedException') {
+          // Someone else appended at that seq: find the head again. Not a failure: the log moved.
+          tally.conflicts++
+          this.#heads.delete(copy)
+          if (now() < deadline) continue
+        }
+        // After an unknown outcome the head may have moved (even by our own write): re-read it.
+        this.#heads.delete(copy)
+        tally.lastError = described
+        const delayMs = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** failures++)
+        const waitMs = delayMs * (0.5 + Math.random() / 2)
+        if (now() + waitMs >= deadline)
+          throw new AppendError(
+            `could not append to ${table} copy ${copy}: ${described.name}: ${described.message}`,
+            { cause: error },
+          )
+        tally.retries++
+        await this.#options.sleep(waitMs)
+      }
+    }
+  }
+}
