@@ -66,7 +66,16 @@ if (child) {
     const started = performance.now()
     const out = execFileSync(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(import.meta.url), '--section', name],
+      // The fleet section holds 10,000 simulated containers at once; a larger young generation
+      // spares it a fifth of its garbage collection. Other sections run with Node's defaults.
+      [
+        ...(name === 'fleet' ? ['--max-old-space-size=8192', '--max-semi-space-size=64'] : []),
+        '--import',
+        'tsx',
+        fileURLToPath(import.meta.url),
+        '--section',
+        name,
+      ],
       {
         cwd: root,
         encoding: 'utf8',

@@ -51,6 +51,26 @@ export interface MappingStats {
 }
 
 /**
+ * Runs `fn` with `setTimeout` advancing `clock` instead of waiting: the relay sleeps between
+ * retries (of a throttled append, say), which in virtual time must take virtual time, not real.
+ * Nothing else runs meanwhile: the simulation awaits each invocation before its next event, and
+ * the simulated services answer without timers.
+ */
+const inVirtualTime = async <T>(clock: { t: number }, fn: () => Promise<T>): Promise<T> => {
+  const real = globalThis.setTimeout
+  const virtual = ((callback: () => void, ms = 0) => {
+    clock.t += Math.max(0, ms)
+    return real(callback, 0)
+  }) as typeof setTimeout
+  globalThis.setTimeout = virtual
+  try {
+    return await fn()
+  } finally {
+    globalThis.setTimeout = real
+  }
+}
+
+/**
  * One shard of a Lambda event source mapping for Kinesis, in virtual time, as Lambda's
  * documentation describes it: a poller per shard reads with GetRecords about once a second (so
  * it takes one of the shard's 5 reads per second), invokes the function synchronously with up to
@@ -123,7 +143,7 @@ export class ShardMapping {
     clock.t += o.invokeMs
     this.stats.invocations++
     try {
-      await o.handler(event)
+      await inVirtualTime(clock, () => o.handler(event as RelayEvent))
       this.#pending = undefined
       this.stats.records += event.Records.length
       this.stats.durationsMs.push(clock.t - started)

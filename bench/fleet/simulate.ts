@@ -8,11 +8,10 @@ import type {
 import { heartbeatRecord } from '../../src/log/entry.js'
 import type { ScacheLib } from '../lib/scache.js'
 import { quantile } from '../lib/stats.js'
-import { SimulatedDynamoDB, type SimulatedDynamoDBStats } from './dynamodb.js'
+import { type DynamoDBLimits, SimulatedDynamoDB, type SimulatedDynamoDBStats } from './dynamodb.js'
 import { type Caller, SimulatedKinesis, type SimulatedKinesisStats } from './kinesis.js'
 import { ShardMapping } from './mapping.js'
 import { exponentialMs, seededRandom, zipf } from './prng.js'
-import { StandInLogSource, standInRelay } from './stand-in-log.js'
 
 /**
  * How containers poll: `adaptive` is scache itself (`createScache`), which backs off
@@ -64,6 +63,8 @@ export interface LogConfig {
   readonly invokeMs: number
   /** The heartbeat record put on the stream this often, ms. */
   readonly heartbeatIntervalMs: number
+  /** DynamoDB's limits, if not its own (tests shrink them). */
+  readonly limits?: Partial<DynamoDBLimits>
 }
 
 /** What log mode cost and met, beside the stream's figures. */
@@ -278,6 +279,7 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
       ? undefined
       : new SimulatedDynamoDB({
           tables: [{ name: LOG_TABLE, partitionKey: 'pk', sortKey: 'seq' }],
+          ...(log.limits === undefined ? {} : { limits: log.limits }),
         })
   const keys = Array.from({ length: config.keys }, (_, i) => `users:${i}`)
   const drawKey = zipf(config.keys, 1, random)
@@ -374,9 +376,8 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
     latencyMs,
   })
 
+  const sharedKinesis = log === undefined ? undefined : kinesis.client(newCaller({ t: 0 }))
   const adaptive = (id: number): Container => {
-    if (log !== undefined)
-      throw new Error('fleet: adaptive log mode needs scache’s log source (not in this build)')
     const clock = { t: 0 }
     const self: Container = {
       id,
@@ -385,6 +386,7 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
       exposed: new Set(),
       request: async (key) => {
         const invocation = await instance.begin()
+        if (log !== undefined && invocation.poll !== undefined) releaseEvicted(self, clock.t)
         if (invocation.poll !== undefined && counters.measuring) counters.polls++
         await read(
           self,
@@ -397,16 +399,32 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
         if (line.cleared !== undefined) releaseAll(self, clock.t)
       },
       holds: (key) => instance.cache.has(key),
-      stream: () => instance.diagnostics().stream,
+      stream: () =>
+        log === undefined
+          ? instance.diagnostics().stream
+          : (instance.diagnostics().positions[0]?.shardId ?? ''),
     }
-    const client: KinesisClient = kinesis.client(newCaller(clock))
+    // Log mode reads no stream: one client serves every container's (unused) stream option.
+    const client: KinesisClient = sharedKinesis ?? kinesis.client(newCaller(clock))
     const instance = lib.createScache({
       stream:
         config.streams > 1 ? { names: streamNames, client } : { name: 'invalidations-1', client },
+      ...(dynamodb === undefined || log === undefined
+        ? {}
+        : {
+            logTable: {
+              name: LOG_TABLE,
+              copies: log.copies,
+              client: dynamodb.client(newCaller(clock, dynamoLatency), 'reader'),
+            },
+          }),
       clock: { now: () => clock.t, random },
       pollIntervalMs: config.pollIntervalMs,
       maxStalenessMs: config.maxStalenessMs,
       ttl: config.ttlMs,
+      // Room for every key, so the bound never evicts; the default (10,000) preallocates an
+      // LRU ten times as large, which 10,000 simulated containers cannot afford.
+      maxEntries: config.keys,
       decoders: [observer(() => self)],
       log: false,
     })
@@ -515,12 +533,13 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
             decoders: [observer(() => self)],
             now: () => clock.t,
           })
-        : new StandInLogSource({
+        : new lib.LogSource({
             table: LOG_TABLE,
             copy,
             client: dynamodb.client(newCaller(clock, dynamoLatency), 'reader'),
             clockSkewMs: 5_000,
-            maxPagesPerShard: 5,
+            maxPages: 5,
+            maxBehindMs: config.maxStalenessMs,
             now: () => clock.t,
           })
     return self
@@ -536,11 +555,12 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
             stream: streamNames[0] as string,
             shardId: `shardId-${String(index).padStart(12, '0')}`,
             kinesis: kinesis.client(newCaller(clock)),
-            handler: standInRelay(lib, {
+            handler: lib.createRelay({
               table: LOG_TABLE,
               copies: log.copies,
               client: dynamodb.client(newCaller(clock, dynamoLatency), 'relay'),
               now: () => clock.t,
+              log: () => {},
             }),
             clock,
             batchSize: log.batchSize,
