@@ -110,6 +110,9 @@ describe('the fleet simulation in log mode (scache’s relay and log source)', (
     // Visibility 0.25 s + the mapping's poll ≤ 1 s + invoke and append + the container's ≤ 1 s
     // interval and its Query: no caller saw a value staler than that.
     expect(result.servedStalenessMaxS).toBeLessThan(2.5)
+    // Every holder let go soon after: at its first request once the invalidation was in the log
+    // (entries expire only after 30 s).
+    expect(result.stalenessP50S).toBeLessThan(5)
     // The relay ran about once a second, for the writes and heartbeats.
     expect(log?.invocationsPerSecond).toBeGreaterThan(0.8)
     expect(log?.invocationsPerSecond).toBeLessThanOrEqual(1.05)
