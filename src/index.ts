@@ -36,6 +36,7 @@ export {
   ScacheOptionsError,
 } from './errors.js'
 export {
+  createHeartbeat,
   createLogClient,
   createRelay,
   type KinesisEventRecord,

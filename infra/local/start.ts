@@ -4,16 +4,23 @@
  * behind an HTTP API. Each invocation's scache log line is printed with its container.
  */
 import { parseArgs } from 'node:util'
-import { type InvalidationMode, startLocalStack } from './stack.js'
+import { type InvalidationMode, type ReadMode, startLocalStack } from './stack.js'
 
-const usage = `Usage: npm start -- [--invalidation publisher|table-stream] [--port 3000] [--containers 3]`
+const usage = `Usage: npm start -- [--invalidation publisher|table-stream] [--read-mode direct|log] [--port 3000] [--containers 3]`
 
 const main = async (): Promise<number> => {
-  let values: { invalidation?: string; port?: string; containers?: string; help?: boolean }
+  let values: {
+    invalidation?: string
+    'read-mode'?: string
+    port?: string
+    containers?: string
+    help?: boolean
+  }
   try {
     ;({ values } = parseArgs({
       options: {
         invalidation: { type: 'string', default: 'publisher' },
+        'read-mode': { type: 'string', default: 'direct' },
         port: { type: 'string', default: process.env.PORT ?? '3000' },
         containers: { type: 'string', default: '3' },
         help: { type: 'boolean', short: 'h' },
@@ -33,6 +40,11 @@ const main = async (): Promise<number> => {
     console.error(`--invalidation must be publisher or table-stream\n${usage}`)
     return 2
   }
+  const readMode = values['read-mode']
+  if (readMode !== 'direct' && readMode !== 'log') {
+    console.error(`--read-mode must be direct or log\n${usage}`)
+    return 2
+  }
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     console.error(`--port must be a port number\n${usage}`)
     return 2
@@ -44,6 +56,7 @@ const main = async (): Promise<number> => {
 
   const stack = await startLocalStack({
     invalidation: values.invalidation as InvalidationMode,
+    readMode: readMode as ReadMode,
     port,
     containers,
     seed: [
@@ -56,13 +69,13 @@ const main = async (): Promise<number> => {
       console.log(`${container.padEnd(22)} ${json === undefined ? line : JSON.stringify(shown)}`)
     },
   })
-  console.log(`Users API on ${stack.url}/users/{id} (${containers} containers, invalidation: ${stack.invalidation})
+  console.log(`Users API on ${stack.url}/users/{id} (${containers} containers, invalidation: ${stack.invalidation}, read mode: ${stack.readMode})
 
   curl ${stack.url}/users/1
   curl -X PUT ${stack.url}/users/1 -H 'content-type: application/json' -d '{"name":"Ada Lovelace"}'
   curl -X DELETE ${stack.url}/users/2
 
-Stream ${stack.stream} on ${stack.kinesisEndpoint}; table ${stack.table} on ${stack.dynamoDbEndpoint}.
+Stream ${stack.stream} on ${stack.kinesisEndpoint}; table ${stack.table} on ${stack.dynamoDbEndpoint}.${stack.logTable === undefined ? '' : `\nLog table ${stack.logTable} on ${stack.dynamoDbEndpoint}, filled by the relay.`}
 Requests go to the containers in turn; header x-scache-container: N pins one. Ctrl-C stops.
 `)
   await new Promise<void>((resolve) => {

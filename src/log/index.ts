@@ -19,6 +19,13 @@ export {
   pollQuery,
   toItem,
 } from './entry.js'
+export {
+  createHeartbeat,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_PERIOD_MS,
+  type HeartbeatOptions,
+  type HeartbeatReport,
+} from './heartbeat.js'
 export { MAX_ENTRIES_PER_BATCH, type PackedBatch, packBatch, type RelayRecord } from './pack.js'
 export {
   createRelay,

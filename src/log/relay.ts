@@ -16,6 +16,7 @@ const DEFAULT_APPEND_TIMEOUT_MS = 30_000
 /** The parts of the Kinesis event source mapping's event the relay reads (`KinesisStreamEvent`). */
 export interface KinesisEventRecord {
   readonly eventSource?: string
+  readonly eventSourceARN?: string
   /** `shardId-…:sequenceNumber`. */
   readonly eventID: string
   readonly kinesis: {

@@ -44,6 +44,35 @@ const statements = (fn: Resource) =>
 
 const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value])
 
+/** What each function's code (and, for the relay, its event source mappings) calls. */
+const expectedActions: Record<string, string[]> = {
+  UsersFunction: [
+    'dynamodb:DeleteItem',
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:Query',
+    'kinesis:DescribeStreamSummary',
+    'kinesis:GetRecords',
+    'kinesis:GetShardIterator',
+    'kinesis:ListShards',
+    'kinesis:PutRecords',
+  ],
+  RelayFunction: [
+    'dynamodb:PutItem',
+    'dynamodb:Query',
+    'kinesis:DescribeStream',
+    'kinesis:DescribeStreamSummary',
+    'kinesis:GetRecords',
+    'kinesis:GetShardIterator',
+    'kinesis:ListShards',
+    'sqs:DeleteMessage',
+    'sqs:GetQueueAttributes',
+    'sqs:ReceiveMessage',
+    'sqs:SendMessage',
+  ],
+  HeartbeatFunction: ['kinesis:PutRecord'],
+}
+
 describe('template.yaml (parsed with the CloudFormation tags)', () => {
   it('is a SAM template whose every reference and condition exists', () => {
     expect(template.Transform).toBe('AWS::Serverless-2016-10-31')
@@ -95,7 +124,7 @@ describe('template.yaml (parsed with the CloudFormation tags)', () => {
       for (const statement of granted) {
         expect(statement.Effect).toBe('Allow')
         for (const action of list(statement.Action)) {
-          expect(action).toMatch(/^(kinesis|dynamodb):[A-Za-z]+$/)
+          expect(action).toMatch(/^(kinesis|dynamodb|sqs):[A-Za-z]+$/)
         }
         for (const resource of list(statement.Resource)) {
           expect(isIntrinsic(resource, 'GetAtt'), `${name}: ${JSON.stringify(resource)}`).toBe(true)
@@ -109,27 +138,17 @@ describe('template.yaml (parsed with the CloudFormation tags)', () => {
         expect(statement.NotAction).toBeUndefined()
         expect(statement.NotResource).toBeUndefined()
       }
-      // What the code calls: the reader's four actions, the publisher's one, the table's three.
+      // What the code calls, and in log mode what the relay's mappings read with.
       const actions = new Set(granted.flatMap((statement) => list(statement.Action)))
-      expect([...actions].sort()).toEqual([
-        'dynamodb:DeleteItem',
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'kinesis:DescribeStreamSummary',
-        'kinesis:GetRecords',
-        'kinesis:GetShardIterator',
-        'kinesis:ListShards',
-        'kinesis:PutRecords',
-      ])
-      // Only the publisher variant may write to the stream.
+      expect([...actions].sort(), name).toEqual(expectedActions[name])
+      // Only the publisher variant may write to the stream; only log mode may read the log.
       for (const policy of policiesOf(fn).filter((p) => isIntrinsic(p, 'If'))) {
         const [condition, yes] = (
           policy as { args: [string, { Statement: { Action: string[] }[] }] }
         ).args
-        expect(condition).toBe('Publisher')
-        expect(yes.Statement.flatMap((statement) => statement.Action)).toEqual([
-          'kinesis:PutRecords',
-        ])
+        expect(yes.Statement.flatMap((statement) => statement.Action)).toEqual(
+          { Publisher: ['kinesis:PutRecords'], LogMode: ['dynamodb:Query'] }[condition],
+        )
       }
       expect(
         statements({ ...fn, Properties: { Policies: [policiesOf(fn)[0]] } })
@@ -137,6 +156,65 @@ describe('template.yaml (parsed with the CloudFormation tags)', () => {
           .filter((action) => action === 'kinesis:PutRecords'),
       ).toEqual([])
     }
+  })
+
+  it('log mode: the table, the relay and its mappings, the heartbeat, all only in log mode', () => {
+    const resources = template.Resources
+    const logOnly = [
+      'InvalidationLog',
+      'RelayFunction',
+      'RelayFunctionLogs',
+      'RelayStreamMapping',
+      'RelayFailures',
+      'RelayFailuresMapping',
+      'HeartbeatFunction',
+      'HeartbeatFunctionLogs',
+    ]
+    for (const name of logOnly) expect(resources[name]?.Condition, name).toBe('LogMode')
+    expect(template.Conditions?.LogMode).toEqual({
+      fn: 'Equals',
+      args: [{ fn: 'Ref', args: 'ReadMode' }, 'log'],
+    })
+    expect(template.Parameters.ReadMode?.Default).toBe('direct')
+    const table = resources.InvalidationLog as Resource & Record<string, unknown>
+    expect(table.DeletionPolicy).toBe('Delete')
+    expect(table.UpdateReplacePolicy).toBe('Delete')
+    expect(propertiesOf(table)).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'seq', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    })
+    expect(propertiesOf(resources.RelayStreamMapping as Resource)).toMatchObject({
+      FunctionName: { fn: 'Ref', args: 'RelayFunction' },
+      EventSourceArn: { fn: 'GetAtt', args: ['InvalidationStream', 'Arn'] },
+      ParallelizationFactor: 1,
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      DestinationConfig: {
+        OnFailure: { Destination: { fn: 'GetAtt', args: ['RelayFailures', 'Arn'] } },
+      },
+    })
+    expect(propertiesOf(resources.RelayFailuresMapping as Resource)).toMatchObject({
+      FunctionName: { fn: 'Ref', args: 'RelayFunction' },
+      EventSourceArn: { fn: 'GetAtt', args: ['RelayFailures', 'Arn'] },
+    })
+    // The containers are told to read the log only in log mode.
+    const variables = (
+      propertiesOf(resources.UsersFunction as Resource).Environment as {
+        Variables: Record<string, unknown>
+      }
+    ).Variables
+    expect(variables.SCACHE_LOG_TABLE).toEqual({
+      fn: 'If',
+      args: [
+        'LogMode',
+        { fn: 'Ref', args: 'InvalidationLog' },
+        { fn: 'Ref', args: 'AWS::NoValue' },
+      ],
+    })
   })
 
   it('streams the table into the invalidation stream only in table-stream mode', () => {
@@ -200,7 +278,10 @@ describe('the functions, built as sam build does (esbuild with the template’s 
       // The environment the function gets: its variables, with the parameters' defaults.
       const variables = (propertiesOf(fn).Environment as { Variables: Record<string, unknown> })
         .Variables
-      for (const [variable, value] of Object.entries(variables)) {
+      for (const [variable, given] of Object.entries(variables)) {
+        // A conditional variable as in the default mode (its `!If` else branch).
+        const value = isIntrinsic(given, 'If') ? (given.args as unknown[])[2] : given
+        if (isIntrinsic(value, 'Ref') && value.args === 'AWS::NoValue') continue
         const resolved = isIntrinsic(value, 'Ref')
           ? String(
               template.Parameters[value.args as string]?.Default ?? `${String(value.args)}-name`,
@@ -223,22 +304,29 @@ describe('the functions, built as sam build does (esbuild with the template’s 
       const fromLambda = (variable: string) => /^(AWS_|_X_AMZN_|LAMBDA_)/.test(variable)
       // The library reads SCACHE_STREAM_NAME (or, for replicas, SCACHE_STREAM_NAMES); its other
       // variables are optional defaults of options (the option definitions' `env`).
-      expect(read).toContain('SCACHE_STREAM_NAME')
+      if (name === 'UsersFunction') expect(read).toContain('SCACHE_STREAM_NAME')
       for (const [, option] of flatOptions())
-        if (option.env !== undefined && option.env !== 'SCACHE_STREAM_NAME') read.delete(option.env)
+        if (
+          option.env !== undefined &&
+          (option.env !== 'SCACHE_STREAM_NAME' || name !== 'UsersFunction')
+        )
+          read.delete(option.env)
       expect(
         [...read].filter((v) => !fromLambda(v) && !(v in variables)),
         name,
       ).toEqual([])
-      expect(read).toContain('USERS_TABLE')
+      if (name === 'UsersFunction') expect(read).toContain('USERS_TABLE')
 
       for (const handler of branches(fn.Properties?.Handler)) {
         const [file, exported] = String(handler).split('.') as [string, string]
         expect(files, `${name}: ${String(handler)}`).toContain(`${file}.mjs`)
         const bundle = await readFile(join(out, name, `${file}.mjs`), 'utf8')
         // The AWS SDK is the runtime's, not bundled.
-        expect(bundle).toMatch(/from"@aws-sdk\/client-kinesis"/)
-        expect(bundle).toMatch(/from"@aws-sdk\/client-dynamodb"/)
+        // (The relay never calls Kinesis, and loads the DynamoDB client on first use: the library
+        // has it as an optional peer dependency.)
+        if (name !== 'RelayFunction') expect(bundle).toMatch(/from"@aws-sdk\/client-kinesis"/)
+        if (name !== 'HeartbeatFunction')
+          expect(bundle).toMatch(/(from|import\()"@aws-sdk\/client-dynamodb"/)
         const module = (await import(pathToFileURL(join(out, name, `${file}.mjs`)).href)) as Record<
           string,
           unknown

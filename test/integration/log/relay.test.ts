@@ -1,0 +1,197 @@
+import { PutItemCommand } from '@aws-sdk/client-dynamodb'
+import { describe, expect, it } from 'vitest'
+import { RelayDriver } from '../../../infra/local/relay.js'
+import {
+  createHeartbeat,
+  createPublisher,
+  createRelay,
+  type RelayLogLine,
+} from '../../../src/index.js'
+import { heartbeatRecord, MAX_ENTRIES_PER_BATCH } from '../../../src/log/index.js'
+import { useKinesis } from '../../support/kinesis.js'
+import { awsError, faulty, useLog } from '../../support/log.js'
+
+const kinesis = useKinesis()
+const log = useLog()
+
+/** A stream, a log table, a relay on them and the driver that plays Lambda's mapping. */
+const setUp = async (options: { shards?: number; copies?: number; client?: unknown } = {}) => {
+  const stream = await kinesis.createStream(options.shards ?? 1)
+  const table = await log.createTable()
+  const lines: RelayLogLine[] = []
+  const relay = createRelay({
+    table,
+    copies: options.copies ?? 1,
+    client: (options.client ?? log.client()) as ReturnType<typeof log.client>,
+    appendTimeoutMs: 300,
+    log: (line) => lines.push(line),
+  })
+  const driver = new RelayDriver({
+    client: kinesis.client({ maxAttempts: 3 }),
+    stream,
+    handler: relay,
+  })
+  const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
+  return { stream, table, lines, relay, driver, publisher }
+}
+
+const seqs = (entries: readonly { seq: number }[]) => entries.map((entry) => entry.seq)
+const keysOf = (entries: readonly { keys: readonly string[] }[]) => entries.flatMap((e) => e.keys)
+
+describe('the relay (kinesalite → dynalite, driven as the event source mapping would)', () => {
+  it('appends each batch densely from seq 1, in stream order, to every copy', async () => {
+    const { table, driver, publisher } = await setUp({ copies: 2 })
+    await publisher.invalidate(['users:1'])
+    await driver.drain()
+    await publisher.invalidate(['users:2', 'users:3'])
+    await publisher.invalidatePrefix('orders:')
+    await driver.drain()
+    for (const copy of [0, 1]) {
+      const entries = await log.entries(table, copy)
+      expect(seqs(entries)).toEqual(entries.map((_, i) => i + 1))
+      expect(keysOf(entries)).toEqual(['users:1', 'users:2', 'users:3'])
+      expect(entries.flatMap((e) => e.prefixes)).toEqual(['orders:'])
+      for (const entry of entries) {
+        expect(entry.shard).toMatch(/^shardId-/)
+        expect(entry.upTo).toBeGreaterThan(Date.now() - 60_000)
+        expect(entry.expiresAt).toBeGreaterThan(Date.now() / 1_000 + 23 * 3_600)
+      }
+    }
+  })
+
+  it('two relays appending to one copy at once keep it dense: conflicts re-read the head', async () => {
+    const { table, driver, publisher } = await setUp({ shards: 4 })
+    const keys = Array.from({ length: 40 }, (_, i) => `k:${i}`)
+    // One record per key, spread over the shards: four pollers append concurrently.
+    await Promise.all(keys.map((key) => publisher.invalidate([key])))
+    await driver.drain()
+    const entries = await log.entries(table)
+    expect(seqs(entries)).toEqual(entries.map((_, i) => i + 1))
+    expect(new Set(keysOf(entries))).toEqual(new Set(keys))
+  })
+
+  it('a batch that failed midway is retried whole: duplicates, nothing lost, still dense', async () => {
+    let puts = 0
+    let failUntil = 0
+    const client = faulty(log.client(), (command) => {
+      if (command.constructor.name !== 'PutItemCommand') return undefined
+      // After two appends the table fails for longer than the relay retries: the invocation fails.
+      if (++puts === 3) failUntil = Date.now() + 600
+      return Date.now() < failUntil ? new Error('socket hang up') : undefined
+    })
+    const { table, driver, publisher, lines } = await setUp({ client })
+    const keys = Array.from({ length: 2_400 }, (_, i) => `user:${String(i).padStart(6, '0')}`)
+    await publisher.invalidate(keys)
+    const report = await driver.drain()
+    expect(report.failedInvocations).toBeGreaterThanOrEqual(1)
+    expect(lines.some((line) => line.error?.includes('socket hang up'))).toBe(true)
+    const entries = await log.entries(table)
+    expect(seqs(entries)).toEqual(entries.map((_, i) => i + 1))
+    expect(new Set(keysOf(entries))).toEqual(new Set(keys))
+    // The entries appended before the failure were appended again on the retry.
+    expect(keysOf(entries).length).toBeGreaterThan(keys.length)
+  })
+
+  it('a batch larger than the entry cap becomes one `all` entry', async () => {
+    const { table, driver, publisher, lines } = await setUp()
+    const keys = Array.from({ length: 8_000 }, (_, i) => `key:${'x'.repeat(40)}:${i}`)
+    await publisher.invalidate(keys)
+    await driver.drain()
+    const entries = await log.entries(table)
+    expect(entries.length).toBeLessThanOrEqual(MAX_ENTRIES_PER_BATCH)
+    expect(entries.some((entry) => entry.all)).toBe(true)
+    expect(lines.some((line) => line.collapsed)).toBe(true)
+  })
+
+  it('skips and counts what is not an invalidation, and relays heartbeats as progress', async () => {
+    const { table, driver, stream, lines } = await setUp()
+    await kinesis.putRaw(stream, 'not json')
+    await kinesis.putRaw(stream, heartbeatRecord(Date.now()))
+    await driver.drain()
+    const entries = await log.entries(table)
+    expect(entries).toHaveLength(1)
+    expect(entries[0]).toMatchObject({ seq: 1, keys: [], prefixes: [], all: false })
+    expect(lines.at(-1)).toMatchObject({ skippedRecords: 1, heartbeats: 1, appended: 1 })
+    expect(lines.at(-1)?.skipped[0]?.reason).toBe('not-json')
+  })
+
+  it('a table that stays unreachable fails the batch, which waits on its shard until the table is back', async () => {
+    let down = true
+    const client = faulty(log.client(), () => (down ? awsError('ECONNREFUSED') : undefined))
+    const { table, driver, publisher, lines } = await setUp({ client })
+    await publisher.invalidate(['users:1'])
+    // While the table is down, every delivery fails, the on-failure one too: the shard stays put.
+    await expect(driver.drain()).rejects.toThrow(/could not append/)
+    expect(lines.every((line) => line.error !== undefined)).toBe(true)
+    down = false
+    await driver.drain()
+    expect(keysOf(await log.entries(table))).toEqual(['users:1'])
+  })
+
+  it('an on-failure message (a batch the mapping gave up on) appends `all`', async () => {
+    const { table, relay } = await setUp({ copies: 2 })
+    await relay({ Records: [{ eventSource: 'aws:sqs', messageId: 'm', body: '{}' }] })
+    for (const copy of [0, 1]) expect((await log.entries(table, copy))[0]?.all).toBe(true)
+  })
+
+  it('throttled appends are retried within the invocation', async () => {
+    let throttles = 2
+    const client = faulty(log.client(), (command) =>
+      command.constructor.name === 'PutItemCommand' && throttles-- > 0
+        ? awsError('ProvisionedThroughputExceededException')
+        : undefined,
+    )
+    const { table, driver, publisher, lines } = await setUp({ client })
+    await publisher.invalidate(['users:9'])
+    const report = await driver.drain()
+    expect(report.failedInvocations).toBe(0)
+    expect(lines.at(-1)?.retries).toBe(2)
+    expect(keysOf(await log.entries(table))).toEqual(['users:9'])
+  })
+
+  it('never overwrites an entry: an append at a taken seq moves above it', async () => {
+    const { table, driver, publisher } = await setUp()
+    await publisher.invalidate(['a:1'])
+    await driver.drain()
+    // Another writer took seq 2 behind this relay's back (its cached head is now wrong).
+    await log.client().send(
+      new PutItemCommand({
+        TableName: table,
+        Item: {
+          pk: { S: 'log#0' },
+          seq: { N: '2' },
+          keys: { L: [{ S: 'other:1' }] },
+          at: { N: '1' },
+        },
+      }),
+    )
+    await publisher.invalidate(['a:2'])
+    await driver.drain()
+    const entries = await log.entries(table)
+    expect(seqs(entries)).toEqual([1, 2, 3])
+    expect(keysOf(entries)).toEqual(['a:1', 'other:1', 'a:2'])
+  })
+
+  it('the heartbeat beats through its minute; each beat reaches the log as progress', async () => {
+    const { table, driver, stream, lines } = await setUp()
+    const slept: number[] = []
+    const heartbeat = createHeartbeat({
+      stream,
+      intervalMs: 20_000,
+      client: kinesis.client(),
+      sleep: async (ms) => {
+        slept.push(ms)
+      },
+    })
+    expect(await heartbeat({}, { getRemainingTimeInMillis: () => 70_000 })).toEqual({
+      beats: 3,
+      failures: 0,
+    })
+    expect(slept).toEqual([20_000, 20_000])
+    await driver.drain()
+    const entries = await log.entries(table)
+    expect(entries.length).toBeGreaterThanOrEqual(1)
+    expect(entries.every((entry) => entry.keys.length === 0 && !entry.all)).toBe(true)
+    expect(lines.reduce((sum, line) => sum + line.heartbeats, 0)).toBe(3)
+  })
+})
