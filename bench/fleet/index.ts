@@ -1,4 +1,5 @@
 import type { ScacheLib } from '../lib/scache.js'
+import type { FleetLogResult } from './log.js'
 import { type FleetConfig, type FleetResult, type PollMode, simulateFleet } from './simulate.js'
 
 export const FLEET_SIZES = [5, 10, 20, 50, 100, 200, 500, 1_000] as const
@@ -63,6 +64,8 @@ export interface FleetBenchResult {
   readonly sizes: readonly number[]
   readonly stalenessTargetS: number
   readonly setups: FleetSummary[]
+  /** Direct reading against log mode, 10 → 10,000 containers (bench/fleet/log.ts). */
+  readonly log?: FleetLogResult
 }
 
 export const fleet = async (

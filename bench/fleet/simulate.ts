@@ -1,8 +1,16 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
-import type { EncodedRecord, Invalidation, RecordDecoder } from '../../src/index.js'
+import type {
+  EncodedRecord,
+  Invalidation,
+  InvalidationSource,
+  RecordDecoder,
+} from '../../src/index.js'
+import { heartbeatRecord } from '../../src/log/entry.js'
 import type { ScacheLib } from '../lib/scache.js'
 import { quantile } from '../lib/stats.js'
+import { type DynamoDBLimits, SimulatedDynamoDB, type SimulatedDynamoDBStats } from './dynamodb.js'
 import { type Caller, SimulatedKinesis, type SimulatedKinesisStats } from './kinesis.js'
+import { ShardMapping } from './mapping.js'
 import { exponentialMs, seededRandom, zipf } from './prng.js'
 
 /**
@@ -37,6 +45,49 @@ export interface FleetConfig {
   /** Simulated time before measuring, then measured, ms. */
   readonly warmupMs: number
   readonly durationMs: number
+  /**
+   * Log mode: containers read a DynamoDB log table (one Query per poll) that a relay, invoked by
+   * the stream's event source mapping, fills; absent, they read the stream directly.
+   */
+  readonly log?: LogConfig
+}
+
+export interface LogConfig {
+  /** Copies of the log: the relay appends to each, each container reads one picked at random. */
+  readonly copies: number
+  /** Virtual latency of each DynamoDB call, uniform in this range, ms. */
+  readonly callLatencyMs: { readonly min: number; readonly max: number }
+  /** The event source mapping: records per invocation, idle poll interval, invoke overhead. */
+  readonly batchSize: number
+  readonly mappingPollIntervalMs: number
+  readonly invokeMs: number
+  /** The heartbeat record put on the stream this often, ms. */
+  readonly heartbeatIntervalMs: number
+  /** DynamoDB's limits, if not its own (tests shrink them). */
+  readonly limits?: Partial<DynamoDBLimits>
+}
+
+/** What log mode cost and met, beside the stream's figures. */
+export interface LogRunStats {
+  readonly dynamodb: SimulatedDynamoDBStats
+  /** Read units the containers' Queries consumed per second (mean over the measured time). */
+  readonly readUnitsPerSecond: number
+  /** The most read units consumed in one second of the measured time (the table's peak). */
+  readonly peakReadUnitsPerSecond: number
+  /** Of those, the busiest copy's mean per second. */
+  readonly busiestCopyReadUnitsPerSecond: number
+  /** Containers' Queries refused by a limit; the relay's calls refused by a limit. */
+  readonly readerThrottles: number
+  readonly relayThrottles: number
+  /** Write units the relay consumed per second. */
+  readonly writeUnitsPerSecond: number
+  /** Relay invocations per second (all shards), their p50 and max duration, ms. */
+  readonly invocationsPerSecond: number
+  readonly invocationP50Ms: number
+  readonly invocationMaxMs: number
+  readonly failedInvocations: number
+  /** The mapping's GetRecords that the shard refused. */
+  readonly mappingThrottles: number
 }
 
 /**
@@ -94,6 +145,10 @@ export interface FleetResult {
    */
   readonly streams: readonly StreamLoad[]
   readonly kinesis: SimulatedKinesisStats
+  /** Log mode's table, relay and mapping (log mode only). */
+  readonly log?: LogRunStats
+  /** Reads the containers made that a limit refused (GetRecords direct, Query in log mode). */
+  readonly throttledReads: number
 }
 
 /** A write of one key, followed until every container that held the key let go of it. */
@@ -217,6 +272,15 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
     streams: streamNames.map((name) => ({ name, shards: config.shards })),
     visibilityDelayMs: config.visibilityDelayMs,
   })
+  const log = config.log
+  const LOG_TABLE = 'scache-log'
+  const dynamodb =
+    log === undefined
+      ? undefined
+      : new SimulatedDynamoDB({
+          tables: [{ name: LOG_TABLE, partitionKey: 'pk', sortKey: 'seq' }],
+          ...(log.limits === undefined ? {} : { limits: log.limits }),
+        })
   const keys = Array.from({ length: config.keys }, (_, i) => `users:${i}`)
   const drawKey = zipf(config.keys, 1, random)
   const end = config.warmupMs + config.durationMs
@@ -246,6 +310,15 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
   const releaseAll = (container: Container, at: number): void => {
     for (const write of [...container.exposed]) release(container, write, at)
   }
+  /**
+   * Log mode has no stream record to observe: after each poll, a container that no longer
+   * holds the key of a write it was exposed to has let go of it (one request at a time, so only
+   * the poll, a clear or the TTL can have removed it).
+   */
+  const releaseEvicted = (container: Container, at: number): void => {
+    for (const write of [...container.exposed])
+      if (!container.holds(write.key)) release(container, write, at)
+  }
   /** Sees every record a container applies, on scache's own read path, and lets go of its write. */
   const observer = (container: () => Container): RecordDecoder => ({
     name: 'fleet-observer',
@@ -259,6 +332,10 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
   })
   const latency = () =>
     config.callLatencyMs.min + random() * (config.callLatencyMs.max - config.callLatencyMs.min)
+  const dynamoLatency = () =>
+    log === undefined
+      ? 0
+      : log.callLatencyMs.min + random() * (log.callLatencyMs.max - log.callLatencyMs.min)
   const drawTtl = () =>
     config.ttlMs.minMs + Math.floor(random() * (config.ttlMs.maxMs - config.ttlMs.minMs + 1))
 
@@ -291,14 +368,15 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
     if (set(loaded, ttlMs)) container.expiries.set(key, container.clock.t + ttlMs)
   }
 
-  const newCaller = (clock: { t: number }): Caller => ({
+  const newCaller = (clock: { t: number }, latencyMs = latency): Caller => ({
     now: () => clock.t,
     arrive: (at) => {
       clock.t = Math.max(clock.t, at)
     },
-    latencyMs: latency,
+    latencyMs,
   })
 
+  const sharedKinesis = log === undefined ? undefined : kinesis.client(newCaller({ t: 0 }))
   const adaptive = (id: number): Container => {
     const clock = { t: 0 }
     const self: Container = {
@@ -308,6 +386,7 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
       exposed: new Set(),
       request: async (key) => {
         const invocation = await instance.begin()
+        if (log !== undefined && invocation.poll !== undefined) releaseEvicted(self, clock.t)
         if (invocation.poll !== undefined && counters.measuring) counters.polls++
         await read(
           self,
@@ -320,16 +399,32 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
         if (line.cleared !== undefined) releaseAll(self, clock.t)
       },
       holds: (key) => instance.cache.has(key),
-      stream: () => instance.diagnostics().stream,
+      stream: () =>
+        log === undefined
+          ? instance.diagnostics().stream
+          : (instance.diagnostics().positions[0]?.shardId ?? ''),
     }
-    const client: KinesisClient = kinesis.client(newCaller(clock))
+    // Log mode reads no stream: one client serves every container's (unused) stream option.
+    const client: KinesisClient = sharedKinesis ?? kinesis.client(newCaller(clock))
     const instance = lib.createScache({
       stream:
         config.streams > 1 ? { names: streamNames, client } : { name: 'invalidations-1', client },
+      ...(dynamodb === undefined || log === undefined
+        ? {}
+        : {
+            logTable: {
+              name: LOG_TABLE,
+              copies: log.copies,
+              client: dynamodb.client(newCaller(clock, dynamoLatency), 'reader'),
+            },
+          }),
       clock: { now: () => clock.t, random },
       pollIntervalMs: config.pollIntervalMs,
       maxStalenessMs: config.maxStalenessMs,
       ttl: config.ttlMs,
+      // Room for every key, so the bound never evicts; the default (10,000) preallocates an
+      // LRU ten times as large, which 10,000 simulated containers cannot afford.
+      maxEntries: config.keys,
       decoders: [observer(() => self)],
       log: false,
     })
@@ -340,7 +435,30 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
   const fixed = (id: number): Container => {
     const clock = { t: 0 }
     const store = new Map<string, { value: Value; expiresAt: number }>()
+    /** The latest expiry among the stored entries (recomputed only when it may have gone). */
+    let latest = Number.NEGATIVE_INFINITY
+    let latestStale = false
+    const latestExpiry = (): number => {
+      if (latestStale) {
+        latest = Number.NEGATIVE_INFINITY
+        for (const entry of store.values()) latest = Math.max(latest, entry.expiresAt)
+        latestStale = false
+      }
+      return latest
+    }
+    const clearStore = (): void => {
+      store.clear()
+      latest = Number.NEGATIVE_INFINITY
+      latestStale = false
+    }
+    const drop = (key: string): void => {
+      const entry = store.get(key)
+      if (entry === undefined) return
+      store.delete(key)
+      if (entry.expiresAt >= latest) latestStale = true
+    }
     const stream = streamNames[Math.floor(random() * streamNames.length)] as string
+    const copy = log === undefined ? 0 : Math.floor(random() * log.copies)
     let syncedAt = 0
     let lastPollAt = Number.NEGATIVE_INFINITY
     let intervalMs = 0
@@ -356,7 +474,8 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
       exposed: new Set(),
       request: async (key) => {
         const now = clock.t
-        for (const [k, entry] of store) if (now > entry.expiresAt) store.delete(k)
+        // Every entry expired is the same as none left; checked without a sweep per request.
+        if (store.size > 0 && now > latestExpiry()) clearStore()
         if (store.size === 0) {
           // As scache does: nothing cached, nothing can be stale; move to now for free.
           reader.skipToNow(Math.min(60_000, config.maxStalenessMs / 2))
@@ -364,12 +483,13 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
           healthy = true
         } else if (now - lastPollAt >= intervalMs) {
           const result = await reader.poll({ apply: (invalidation) => evict(invalidation) })
+          if (log !== undefined) releaseEvicted(self, clock.t)
           if (counters.measuring) counters.polls++
           lastPollAt = now
           intervalMs =
             config.pollIntervalMs * (INTERVAL_JITTER_FLOOR + (1 - INTERVAL_JITTER_FLOOR) * random())
           if (result.restarted !== undefined) {
-            store.clear()
+            clearStore()
             releaseAll(self, clock.t)
             syncedAt = clock.t
             healthy = true
@@ -386,37 +506,82 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
           bypassed,
           (value, ttlMs) => {
             if (bypassed) return false
+            drop(key)
             store.set(key, { value, expiresAt: clock.t + ttlMs })
+            latest = Math.max(latest, clock.t + ttlMs)
             return true
           },
         )
       },
       holds: (key) => live(key) !== undefined,
-      stream: () => stream,
+      stream: () => (log === undefined ? stream : `log#${copy}`),
     }
     const evict = (invalidation: Invalidation): void => {
-      if (invalidation.all) store.clear()
-      for (const key of invalidation.keys) store.delete(key)
+      if (invalidation.all) clearStore()
+      for (const key of invalidation.keys) drop(key)
       for (const prefix of invalidation.prefixes)
-        for (const key of store.keys()) if (key.startsWith(prefix)) store.delete(key)
+        for (const key of [...store.keys()]) if (key.startsWith(prefix)) drop(key)
     }
-    const reader = new lib.StreamReader({
-      stream,
-      client: kinesis.client(newCaller(clock)),
-      clockSkewMs: 5_000,
-      maxPagesPerShard: 5,
-      maxBehindMs: config.maxStalenessMs,
-      decoders: [observer(() => self)],
-      now: () => clock.t,
-    })
+    const reader: InvalidationSource =
+      dynamodb === undefined
+        ? new lib.StreamReader({
+            stream,
+            client: kinesis.client(newCaller(clock)),
+            clockSkewMs: 5_000,
+            maxPagesPerShard: 5,
+            maxBehindMs: config.maxStalenessMs,
+            decoders: [observer(() => self)],
+            now: () => clock.t,
+          })
+        : new lib.LogSource({
+            table: LOG_TABLE,
+            copy,
+            client: dynamodb.client(newCaller(clock, dynamoLatency), 'reader'),
+            clockSkewMs: 5_000,
+            maxPages: 5,
+            maxBehindMs: config.maxStalenessMs,
+            now: () => clock.t,
+          })
     return self
   }
+
+  /** Log mode: the relay on each shard of the (one) stream, as its event source mapping runs it. */
+  const mappings =
+    log === undefined || dynamodb === undefined
+      ? []
+      : Array.from({ length: config.shards }, (_, index) => {
+          const clock = { t: 0 }
+          return new ShardMapping({
+            stream: streamNames[0] as string,
+            shardId: `shardId-${String(index).padStart(12, '0')}`,
+            kinesis: kinesis.client(newCaller(clock)),
+            handler: lib.createRelay({
+              table: LOG_TABLE,
+              copies: log.copies,
+              client: dynamodb.client(newCaller(clock, dynamoLatency), 'relay'),
+              now: () => clock.t,
+              log: () => {},
+            }),
+            clock,
+            batchSize: log.batchSize,
+            pollIntervalMs: log.mappingPollIntervalMs,
+            invokeMs: log.invokeMs,
+            retryDelayMs: 1_000,
+          })
+        })
 
   const containers = Array.from({ length: config.containers }, (_, id) =>
     config.mode === 'adaptive' ? adaptive(id) : fixed(id),
   )
-  type Event = { kind: 'request'; container: Container } | { kind: 'write' } | { kind: 'measure' }
+  type Event =
+    | { kind: 'request'; container: Container }
+    | { kind: 'write' }
+    | { kind: 'measure' }
+    | { kind: 'mapping'; mapping: ShardMapping }
+    | { kind: 'heartbeat' }
   const queue = new EventQueue<Event>()
+  for (const mapping of mappings) queue.push(random() * 1_000, { kind: 'mapping', mapping })
+  if (log !== undefined) queue.push(0, { kind: 'heartbeat' })
   for (const container of containers)
     queue.push(exponentialMs(random, config.requestsPerSecond), { kind: 'request', container })
   queue.push(exponentialMs(random, config.writesPerSecond), { kind: 'write' })
@@ -427,6 +592,21 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
     if (item.kind === 'measure') {
       counters.measuring = true
       kinesis.resetStats()
+      dynamodb?.resetStats()
+      for (const { stats } of mappings) {
+        stats.polls = 0
+        stats.throttledPolls = 0
+        stats.invocations = 0
+        stats.failedInvocations = 0
+        stats.records = 0
+        stats.durationsMs.length = 0
+      }
+    } else if (item.kind === 'mapping') {
+      queue.push(await item.mapping.step(t), item)
+    } else if (item.kind === 'heartbeat') {
+      const data = new TextEncoder().encode(heartbeatRecord(t))
+      kinesis.put(streamNames[0] as string, data, `heartbeat/${t}`, t)
+      queue.push(t + (log?.heartbeatIntervalMs ?? 5_000), item)
     } else if (item.kind === 'write') {
       const key = keys[drawKey()] as string
       const history = versions.get(key) ?? []
@@ -476,8 +656,11 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
   const stats = kinesis.stats()
   const seconds = config.durationMs / 1_000
   const shardCount = config.streams * config.shards
-  const calls = Object.values(stats.calls).reduce((sum, n) => sum + n, 0)
-  const throttles = Object.values(stats.throttled).reduce((sum, n) => sum + n, 0)
+  const dynamoStats = dynamodb?.stats()
+  const sum = (values: Record<string, number> | undefined) =>
+    Object.values(values ?? {}).reduce((total, n) => total + n, 0)
+  const calls = sum(stats.calls) + sum(dynamoStats?.calls)
+  const throttles = sum(stats.throttled) + sum(dynamoStats?.throttled)
   const admitted = Object.values(stats.getRecordsByShard).reduce((sum, n) => sum + n, 0)
   const reads = counters.reads
   const round = (value: number, digits = 3) => Number(value.toFixed(digits))
@@ -495,6 +678,34 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
       throttles: stats.throttledByStream[name] ?? 0,
     }
   })
+  const durations = mappings.flatMap((mapping) => mapping.stats.durationsMs)
+  const logStats: LogRunStats | undefined =
+    dynamoStats === undefined
+      ? undefined
+      : {
+          dynamodb: dynamoStats,
+          // The relay's own head reads are among them: one per cold relay, a few per run.
+          readUnitsPerSecond: round(
+            (dynamoStats.consistentReadUnits + dynamoStats.eventualReadUnits) / seconds,
+            1,
+          ),
+          peakReadUnitsPerSecond: round(dynamoStats.peakReadUnitsPerSecond, 1),
+          busiestCopyReadUnitsPerSecond: round(
+            Math.max(0, ...Object.values(dynamoStats.readUnitsByPartition)) / seconds,
+            1,
+          ),
+          readerThrottles: dynamoStats.throttledByRole.reader ?? 0,
+          relayThrottles: dynamoStats.throttledByRole.relay ?? 0,
+          writeUnitsPerSecond: round(dynamoStats.writeUnits / seconds, 2),
+          invocationsPerSecond: round(
+            mappings.reduce((total, m) => total + m.stats.invocations, 0) / seconds,
+            2,
+          ),
+          invocationP50Ms: durations.length === 0 ? 0 : round(quantile(durations, 0.5), 1),
+          invocationMaxMs: durations.length === 0 ? 0 : round(quantile(durations, 1), 1),
+          failedInvocations: mappings.reduce((total, m) => total + m.stats.failedInvocations, 0),
+          mappingThrottles: mappings.reduce((total, m) => total + m.stats.throttledPolls, 0),
+        }
   return {
     config,
     simulatedInS: round((performance.now() - started) / 1_000, 2),
@@ -519,5 +730,8 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
     reads,
     streams,
     kinesis: stats,
+    ...(logStats === undefined ? {} : { log: logStats }),
+    throttledReads:
+      logStats === undefined ? (stats.throttled.GetRecords ?? 0) : logStats.readerThrottles,
   }
 }
