@@ -3,6 +3,7 @@ import type { Cache } from '../cache/index.js'
 import type { InvalidationSource, SkippedRecord, SourcePollResult } from '../source/index.js'
 import { applyInvalidation, clearCache } from './evict.js'
 import type { Freshness } from './freshness.js'
+import type { SourceHealth } from './health.js'
 import type { Counters } from './invocation.js'
 import type { Loads } from './loads.js'
 import type { InvocationContext } from './types.js'
@@ -25,6 +26,8 @@ export interface PollerOptions {
   readonly pollBudgetMs: number
   readonly random: () => number
   readonly now: () => number
+  /** Hears every poll's outcome: tells a lasting misconfiguration from an outage. */
+  readonly health?: SourceHealth
 }
 
 /**
@@ -117,6 +120,7 @@ export class Poller {
         this.#polling = undefined
       })
     const result = await this.#polling
+    this.#options.health?.heard(result)
     if (prefixes.size > 0) {
       if (prefixes.size * this.#cache.size > PREFIX_SCAN_LIMIT)
         this.#clear('prefix-scan-limit', counters)

@@ -16,6 +16,7 @@ import { addMetrics, InvocationSpan, round, toEmf, type WarmReport } from '../te
 import { withDeadline } from './deadline.js'
 import { applyInvalidation } from './evict.js'
 import { Freshness } from './freshness.js'
+import { SourceHealth } from './health.js'
 import { type Counters, logLine, newCounters, Totals } from './invocation.js'
 import { Loads } from './loads.js'
 import { type ResolvedOptions, resolveOptions, type ScacheOptions } from './options/index.js'
@@ -57,6 +58,7 @@ export class Scache {
   readonly #freshness: Freshness
   readonly #loads: Loads
   readonly #poller: Poller
+  readonly #health: SourceHealth
   readonly #engine: Engine
   readonly #totals = new Totals()
   readonly #client: KinesisClient
@@ -84,6 +86,13 @@ export class Scache {
     this.#freshness = new Freshness(o)
     this.#loads = new Loads(this.cache, o)
     const logTable = o.logTable
+    this.#health = new SourceHealth((problem) =>
+      o.logError('scache: the invalidation source cannot be read; the cache is bypassed', {
+        source: this.#poller.source.name,
+        error: problem,
+        fix: 'check the stream (or table) name, the region, and the role the function runs as',
+      }),
+    )
     this.#poller = new Poller(this.cache, this.#loads, this.#freshness, {
       // A container reading the log reads one copy of it, whatever the streams behind it.
       names: logTable === undefined ? o.streamNames : [logTable.name],
@@ -114,6 +123,7 @@ export class Scache {
       pollBudgetMs: o.pollBudgetMs,
       random: o.random,
       now: o.now,
+      health: this.#health,
     })
     this.#engine = {
       cache: this.cache,
@@ -208,6 +218,8 @@ export class Scache {
       stalenessMs: this.#freshness.stalenessMs(now),
       bypassing: this.#freshness.bypassing(false, now),
       backoffMs: backoffMs > 0 ? round(backoffMs) : undefined,
+      streamState: this.#health.state,
+      ...(this.#health.problem === undefined ? {} : { streamProblem: this.#health.problem }),
     }
   }
 

@@ -83,6 +83,14 @@ export interface CacheStats {
   readonly bypassing: boolean
   /** Set while failed polls back off. */
   readonly backoffMs: number | undefined
+  /**
+   * How the last poll went: `ok`; `failing` (an outage: throttled, 5xx, timeouts); or
+   * `misconfigured` (polls in a row refused for a reason no retry fixes: no such stream, access
+   * denied, no region or credentials), which is also logged at ERROR once per container.
+   */
+  readonly streamState: 'ok' | 'failing' | 'misconfigured'
+  /** The error behind a `streamState` other than `ok`, as `Name: message`. */
+  readonly streamProblem?: string
 }
 
 /** `stats()` plus what a health endpoint wants to show: the stream and every shard's position. */

@@ -95,6 +95,22 @@ const resolveLogTable = (given: unknown, random: () => number): ResolvedOptions[
   }
 }
 
+/**
+ * Where scache says something is wrong with the set-up (once per container, not per invocation):
+ * a logger's `error` when the log goes through one, else one JSON line on stderr, whatever `log`
+ * says, since a function that cannot cache should not be quiet about it.
+ */
+const errorLogOf = (log: unknown): ResolvedOptions['logError'] => {
+  if (isLogger(log)) {
+    const error = (log as { error?: unknown }).error
+    if (typeof error === 'function')
+      return (message, fields) => (error as (m: string, f: object) => void).call(log, message, fields)
+  }
+  return (message, fields) => {
+    process.stderr.write(`${JSON.stringify({ level: 'ERROR', message, ...fields })}\n`)
+  }
+}
+
 /** Validates every option once, at construction, and fills in the defaults. */
 export const resolveOptions = (input: unknown): ResolvedOptions => {
   const options = input ?? {}
@@ -266,6 +282,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     metricsSink,
     redactKeys,
     tracer,
+    logError: errorLogOf(log),
     log:
       log === true
         ? writeLine

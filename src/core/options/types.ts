@@ -254,6 +254,8 @@ export interface ResolvedOptions {
   readonly warm: WarmOptions | undefined
   readonly publisher: Publisher | undefined
   readonly log: (line: InvocationLog) => void
+  /** Where a lasting problem with the set-up is reported, once. */
+  readonly logError: (message: string, fields: Readonly<Record<string, unknown>>) => void
   /** Inline EMF: namespace and dimensions. */
   readonly metrics: Required<MetricsOptions> | undefined
   /** A metrics buffer (Powertools `Metrics`) the numbers are added to. */

@@ -230,3 +230,44 @@ describe('the circuit breaker', () => {
     expect(breaker.admit('orders:2')).toBeUndefined()
   })
 })
+
+describe('a lasting misconfiguration is loud (kinesalite)', () => {
+  const run = async (stream: string, client: ReturnType<typeof kinesis.client>, polls: number) => {
+    const errors: [string, Record<string, unknown>][] = []
+    const logger = {
+      info: () => {},
+      error: (message: string, fields: Record<string, unknown>) => errors.push([message, fields]),
+    }
+    const clock = testClock()
+    const instance = createScache({
+      stream: { name: stream, client },
+      clock: { now: clock.now },
+      pollIntervalMs: 0,
+      log: logger,
+    })
+    for (let i = 0; i < polls; i++) {
+      instance.cache.set('users:1', 'Ada') // something cached, so that the poll is not skipped
+      const invocation = await instance.begin()
+      invocation.end()
+      clock.at += 60_000 // past any backoff
+    }
+    return { errors, stats: instance.stats() }
+  }
+
+  it('a stream that does not exist: an ERROR once per container, and a state in stats()', async () => {
+    const { errors, stats } = await run('no-such-stream', kinesis.client(), 5)
+    expect(stats.streamState).toBe('misconfigured')
+    expect(stats.streamProblem).toMatch(/^ResourceNotFoundException/)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]?.[1]).toMatchObject({ source: 'no-such-stream' })
+  })
+
+  it('an outage is told apart: failing, and no ERROR', async () => {
+    const stream = await kinesis.createStream(1)
+    const client = kinesis.client()
+    failCommand(client, 'GetRecords', 'InternalFailure')
+    const { errors, stats } = await run(stream, client, 5)
+    expect(stats.streamState).toBe('failing')
+    expect(errors).toEqual([])
+  })
+})
