@@ -89,6 +89,9 @@ if (child) {
     const logHeadlines = results.sections.fleet?.result.log?.headlines
     if (name === 'fleet' && logHeadlines !== undefined)
       results.headlines = { ...results.headlines, ...logHeadlines }
+    const hit = results.sections.hitPath?.result.ratioToLruCache
+    if (name === 'hitPath' && hit !== undefined)
+      results.headlines = { ...results.headlines, hitFreshPerInvocationVsLru: hit }
     process.stderr.write(
       `bench: ${name} done in ${((performance.now() - started) / 1_000).toFixed(1)} s\n`,
     )
