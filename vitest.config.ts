@@ -3,7 +3,15 @@ import { configDefaults, defineConfig } from 'vitest/config'
 
 export default defineConfig({
   // Examples import the package by name, as users do: the source, as tsconfig's paths say.
-  resolve: { alias: { scache: fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
+  resolve: {
+    alias: [
+      { find: /^scache$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+      {
+        find: /^scache\/testing$/,
+        replacement: fileURLToPath(new URL('./src/testing/index.ts', import.meta.url)),
+      },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // Installs from the registry: npm run test:sam and test:consumer (vitest.deploy.config.ts).

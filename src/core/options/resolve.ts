@@ -104,7 +104,8 @@ const errorLogOf = (log: unknown): ResolvedOptions['logError'] => {
   if (isLogger(log)) {
     const error = (log as { error?: unknown }).error
     if (typeof error === 'function')
-      return (message, fields) => (error as (m: string, f: object) => void).call(log, message, fields)
+      return (message, fields) =>
+        (error as (m: string, f: object) => void).call(log, message, fields)
   }
   return (message, fields) => {
     process.stderr.write(`${JSON.stringify({ level: 'ERROR', message, ...fields })}\n`)
