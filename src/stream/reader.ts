@@ -43,6 +43,28 @@ const IDENTITY_CHECK_GAP_MS = 60_000
 
 /** Kinesis' answers to a reader over its share of a shard's (or the account's) limits. */
 const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'LimitExceededException'])
+/** Retries of a transient GetRecords failure per shard per poll, and the pause before each. */
+const MAX_TRANSIENT_RETRIES = 2
+const TRANSIENT_RETRY_DELAY_MS = 20
+/** Errors whose retry may succeed at once: the server's or the connection's, not the request's. */
+const TRANSIENT = new Set([
+  'InternalFailure',
+  'InternalFailureException',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNREFUSED',
+])
+const isTransient = (error: unknown, name: string): boolean => {
+  if (TRANSIENT.has(name)) return true
+  const code = error as { code?: unknown; $metadata?: { httpStatusCode?: unknown } } | null
+  const status = code?.$metadata?.httpStatusCode
+  return (
+    (typeof code?.code === 'string' && TRANSIENT.has(code.code)) ||
+    (typeof status === 'number' && status >= 500 && !THROTTLES.has(name))
+  )
+}
 
 /**
  * Reads a Kinesis stream from where this container last looked. Per shard it keeps the
@@ -227,6 +249,7 @@ export class StreamReader implements InvalidationSource {
   async #readShard(shard: ShardState, tally: Tally, options: PollOptions): Promise<void> {
     tally.shardsPolled++
     let expiredRetries = 0
+    let transientRetries = 0
     try {
       for (let page = 0; page < this.#options.maxPagesPerShard; ) {
         const iterator = await iteratorOf(
@@ -258,6 +281,17 @@ export class StreamReader implements InvalidationSource {
           if (name === 'InvalidArgumentException') {
             shard.iterator = undefined
             this.#needsRelist = true
+          }
+          // A transient failure (5xx, a reset connection) is retried at once, within the poll's
+          // budget: a failed poll defers the next and bypasses the cache, which costs far more
+          // than one more call. A throttle is not retried: the shard's readers are over its limit,
+          // and the backoff is what brings them under it.
+          if (isTransient(error, name) && transientRetries++ < MAX_TRANSIENT_RETRIES) {
+            const spent = () => options.signal?.aborted === true
+            if (!spent()) {
+              await new Promise((resolve) => setTimeout(resolve, TRANSIENT_RETRY_DELAY_MS))
+              if (!spent()) continue
+            }
           }
           throw error
         }

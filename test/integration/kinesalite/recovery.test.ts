@@ -92,7 +92,7 @@ describe('idle containers and retention (kinesalite)', () => {
     await publisher.invalidate('users:2')
     vi.setSystemTime(Date.now() + 25 * HOUR)
     calls.clear()
-    failures = 1
+    failures = 3 // a transient failure is retried twice within the poll
     const failed = await request()
     expect(failed.streamError).toMatch(/^InternalFailure/)
     expect(calls.get('DescribeStreamSummary')).toBe(1)

@@ -160,7 +160,9 @@ describe('outages (limits proxy)', () => {
       expect(failed.backoffMs).toBeGreaterThan(0)
       // A hang is cut by the poll budget, not by the client's 2 s request timeout.
       expect(failed.streamMs).toBeLessThan(1_000)
-      expect(proxy.stats().calls.GetRecords).toBe(2) // the warm-up poll and this one: no retry
+      // The warm-up poll and this one; a 5xx or a reset is retried twice within the budget (a
+      // hang is cut by the budget itself).
+      expect(proxy.stats().calls.GetRecords).toBe(kind === 'hang' ? 2 : 4)
 
       stop()
       await sleep((failed.backoffMs ?? 0) + 5)
@@ -223,5 +225,32 @@ describe('replicated streams (limits proxy)', () => {
     expect(throttled.filter((line) => line.polled).every((line) => line.throttled)).toBe(true)
     expect(throttled.every((line) => line.cleared === undefined)).toBe(true)
     expect(c.instance.diagnostics().stream).toBe(stream)
+  })
+})
+
+describe('transient failures (limits proxy)', () => {
+  it('a 5xx or reset is retried within the poll: the poll succeeds and the cache is used; a throttle is not', async () => {
+    const stream = await kinesis.createStream(1)
+    proxy = await startLimitsProxy({ target: kinesis.endpoint })
+    const instance = createScache({
+      stream: { name: stream, client: proxy.client() },
+      pollIntervalMs: 0,
+      log: false,
+    })
+    instance.cache.set('users:1', 'Ada')
+    for (const kind of ['5xx', 'reset'] as const) {
+      const stop = proxy.inject({ kind, operations: ['GetRecords'], times: 1 })
+      const invocation = await instance.begin()
+      expect(invocation.poll?.ok).toBe(true)
+      expect(invocation.cache.get('users:1')).toBe('Ada')
+      invocation.end()
+      stop()
+    }
+    const stop = proxy.inject({ kind: 'throttle', operations: ['GetRecords'], times: 1 })
+    const throttled = await instance.begin()
+    expect(throttled.poll?.throttled).toBe(true)
+    expect(throttled.cache.bypassed).toBe(true)
+    throttled.end()
+    stop()
   })
 })
