@@ -1,6 +1,12 @@
 import { GetRecordsCommand, type GetRecordsCommandOutput } from '@aws-sdk/client-kinesis'
 import type { InvalidationSource, SourcePosition } from '../source/index.js'
 import { consumeRecord } from './consume.js'
+import {
+  isTransient,
+  MAX_TRANSIENT_RETRIES,
+  THROTTLES,
+  TRANSIENT_RETRY_DELAY_MS,
+} from './errors.js'
 import { Retention } from './retention.js'
 import {
   adoptChildren,
@@ -40,31 +46,6 @@ const MAX_ROUNDS = 8
  * deletion itself (ResourceNotFoundException).
  */
 const IDENTITY_CHECK_GAP_MS = 60_000
-
-/** Kinesis' answers to a reader over its share of a shard's (or the account's) limits. */
-const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'LimitExceededException'])
-/** Retries of a transient GetRecords failure per shard per poll, and the pause before each. */
-const MAX_TRANSIENT_RETRIES = 2
-const TRANSIENT_RETRY_DELAY_MS = 20
-/** Errors whose retry may succeed at once: the server's or the connection's, not the request's. */
-const TRANSIENT = new Set([
-  'InternalFailure',
-  'InternalFailureException',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'ECONNRESET',
-  'EPIPE',
-  'ECONNREFUSED',
-])
-const isTransient = (error: unknown, name: string): boolean => {
-  if (TRANSIENT.has(name)) return true
-  const code = error as { code?: unknown; $metadata?: { httpStatusCode?: unknown } } | null
-  const status = code?.$metadata?.httpStatusCode
-  return (
-    (typeof code?.code === 'string' && TRANSIENT.has(code.code)) ||
-    (typeof status === 'number' && status >= 500 && !THROTTLES.has(name))
-  )
-}
 
 /**
  * Reads a Kinesis stream from where this container last looked. Per shard it keeps the
