@@ -100,6 +100,10 @@ const resolveLogTable = (given: unknown, random: () => number): ResolvedOptions[
  * a logger's `error` when the log goes through one, else one JSON line on stderr, whatever `log`
  * says, since a function that cannot cache should not be quiet about it.
  */
+const writeErrorLine: ResolvedOptions['logError'] = (message, fields) => {
+  process.stderr.write(`${JSON.stringify({ level: 'ERROR', message, ...fields })}\n`)
+}
+
 const errorLogOf = (log: unknown): ResolvedOptions['logError'] => {
   if (isLogger(log)) {
     const error = (log as { error?: unknown }).error
@@ -107,9 +111,7 @@ const errorLogOf = (log: unknown): ResolvedOptions['logError'] => {
       return (message, fields) =>
         (error as (m: string, f: object) => void).call(log, message, fields)
   }
-  return (message, fields) => {
-    process.stderr.write(`${JSON.stringify({ level: 'ERROR', message, ...fields })}\n`)
-  }
+  return writeErrorLine
 }
 
 /** Validates every option once, at construction, and fills in the defaults. */

@@ -348,6 +348,7 @@ describe('accepted options', () => {
       log,
     })
     expect(resolved).toEqual({
+      logError: expect.any(Function),
       streamName: 'arn:aws:kinesis:us-east-1:123456789012:stream/s',
       streamNames: ['arn:aws:kinesis:us-east-1:123456789012:stream/s'],
       client,
