@@ -15,7 +15,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     'no-hostile': { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
-    'recreate-stream': { type: 'boolean', default: false },
+    'no-recreate-stream': { type: 'boolean', default: false },
   },
 })
 
@@ -30,9 +30,9 @@ const integer = (name: string, text: string): number => {
 
 const options = {
   hostileRecords: !values['no-hostile'],
-  recreateStream: values['recreate-stream'],
+  recreateStream: !values['no-recreate-stream'],
 }
-const flags = `${values['no-hostile'] ? ' --no-hostile' : ''}${values['recreate-stream'] ? ' --recreate-stream' : ''}`
+const flags = `${values['no-hostile'] ? ' --no-hostile' : ''}${values['no-recreate-stream'] ? ' --no-recreate-stream' : ''}`
 const replay = (seed: number) => `npm run simulate -- --seed ${seed}${flags}`
 
 const printFailure = (report: SeedReport) => {

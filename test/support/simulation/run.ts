@@ -53,11 +53,7 @@ export interface SeedReport {
 export interface SimulationOptions {
   /** Hostile records on the stream (garbage, deep and huge JSON, wrong signatures, proto keys). */
   readonly hostileRecords?: boolean
-  /**
-   * Delete the stream and create it again under the same name now and then. Off by default: a
-   * container whose reader has not listed the shards since its cold start or last restart does
-   * not notice (see the report of `npm run simulate -- --recreate-stream`).
-   */
+  /** Delete the stream and create it again under the same name now and then. Default true. */
   readonly recreateStream?: boolean
   /**
    * Breaks a container on purpose, to show that the checks catch it: `drop-invalidations` skips
@@ -498,8 +494,10 @@ export const runSeed = async (
       } else if (draw < 0.5) {
         const merged = stream.merge()
         note(() => `merge: ${merged}`)
-      } else if (draw < 0.55 && options.recreateStream === true) {
-        const gap = between(random, 1_000, 60_000)
+      } else if (draw < 0.55 && options.recreateStream !== false) {
+        // Deleting a stream and creating it again takes Kinesis over a minute (the reader's
+        // identity check relies on it).
+        const gap = between(random, 60_000, 300_000)
         stream.recreate(gap)
         note(() => `stream recreated, back in ${gap.toFixed(0)} ms`)
       } else {
