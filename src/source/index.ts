@@ -42,7 +42,8 @@ export interface SourcePollOptions {
  * - `behind`: more backlog than the catch-up budget;
  * - `retention`: idle longer than records are kept, so some may be gone unread;
  * - `position-lost`: the position was rejected (trimmed, or from another stream);
- * - `stream-recreated`: the stream was deleted and created again under the same name.
+ * - `stream-recreated`: the stream was deleted and created again under the same name, or could
+ *   have been with nothing to tell (no partition listed yet, and a long or unknown gap).
  */
 export type RestartReason = 'behind' | 'retention' | 'position-lost' | 'stream-recreated'
 

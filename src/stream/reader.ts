@@ -79,6 +79,15 @@ export class StreamReader implements InvalidationSource {
   #positionsAt: number
   /** The stream's retention, from DescribeStreamSummary when a gap needs it, and when it was read. */
   readonly #retention: Retention
+  /** This poll restarted at now on a fresh listing, which it keeps (`#anchorAtNow`). */
+  #anchored = false
+  /** The stream was not found before any shard was listed: it may come back as another one. */
+  #seenMissing = false
+  /**
+   * When a skip or a restart last moved positions to a timestamp with no shard listed: values
+   * cached since rest on that timestamp alone.
+   */
+  #unlistedSince: number | undefined
 
   constructor(options: StreamReaderOptions) {
     this.#options = options
@@ -106,6 +115,7 @@ export class StreamReader implements InvalidationSource {
     const now = this.#now()
     this.#start = { type: 'AT_TIMESTAMP', at: now - this.#options.clockSkewMs }
     this.#positionsAt = now
+    if (this.#shards === undefined) this.#unlistedSince = now
     for (const shard of this.#shards?.values() ?? []) {
       if (shard.iterator !== undefined && now - shard.iteratorIssuedAt < keepIteratorMs) continue
       shard.iterator = undefined
@@ -140,21 +150,43 @@ export class StreamReader implements InvalidationSource {
     }
     const startedAt = this.#now()
     const read = new Set<string>()
+    this.#anchored = false
     try {
       await this.#retention.check(startedAt - this.#positionsAt, startedAt, tally, options.signal)
       // A new iterator re-anchors a position by sequence number or timestamp, and a stream deleted
       // and recreated under the same name would accept either (as may an old iterator after a
-      // long gap): check the stream's identity first.
+      // long gap): check the stream's identity first. A clock behind the positions' own time
+      // stepped back: how long ago they were taken is unknown, so that counts as a long gap.
+      const gapMs = startedAt - this.#positionsAt
+      const longGap = gapMs >= IDENTITY_CHECK_GAP_MS || gapMs < 0
       if (
-        startedAt - this.#positionsAt >= IDENTITY_CHECK_GAP_MS ||
+        longGap ||
         readableShards(this.#shards).some((shard) => !hasLiveIterator(shard, startedAt))
       ) {
         this.#needsRelist = true
       }
+      // No shard listed yet (a cold start, or since a restart): the position is a timestamp, and
+      // there is no shard to recognise the stream by. After a gap long enough for the stream to
+      // have been deleted and created again, the timestamp may point into another stream, past
+      // what was written to the old one: start at now, keeping this listing as the identity
+      // later polls check.
+      const unlistedMs =
+        this.#unlistedSince === undefined ? undefined : startedAt - this.#unlistedSince
+      const unanchored =
+        this.#shards === undefined &&
+        unlistedMs !== undefined &&
+        (unlistedMs >= IDENTITY_CHECK_GAP_MS || unlistedMs < 0 || this.#seenMissing)
       // A round reads every readable shard once; a shard that closes makes its children readable
       // in the next round, so a split or merge is followed within the same poll.
       for (let round = 0; tally.restart === undefined; round++) {
-        if (this.#shards === undefined || this.#needsRelist) await this.#list(tally, options.signal)
+        if (this.#shards === undefined || this.#needsRelist) {
+          await this.#list(tally, options.signal)
+          if (unanchored && round === 0) {
+            this.#anchorAtNow()
+            tally.restart = 'stream-recreated'
+            break
+          }
+        }
         const readable = readableShards(this.#shards).filter((shard) => !read.has(shard.id))
         if (readable.length === 0) break
         if (round === MAX_ROUNDS) {
@@ -179,7 +211,7 @@ export class StreamReader implements InvalidationSource {
       if (error instanceof Restart) tally.restart = error.reason
       else this.#failed(error, tally)
     }
-    if (tally.restart !== undefined) this.#restart()
+    if (tally.restart !== undefined && !this.#anchored) this.#restart()
     else if (tally.errors.length === 0) this.#positionsAt = startedAt
     return {
       ok: tally.errors.length === 0,
@@ -200,18 +232,39 @@ export class StreamReader implements InvalidationSource {
     }
   }
 
+  /** Moves every listed shard to now, as a restart does, but keeps them as the stream's identity. */
+  #anchorAtNow(): void {
+    const now = this.#now()
+    this.#start = { type: 'AT_TIMESTAMP', at: now - this.#options.clockSkewMs }
+    for (const shard of this.#shards?.values() ?? []) {
+      shard.iterator = undefined
+      shard.sequenceNumber = undefined
+      shard.start = this.#start
+    }
+    this.#positionsAt = now
+    this.#anchored = true
+    this.#seenMissing = false
+    this.#unlistedSince = undefined
+  }
+
   /** Forgets every shard and position: the next poll lists the shards and reads from now. */
   #restart(): void {
     const now = this.#now()
     this.#start = { type: 'AT_TIMESTAMP', at: now - this.#options.clockSkewMs }
     this.#shards = undefined
     this.#needsRelist = false
+    this.#seenMissing = false
     this.#positionsAt = now
+    this.#unlistedSince = now
   }
 
   #failed(error: unknown, tally: Tally, shardId?: string): void {
     // The stream or a shard is gone (deleted, perhaps recreated): verify before reading on.
-    if (nameOf(error) === 'ResourceNotFoundException') this.#needsRelist = true
+    if (nameOf(error) === 'ResourceNotFoundException') {
+      this.#needsRelist = true
+      // With no shard listed, the stream that comes back cannot be compared with this one.
+      if (this.#shards === undefined) this.#seenMissing = true
+    }
     tally.errors.push(errorOf(error, shardId))
   }
 
