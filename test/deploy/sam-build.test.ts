@@ -84,10 +84,22 @@ describe('sam build, replayed: a clean copy, SAMâ€™s npm install, the templateâ€
         AWS_REGION: 'us-east-1',
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       }
-      for (const [variable, value] of Object.entries(variables))
-        env[variable] = isIntrinsic(value, 'Ref')
-          ? String(template.Parameters[value.args as string]?.Default ?? `${String(value.args)}-x`)
-          : String(value)
+      // With the parameters' defaults (ReadMode direct): an `!If` takes its second branch, and
+      // `AWS::NoValue` leaves the variable unset, as CloudFormation does.
+      const resolved = (value: unknown): string | undefined => {
+        if (isIntrinsic(value, 'If')) return resolved((value.args as unknown[])[2])
+        if (isIntrinsic(value, 'Ref'))
+          return value.args === 'AWS::NoValue'
+            ? undefined
+            : String(
+                template.Parameters[value.args as string]?.Default ?? `${String(value.args)}-x`,
+              )
+        return String(value)
+      }
+      for (const [variable, value] of Object.entries(variables)) {
+        const text = resolved(value)
+        if (text !== undefined) env[variable] = text
+      }
 
       const handlers = branches(fn.Properties?.Handler).map(String)
       expect(handlers.length, name).toBeGreaterThan(0)
@@ -102,7 +114,13 @@ describe('sam build, replayed: a clean copy, SAMâ€™s npm install, the templateâ€
         )
         for (const specifier of imported)
           expect(specifier, `${handler} imports ${specifier}`).toMatch(/^(node:|@aws-sdk\/)/)
-        expect(imported, handler).toContain('@aws-sdk/client-kinesis')
+        // The SDK is the runtime's, not bundled: every handler imports the clients it calls (the
+        // API the Kinesis client; the relay and the heartbeat, which only write the log table,
+        // DynamoDB's).
+        expect(
+          [...imported].filter((specifier) => /^@aws-sdk\/client-/.test(specifier ?? '')),
+          handler,
+        ).not.toEqual([])
 
         // A fresh process per bundle, as a new execution environment loads it.
         const script = `const m = await import(${JSON.stringify(pathToFileURL(bundle).href)}); process.stdout.write(typeof m[${JSON.stringify(exported)}])`
