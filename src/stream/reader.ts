@@ -1,12 +1,8 @@
 import { GetRecordsCommand, type GetRecordsCommandOutput } from '@aws-sdk/client-kinesis'
 import type { InvalidationSource, SourcePosition } from '../source/index.js'
 import { consumeRecord } from './consume.js'
-import {
-  isTransient,
-  MAX_TRANSIENT_RETRIES,
-  THROTTLES,
-  TRANSIENT_RETRY_DELAY_MS,
-} from './errors.js'
+import { isTransient, MAX_TRANSIENT_RETRIES, TRANSIENT_RETRY_DELAY_MS } from './errors.js'
+import { IDENTITY_CHECK_GAP_MS, UnlistedIdentity } from './identity.js'
 import { Retention } from './retention.js'
 import {
   adoptChildren,
@@ -15,8 +11,10 @@ import {
   iteratorOf,
   listShards,
   nameOf,
+  newTally,
   Restart,
   readableShards,
+  resultOf,
   type ShardState,
   type StartPosition,
   type Tally,
@@ -40,12 +38,6 @@ const RECORDS_PER_PAGE = 10_000
 const YIELD_AFTER_MS = 10
 /** Generations of shards followed in one poll (a split of a split of …). */
 const MAX_ROUNDS = 8
-/**
- * After this long without a successful poll, the stream's identity is checked before reading:
- * a stream cannot be deleted and created again faster, and a reader polling more often sees the
- * deletion itself (ResourceNotFoundException).
- */
-const IDENTITY_CHECK_GAP_MS = 60_000
 
 /**
  * Reads a Kinesis stream from where this container last looked. Per shard it keeps the
@@ -81,13 +73,8 @@ export class StreamReader implements InvalidationSource {
   readonly #retention: Retention
   /** This poll restarted at now on a fresh listing, which it keeps (`#anchorAtNow`). */
   #anchored = false
-  /** The stream was not found before any shard was listed: it may come back as another one. */
-  #seenMissing = false
-  /**
-   * When a skip or a restart last moved positions to a timestamp with no shard listed: values
-   * cached since rest on that timestamp alone.
-   */
-  #unlistedSince: number | undefined
+  /** Whether a timestamp position with no shard listed can still be trusted to be this stream. */
+  readonly #identity = new UnlistedIdentity()
 
   constructor(options: StreamReaderOptions) {
     this.#options = options
@@ -115,7 +102,7 @@ export class StreamReader implements InvalidationSource {
     const now = this.#now()
     this.#start = { type: 'AT_TIMESTAMP', at: now - this.#options.clockSkewMs }
     this.#positionsAt = now
-    if (this.#shards === undefined) this.#unlistedSince = now
+    if (this.#shards === undefined) this.#identity.positioned(now)
     for (const shard of this.#shards?.values() ?? []) {
       if (shard.iterator !== undefined && now - shard.iteratorIssuedAt < keepIteratorMs) continue
       shard.iterator = undefined
@@ -135,19 +122,7 @@ export class StreamReader implements InvalidationSource {
 
   /** Reads every shard from its position to its tip, applying invalidations as they come. */
   async poll(options: PollOptions): Promise<PollResult> {
-    const tally: Tally = {
-      records: 0,
-      skippedRecords: 0,
-      droppedEntries: 0,
-      invalidations: 0,
-      shardsPolled: 0,
-      restart: undefined,
-      getRecords: 0,
-      getShardIterator: 0,
-      listShards: 0,
-      describeStreamSummary: 0,
-      errors: [],
-    }
+    const tally = newTally()
     const startedAt = this.#now()
     const read = new Set<string>()
     this.#anchored = false
@@ -165,17 +140,7 @@ export class StreamReader implements InvalidationSource {
       ) {
         this.#needsRelist = true
       }
-      // No shard listed yet (a cold start, or since a restart): the position is a timestamp, and
-      // there is no shard to recognise the stream by. After a gap long enough for the stream to
-      // have been deleted and created again, the timestamp may point into another stream, past
-      // what was written to the old one: start at now, keeping this listing as the identity
-      // later polls check.
-      const unlistedMs =
-        this.#unlistedSince === undefined ? undefined : startedAt - this.#unlistedSince
-      const unanchored =
-        this.#shards === undefined &&
-        unlistedMs !== undefined &&
-        (unlistedMs >= IDENTITY_CHECK_GAP_MS || unlistedMs < 0 || this.#seenMissing)
+      const unanchored = this.#shards === undefined && this.#identity.doubtful(startedAt)
       // A round reads every readable shard once; a shard that closes makes its children readable
       // in the next round, so a split or merge is followed within the same poll.
       for (let round = 0; tally.restart === undefined; round++) {
@@ -213,23 +178,7 @@ export class StreamReader implements InvalidationSource {
     }
     if (tally.restart !== undefined && !this.#anchored) this.#restart()
     else if (tally.errors.length === 0) this.#positionsAt = startedAt
-    return {
-      ok: tally.errors.length === 0,
-      records: tally.records,
-      skippedRecords: tally.skippedRecords,
-      droppedEntries: tally.droppedEntries,
-      invalidations: tally.invalidations,
-      shardsPolled: tally.shardsPolled,
-      ...(tally.restart === undefined ? {} : { restarted: tally.restart }),
-      throttled: tally.errors.some((error) => THROTTLES.has(error.name)),
-      calls: {
-        getRecords: tally.getRecords,
-        getShardIterator: tally.getShardIterator,
-        listShards: tally.listShards,
-        describeStreamSummary: tally.describeStreamSummary,
-      },
-      errors: tally.errors,
-    }
+    return resultOf(tally)
   }
 
   /** Moves every listed shard to now, as a restart does, but keeps them as the stream's identity. */
@@ -243,8 +192,7 @@ export class StreamReader implements InvalidationSource {
     }
     this.#positionsAt = now
     this.#anchored = true
-    this.#seenMissing = false
-    this.#unlistedSince = undefined
+    this.#identity.listed()
   }
 
   /** Forgets every shard and position: the next poll lists the shards and reads from now. */
@@ -253,9 +201,8 @@ export class StreamReader implements InvalidationSource {
     this.#start = { type: 'AT_TIMESTAMP', at: now - this.#options.clockSkewMs }
     this.#shards = undefined
     this.#needsRelist = false
-    this.#seenMissing = false
     this.#positionsAt = now
-    this.#unlistedSince = now
+    this.#identity.restarted(now)
   }
 
   #failed(error: unknown, tally: Tally, shardId?: string): void {
@@ -263,7 +210,7 @@ export class StreamReader implements InvalidationSource {
     if (nameOf(error) === 'ResourceNotFoundException') {
       this.#needsRelist = true
       // With no shard listed, the stream that comes back cannot be compared with this one.
-      if (this.#shards === undefined) this.#seenMissing = true
+      if (this.#shards === undefined) this.#identity.missing()
     }
     tally.errors.push(errorOf(error, shardId))
   }

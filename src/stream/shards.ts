@@ -9,6 +9,8 @@ import {
 import { describeError } from '../errors.js'
 import type { RestartReason, SourceError } from '../source/index.js'
 import { streamParams } from './client.js'
+import { THROTTLES } from './errors.js'
+import type { PollResult } from './types.js'
 
 /** Kinesis expires a shard iterator 5 minutes after issuing it; re-acquire a little earlier. */
 export const ITERATOR_MAX_AGE_MS = 5 * 60_000 - 15_000
@@ -45,6 +47,39 @@ export interface Tally {
   describeStreamSummary: number
   errors: SourceError[]
 }
+
+export const newTally = (): Tally => ({
+  records: 0,
+  skippedRecords: 0,
+  droppedEntries: 0,
+  invalidations: 0,
+  shardsPolled: 0,
+  restart: undefined,
+  getRecords: 0,
+  getShardIterator: 0,
+  listShards: 0,
+  describeStreamSummary: 0,
+  errors: [],
+})
+
+/** What a poll's tally tells its caller. */
+export const resultOf = (tally: Tally): PollResult => ({
+  ok: tally.errors.length === 0,
+  records: tally.records,
+  skippedRecords: tally.skippedRecords,
+  droppedEntries: tally.droppedEntries,
+  invalidations: tally.invalidations,
+  shardsPolled: tally.shardsPolled,
+  ...(tally.restart === undefined ? {} : { restarted: tally.restart }),
+  throttled: tally.errors.some((error) => THROTTLES.has(error.name)),
+  calls: {
+    getRecords: tally.getRecords,
+    getShardIterator: tally.getShardIterator,
+    listShards: tally.listShards,
+    describeStreamSummary: tally.describeStreamSummary,
+  },
+  errors: tally.errors,
+})
 
 /** Thrown inside a poll when the positions cannot be trusted; ends the poll. */
 export class Restart extends Error {

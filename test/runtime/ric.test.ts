@@ -32,7 +32,8 @@ const bundle = async (): Promise<void> => {
     Minify: boolean
     Sourcemap?: boolean
     OutExtension: string[]
-    Banner: string[]
+    Banner?: string[]
+    MainFields?: string
   }
   const codeUri = join(root, String(fn?.Properties?.CodeUri))
   await build({
@@ -47,8 +48,14 @@ const bundle = async (): Promise<void> => {
     outdir: out,
     outExtension: Object.fromEntries(properties.OutExtension.map((e) => e.split('='))),
     banner: Object.fromEntries(
-      properties.Banner.map((b) => [b.slice(0, b.indexOf('=')), b.slice(b.indexOf('=') + 1)]),
+      (properties.Banner ?? []).map((b) => [
+        b.slice(0, b.indexOf('=')),
+        b.slice(b.indexOf('=') + 1),
+      ]),
     ),
+    ...(properties.MainFields === undefined
+      ? {}
+      : { mainFields: properties.MainFields.split(',') }),
     tsconfig: join(root, 'tsconfig.json'),
     logLevel: 'silent',
   })
@@ -57,8 +64,10 @@ const bundle = async (): Promise<void> => {
 /** The handler and variables the template gives the function in `mode`, parameters at their defaults. */
 const functionOf = (mode: Mode, names: { stream: string; table: string }) => {
   const properties = template.Resources.UsersFunction?.Properties ?? {}
-  const resolve = (value: unknown): string => {
+  // `undefined`: AWS::NoValue, which leaves a variable unset.
+  const resolve = (value: unknown): string | undefined => {
     if (!isIntrinsic(value)) return String(value)
+    if (value.fn === 'Ref' && value.args === 'AWS::NoValue') return undefined
     if (value.fn === 'Ref' && value.args === 'InvalidationStream') return names.stream
     if (value.fn === 'Ref' && value.args === 'UsersTable') return names.table
     if (value.fn === 'Ref') return String(template.Parameters[String(value.args)]?.Default)
@@ -70,10 +79,13 @@ const functionOf = (mode: Mode, names: { stream: string; table: string }) => {
   }
   const variables = (properties.Environment as { Variables: Record<string, unknown> }).Variables
   return {
-    handler: resolve(properties.Handler),
+    handler: String(resolve(properties.Handler)),
     variables: Object.fromEntries(
-      Object.entries(variables).map(([name, value]) => [name, resolve(value)]),
-    ),
+      Object.entries(variables).flatMap(([name, value]) => {
+        const text = resolve(value)
+        return text === undefined ? [] : [[name, text]]
+      }),
+    ) as Record<string, string>,
   }
 }
 
