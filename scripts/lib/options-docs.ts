@@ -6,8 +6,9 @@ import {
 
 /**
  * Renders the docs that `src/core/options/definitions.ts` defines: the TSDoc of each option in
- * `src/core/options/types.ts`, and the README's configuration and environment tables.
- * `npm run docs:options` writes them; test/unit/docs/options.test.ts fails when they drift.
+ * `src/core/options/types.ts`, the README's short configuration table and its environment table,
+ * and the full table of docs/configuration.md. `npm run docs:options` writes them;
+ * test/unit/core/option-definitions.test.ts fails when they drift.
  */
 
 /** Variables that set no option: the redaction key, and those read through the SDK or for a metric dimension. */
@@ -55,6 +56,54 @@ export const configurationTable = (): string => {
   })
   return ['| option | type | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n')
 }
+
+/**
+ * The first sentence of `doc`: up to the first full stop followed by a space or the end, outside
+ * parentheses and code spans (so "`e.g.`" or "(5)." do not cut it short).
+ */
+export const firstSentence = (doc: string): string => {
+  let depth = 0
+  let code = false
+  for (let i = 0; i < doc.length; i++) {
+    const char = doc[i]
+    if (char === '`') code = !code
+    else if (code) continue
+    else if (char === '(') depth++
+    else if (char === ')') depth = Math.max(0, depth - 1)
+    else if (char === '.' && depth === 0 && (i + 1 === doc.length || doc[i + 1] === ' ')) {
+      const word = doc.slice(doc.lastIndexOf(' ', i) + 1, i + 1)
+      if (word !== 'e.g.' && word !== 'i.e.') return doc.slice(0, i + 1)
+    }
+  }
+  return doc
+}
+
+/** The README's table: each option's default and first sentence; the rest is on docs/configuration.md. */
+export const summaryTable = (): string => {
+  const rows = flatOptions().map(
+    ([path, definition]) =>
+      `| \`${path}\` | ${cell(definition.default)} | ${cell(firstSentence(definition.doc))} |`,
+  )
+  return ['| option | default | what it sets |', '| --- | --- | --- |', ...rows].join('\n')
+}
+
+/** docs/configuration.md's sections: one heading an option, so that the README can link to each. */
+export const optionSections = (): string =>
+  flatOptions()
+    .map(([path, definition]) => {
+      const range = isInteger(definition)
+        ? ` From ${count(definition.min)} to ${count(definition.max)}.`
+        : ''
+      const env = definition.env === undefined ? '' : ` Environment: \`${definition.env}\`.`
+      return [
+        `### \`${path}\``,
+        '',
+        `Type \`${definition.type}\`; default ${definition.default}.`,
+        '',
+        `${definition.doc}${range}${env}`,
+      ].join('\n')
+    })
+    .join('\n\n')
 
 export const environmentTable = (): string => {
   const own = flatOptions()
@@ -125,16 +174,23 @@ export const optionTypesSource = (source: string): string =>
     optionDefinitions.logTable.fields,
   )
 
-/** `readme` with its generated sections rendered afresh. */
-export const readmeWithTables = (readme: string): string =>
-  [
-    ['options', configurationTable()],
-    ['environment', environmentTable()],
-  ].reduce((text, [name, table]) => {
+const withSections = (file: string, text: string, sections: [string, string][]): string =>
+  sections.reduce((result, [name, table]) => {
     const open = `<!-- generated:${name}:start -->`
     const close = `<!-- generated:${name}:end -->`
-    const from = text.indexOf(open)
-    const to = text.indexOf(close)
-    if (from < 0 || to < from) throw new Error(`README.md has no ${open} … ${close} section`)
-    return `${text.slice(0, from + open.length)}\n${table}\n${text.slice(to)}`
-  }, readme)
+    const from = result.indexOf(open)
+    const to = result.indexOf(close)
+    if (from < 0 || to < from) throw new Error(`${file} has no ${open} … ${close} section`)
+    return `${result.slice(0, from + open.length)}\n${table}\n${result.slice(to)}`
+  }, text)
+
+/** `readme` with its generated sections rendered afresh. */
+export const readmeWithTables = (readme: string): string =>
+  withSections('README.md', readme, [
+    ['options', summaryTable()],
+    ['environment', environmentTable()],
+  ])
+
+/** docs/configuration.md with its generated sections rendered afresh. */
+export const configurationPage = (page: string): string =>
+  withSections('docs/configuration.md', page, [['options', optionSections()]])

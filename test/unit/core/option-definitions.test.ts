@@ -2,7 +2,12 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { KinesisClient } from '@aws-sdk/client-kinesis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { optionTypesSource, readmeWithTables } from '../../../scripts/lib/options-docs.js'
+import {
+  configurationPage,
+  firstSentence,
+  optionTypesSource,
+  readmeWithTables,
+} from '../../../scripts/lib/options-docs.js'
 import { streamsOf, UsageError } from '../../../src/cli/common.js'
 import {
   defaults,
@@ -40,6 +45,22 @@ describe('the option definitions', () => {
   it("are the README's configuration and environment tables (npm run docs:options)", () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8')
     expect(readmeWithTables(readme)).toBe(readme)
+  })
+
+  it('are docs/configuration.md, one section an option (npm run docs:options)', () => {
+    const page = readFileSync(join(root, 'docs/configuration.md'), 'utf8')
+    expect(configurationPage(page)).toBe(page)
+  })
+
+  it("summarise each option in the README by its doc's first sentence", () => {
+    expect(firstSentence('Most entries held. Each entry costs 36 bytes.')).toBe(
+      'Most entries held.',
+    )
+    expect(firstSentence('Breakers: `failures` (5) consecutive (e.g. 3.5 s). Then more.')).toBe(
+      'Breakers: `failures` (5) consecutive (e.g. 3.5 s).',
+    )
+    expect(firstSentence('Decoders, e.g. `[a.b]`. Next.')).toBe('Decoders, e.g. `[a.b]`.')
+    expect(firstSentence('No full stop')).toBe('No full stop')
   })
 
   it('drive validation: each integer option accepts its range and default, and nothing past it', () => {
