@@ -6,7 +6,12 @@ import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { replaySamBuild, type SamBuildReplay } from '../../infra/sam-build.js'
-import { isIntrinsic, readTemplate, type Template } from '../../infra/template.js'
+import {
+  functionEnvironment,
+  isIntrinsic,
+  readTemplate,
+  type Template,
+} from '../../infra/template.js'
 
 const run = promisify(execFile)
 const root = join(import.meta.dirname, '../..')
@@ -77,28 +82,12 @@ describe('sam build, replayed: a clean copy, SAMâ€™s npm install, the templateâ€
       await symlink(join(root, 'node_modules/@aws-sdk'), join(lambda, 'node_modules/@aws-sdk'))
       await run('cp', ['-R', build.artifactsDir, join(lambda, 'task')])
 
-      const environment = fn.Properties?.Environment as { Variables: Record<string, unknown> }
-      const variables = environment.Variables
+      // The environment with the parameters' defaults, as CloudFormation gives it.
       const env: Record<string, string> = {
         PATH: process.env.PATH ?? '',
         AWS_REGION: 'us-east-1',
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      }
-      // With the parameters' defaults (ReadMode direct): an `!If` takes its second branch, and
-      // `AWS::NoValue` leaves the variable unset, as CloudFormation does.
-      const resolved = (value: unknown): string | undefined => {
-        if (isIntrinsic(value, 'If')) return resolved((value.args as unknown[])[2])
-        if (isIntrinsic(value, 'Ref'))
-          return value.args === 'AWS::NoValue'
-            ? undefined
-            : String(
-                template.Parameters[value.args as string]?.Default ?? `${String(value.args)}-x`,
-              )
-        return String(value)
-      }
-      for (const [variable, value] of Object.entries(variables)) {
-        const text = resolved(value)
-        if (text !== undefined) env[variable] = text
+        ...functionEnvironment(template, name),
       }
 
       const handlers = branches(fn.Properties?.Handler).map(String)

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startLocalDynamoDb } from '../../infra/local/dynamodb.js'
 import { startLocalKinesis } from '../../infra/local/kinesis.js'
 import { type CapturedLine, RicEnvironment } from '../../infra/local/runtime-api.js'
-import { isIntrinsic, readTemplate, type Template } from '../../infra/template.js'
+import { evaluate, functionEnvironment, readTemplate, type Template } from '../../infra/template.js'
 import type { InvocationLog } from '../../src/index.js'
 import { runCli } from '../support/cli.js'
 
@@ -63,29 +63,15 @@ const bundle = async (): Promise<void> => {
 
 /** The handler and variables the template gives the function in `mode`, parameters at their defaults. */
 const functionOf = (mode: Mode, names: { stream: string; table: string }) => {
-  const properties = template.Resources.UsersFunction?.Properties ?? {}
-  // `undefined`: AWS::NoValue, which leaves a variable unset.
-  const resolve = (value: unknown): string | undefined => {
-    if (!isIntrinsic(value)) return String(value)
-    if (value.fn === 'Ref' && value.args === 'AWS::NoValue') return undefined
-    if (value.fn === 'Ref' && value.args === 'InvalidationStream') return names.stream
-    if (value.fn === 'Ref' && value.args === 'UsersTable') return names.table
-    if (value.fn === 'Ref') return String(template.Parameters[String(value.args)]?.Default)
-    if (value.fn === 'If') {
-      const [condition, yes, no] = value.args as [string, unknown, unknown]
-      return resolve(condition === 'TableStream' && mode === 'table-stream' ? yes : no)
-    }
-    throw new Error(`cannot resolve ${JSON.stringify(value)}`)
+  const resolution = {
+    parameters: { Invalidation: mode },
+    resources: { InvalidationStream: names.stream, UsersTable: names.table },
   }
-  const variables = (properties.Environment as { Variables: Record<string, unknown> }).Variables
   return {
-    handler: String(resolve(properties.Handler)),
-    variables: Object.fromEntries(
-      Object.entries(variables).flatMap(([name, value]) => {
-        const text = resolve(value)
-        return text === undefined ? [] : [[name, text]]
-      }),
-    ) as Record<string, string>,
+    handler: String(
+      evaluate(template, template.Resources.UsersFunction?.Properties?.Handler, resolution),
+    ),
+    variables: functionEnvironment(template, 'UsersFunction', resolution),
   }
 }
 

@@ -4,7 +4,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { samEsbuildOptions } from '../../../infra/sam-build.js'
-import { isIntrinsic, readTemplate, type Template } from '../../../infra/template.js'
+import {
+  functionEnvironment,
+  isIntrinsic,
+  readTemplate,
+  type Template,
+} from '../../../infra/template.js'
 import { flatOptions } from '../../../scripts/lib/options-docs.js'
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
@@ -277,20 +282,11 @@ describe('the functions, bundled in the repository with the template’s esbuild
       })
       const files = await readdir(join(out, name))
 
-      // The environment the function gets: its variables, with the parameters' defaults.
+      // The environment the function gets, with the parameters' defaults.
       const variables = (propertiesOf(fn).Environment as { Variables: Record<string, unknown> })
         .Variables
-      for (const [variable, given] of Object.entries(variables)) {
-        // A conditional variable as in the default mode (its `!If` else branch).
-        const value = isIntrinsic(given, 'If') ? (given.args as unknown[])[2] : given
-        if (isIntrinsic(value, 'Ref') && value.args === 'AWS::NoValue') continue
-        const resolved = isIntrinsic(value, 'Ref')
-          ? String(
-              template.Parameters[value.args as string]?.Default ?? `${String(value.args)}-name`,
-            )
-          : String(value)
-        vi.stubEnv(variable, resolved)
-      }
+      for (const [variable, value] of Object.entries(functionEnvironment(template, name)))
+        vi.stubEnv(variable, value)
       vi.stubEnv('AWS_REGION', 'us-east-1')
 
       // Every variable the function's own code reads is set by the template.
