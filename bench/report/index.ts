@@ -1,5 +1,6 @@
 import type { ColdStartResult } from '../cold-start.js'
 import type { FleetBenchResult } from '../fleet/index.js'
+import type { GrowthResult } from '../growth.js'
 import type { HitPathResult } from '../hit-path.js'
 import type { MemoryResult } from '../memory.js'
 import type { MiddlewareResult } from '../middleware.js'
@@ -7,6 +8,8 @@ import type { StreamCostResult } from '../stream-cost.js'
 import { coldStartSection, coldStartSummary } from './cold-start.js'
 import { fleetSection, fleetSummary } from './fleet.js'
 import { type Section, table } from './format.js'
+import { growthSection, growthSummary } from './growth.js'
+import { type Headlines, headlineRows } from './headlines.js'
 import { hitPathSection, hitPathSummary } from './hit-path.js'
 import { memorySection, memorySummary } from './memory.js'
 import { middlewareSection, middlewareSummary } from './middleware.js'
@@ -23,10 +26,13 @@ export const sectionNames = [
   'fleet',
   'coldStart',
   'memory',
+  'growth',
 ] as const
 export type SectionName = (typeof sectionNames)[number]
 
 export interface Results {
+  /** The figures the targets are stated in: see headlines.ts. */
+  headlines?: Headlines
   sections: {
     hitPath?: Section<HitPathResult>
     middleware?: Section<MiddlewareResult>
@@ -34,6 +40,7 @@ export interface Results {
     fleet?: Section<FleetBenchResult>
     coldStart?: Section<ColdStartResult>
     memory?: Section<MemoryResult>
+    growth?: Section<GrowthResult>
   }
 }
 
@@ -55,6 +62,7 @@ them in the same run, on the same machine: read the ratios.
 | Fleet simulation | N containers running scache's real code in virtual time against a simulated Kinesis that enforces the per-shard limits; see [below](#4-fleet-simulation). | [bench/fleet/](../bench/fleet) |
 | Cold start | The users API handler (examples/users-api/api.ts) bundled with template.yaml's esbuild settings, as \`sam build\` does (minified ESM, ES modules first, all but \`@aws-sdk/*\` inside); and the time a fresh \`node\` process takes to import the package (\`dist/index.js\`), against \`@middy/core\` alone: 25 processes each, interleaved, median. | [bench/cold-start.ts](../bench/cold-start.ts) |
 | Memory | RSS and \`heapUsed\` after writing 10 × \`maxBytes\` (32 MiB) of values through \`context.cache.set\`, in a child process with \`--expose-gc\` after full collections, against the same process with an empty cache, and against the same process writing the same values through a sink that keeps only the latest (the same allocation); V8's heap space by space and resident memory by kind; objects (user records) and 1 KB strings, decoded from JSON as a handler receives them; median of the runs. | [bench/memory.ts](../bench/memory.ts) |
+| Growth | CPU time (\`process.cpuUsage\`) per invocation with an empty poll due (stubbed client), with 1 and with 100,000 entries cached, interleaved in one process; µs per prefix invalidation evicting 11 keys at 1,000, 100,000 and 1,000,000 entries. | [bench/growth.ts](../bench/growth.ts) |
 `
 
 export const renderReport = (results: Results): string => {
@@ -66,9 +74,14 @@ export const renderReport = (results: Results): string => {
     ...(s.fleet ? fleetSummary(s.fleet) : []),
     ...(s.coldStart ? coldStartSummary(s.coldStart) : []),
     ...(s.memory ? memorySummary(s.memory) : []),
+    ...(s.growth ? growthSummary(s.growth) : []),
   ]
+  const headlines = headlineRows(results.headlines ?? {})
   return `${[
     header,
+    headlines.length === 0
+      ? undefined
+      : `## Headlines\n\nIn [bench/results.json](../bench/results.json) as \`headlines\`, each from the latest run of its section.\n\n${table(['headline', 'value', 'target', ''], headlines)}\n`,
     `## Summary\n\n${table(['benchmark', 'measured', 'target', ''], summary)}\n`,
     s.hitPath && hitPathSection(s.hitPath),
     s.middleware && middlewareSection(s.middleware),
@@ -76,6 +89,7 @@ export const renderReport = (results: Results): string => {
     s.fleet && fleetSection(s.fleet),
     s.coldStart && coldStartSection(s.coldStart),
     s.memory && memorySection(s.memory),
+    s.growth && growthSection(s.growth),
   ]
     .filter((part): part is string => typeof part === 'string')
     .join('\n')
