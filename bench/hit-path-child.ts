@@ -18,7 +18,13 @@ const INVOCATIONS = 2_000
 const SAMPLES = 15
 const WARMUP_SAMPLES = 5
 
-export const contenders = ['lru-cache get', 'Map.get', 'context.cache.get', 'Cache.get'] as const
+export const contenders = [
+  'lru-cache get',
+  'lru-cache get + entry read',
+  'Map.get',
+  'context.cache.get',
+  'Cache.get',
+] as const
 export type Contender = (typeof contenders)[number]
 
 const keys = Array.from({ length: KEYS }, (_, i) => `users:${i}`)
@@ -59,6 +65,26 @@ const opener = async (contender: Contender): Promise<Open> => {
       const lru = new LRUCache<string, object>({ max: 10_000 })
       for (const key of keys) lru.set(key, value)
       return async () => ({ target: lru, close: noop })
+    }
+    case 'lru-cache get + entry read': {
+      // The least a cache over lru-cache does whose entries carry their expiry: read the entry
+      // lru-cache returns (lru-cache's own \`get\` never reads the value it returns). No clock, no
+      // staleness bound, no counters: a floor, not a cache.
+      interface Entry {
+        readonly value: object
+        readonly costMs: number
+        readonly expiresAt: number
+      }
+      const lru = new LRUCache<string, Entry>({ max: 10_000 })
+      const expiresAt = Date.now() + 3_600_000
+      for (const key of keys) lru.set(key, { value, costMs: 0, expiresAt })
+      const floor = {
+        get: (key: string): unknown => {
+          const entry = lru.get(key)
+          return entry === undefined || entry.expiresAt < 0 ? undefined : entry.value
+        },
+      }
+      return async () => ({ target: floor, close: noop })
     }
     case 'Map.get': {
       const map = new Map<string, object>()

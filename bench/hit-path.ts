@@ -17,6 +17,11 @@ export interface HitPathResult {
   /** `context.cache.get` (fresh per invocation) against raw lru-cache `get` (target ≤ 1.3). */
   readonly ratioToLruCache: number
   readonly ratioToMap: number
+  /**
+   * lru-cache `get` followed by one read of the entry it returns, over lru-cache `get` alone: the
+   * floor for any cache over lru-cache whose entries carry their own expiry.
+   */
+  readonly entryReadToLruCache?: number
 }
 
 const runContender = (contender: Contender): number => {
@@ -50,5 +55,6 @@ export const hitPath = async (): Promise<HitPathResult> => {
     nsPerHit,
     ratioToLruCache: sig(of('context.cache.get') / of('lru-cache get')),
     ratioToMap: sig(of('context.cache.get') / of('Map.get')),
+    entryReadToLruCache: sig(of('lru-cache get + entry read') / of('lru-cache get')),
   }
 }

@@ -33,7 +33,7 @@ export interface MiddlewareResult {
    * serialised and handed to `process.stdout.write`, which a sink stands in for), no poll due
    * (target ≤ 3).
    */
-  readonly warmInvocationUsOverMiddy: number
+  readonly warmInvocationUsOverMiddy?: number
 }
 
 /** A fresh Lambda-like context per invocation, as the runtime gives one. */

@@ -6,11 +6,13 @@ import { fleet } from './fleet/index.js'
 import { fleetLog } from './fleet/log.js'
 import { fleetLogSection } from './fleet/log-report.js'
 import { stalenessChart } from './fleet/svg.js'
+import { growth } from './growth.js'
 import { hitPath } from './hit-path.js'
 import { machine } from './lib/machine.js'
 import { loadScache } from './lib/scache.js'
 import { memory } from './memory.js'
 import { middlewareOverhead } from './middleware.js'
+import { headlines } from './report/headlines.js'
 import { type Results, renderReport, type SectionName, sectionNames } from './report/index.js'
 import { streamCost } from './stream-cost.js'
 
@@ -41,6 +43,8 @@ const runSection = async (name: SectionName): Promise<unknown> => {
       return coldStart()
     case 'memory':
       return memory()
+    case 'growth':
+      return growth()
   }
 }
 
@@ -57,8 +61,7 @@ if (child) {
   if (unknown.length > 0)
     throw new Error(`bench: unknown section ${unknown.join(', ')} (${sectionNames.join(', ')})`)
   const selected = reportOnly ? [] : asked.length === 0 ? sectionNames : (asked as SectionName[])
-  // `headlines`: the figures the project's goals name, each from the section that measures it.
-  const results: Results & { headlines?: Record<string, number> } = existsSync(resultsPath)
+  const results: Results = existsSync(resultsPath)
     ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as Results)
     : { sections: {} }
   for (const name of selected) {
@@ -86,12 +89,8 @@ if (child) {
     )
     const payload = out.slice(out.lastIndexOf(MARKER) + MARKER.length)
     Object.assign(results.sections, { [name]: JSON.parse(payload) })
-    const logHeadlines = results.sections.fleet?.result.log?.headlines
-    if (name === 'fleet' && logHeadlines !== undefined)
-      results.headlines = { ...results.headlines, ...logHeadlines }
-    const hit = results.sections.hitPath?.result.ratioToLruCache
-    if (name === 'hitPath' && hit !== undefined)
-      results.headlines = { ...results.headlines, hitFreshPerInvocationVsLru: hit }
+    // The figures the project's targets name, each from the section that measures it.
+    results.headlines = headlines(results)
     process.stderr.write(
       `bench: ${name} done in ${((performance.now() - started) / 1_000).toFixed(1)} s\n`,
     )

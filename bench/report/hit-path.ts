@@ -17,7 +17,16 @@ ${table(
 \`context.cache.get\`, on a fresh request cache from \`begin()\` per invocation with
 ${r.getsPerInvocation} hits each, is **${n(r.ratioToLruCache)}×** raw lru-cache \`get\` (target ≤ 1.3×:
 ${met(r.ratioToLruCache <= 1.3)}) and ${n(r.ratioToMap)}× \`Map.get\`.
-
+${
+  r.entryReadToLruCache === undefined
+    ? ''
+    : `
+lru-cache's \`get\` never reads the value it returns. A hit must read its entry (expiry and cost):
+lru-cache \`get\` followed by that one read, and nothing else (no clock, no staleness bound, no
+counters), is already ${n(r.entryReadToLruCache)}× lru-cache \`get\`, the floor for any cache over
+lru-cache whose entries carry their own expiry.
+`
+}
 Each row runs alone in its own process (${r.rounds} processes each, interleaved, median): V8 shares
 the inline caches of lru-cache's methods between every LRUCache in a process, so a second,
 differently configured instance would slow the baseline's \`get\`. A hit reads the clock at most

@@ -1,5 +1,6 @@
 import type { ColdStartResult } from '../cold-start.js'
 import type { FleetBenchResult } from '../fleet/index.js'
+import type { GrowthResult } from '../growth.js'
 import type { HitPathResult } from '../hit-path.js'
 import type { MemoryResult } from '../memory.js'
 import type { MiddlewareResult } from '../middleware.js'
@@ -7,6 +8,8 @@ import type { StreamCostResult } from '../stream-cost.js'
 import { coldStartSection, coldStartSummary } from './cold-start.js'
 import { fleetSection, fleetSummary } from './fleet.js'
 import { type Section, table } from './format.js'
+import { growthSection, growthSummary } from './growth.js'
+import { type Headlines, headlineRows } from './headlines.js'
 import { hitPathSection, hitPathSummary } from './hit-path.js'
 import { memorySection, memorySummary } from './memory.js'
 import { middlewareSection, middlewareSummary } from './middleware.js'
@@ -23,10 +26,13 @@ export const sectionNames = [
   'fleet',
   'coldStart',
   'memory',
+  'growth',
 ] as const
 export type SectionName = (typeof sectionNames)[number]
 
 export interface Results {
+  /** The figures the targets are stated in: see headlines.ts. */
+  headlines?: Headlines
   sections: {
     hitPath?: Section<HitPathResult>
     middleware?: Section<MiddlewareResult>
@@ -34,6 +40,7 @@ export interface Results {
     fleet?: Section<FleetBenchResult>
     coldStart?: Section<ColdStartResult>
     memory?: Section<MemoryResult>
+    growth?: Section<GrowthResult>
   }
 }
 
@@ -49,12 +56,13 @@ them in the same run, on the same machine: read the ratios.
 
 | section | how it measures | code |
 | --- | --- | --- |
-| Hit path | ns per hit of \`context.cache.get\` on 1,000 cached keys as Lambda calls it: a fresh request cache from \`begin()\` per invocation, 100 hits per invocation timed with \`process.hrtime\` (median invocation of each sample, median of 15 samples); beside it raw \`lru-cache\` \`get\`, \`Map.get\` and scache's store, each contender alone in a fresh process (5 each, interleaved, median). | [bench/hit-path.ts](../bench/hit-path.ts) |
+| Hit path | ns per hit of \`context.cache.get\` on 1,000 cached keys as Lambda calls it: a fresh request cache from \`begin()\` per invocation, 100 hits per invocation timed with \`process.hrtime\` (median invocation of each sample, median of 15 samples); beside it raw \`lru-cache\` \`get\` (and, as a floor, followed by one read of the entry it returns), \`Map.get\` and scache's store, each contender alone in a fresh process (5 each, interleaved, median). | [bench/hit-path.ts](../bench/hit-path.ts) |
 | Middleware overhead | Wall and CPU time (\`process.cpuUsage\`, user + system) per warm invocation of a Middy handler with and without scache, 7 rounds of 20,000 invocations in rotating order, median. Stream I/O stubbed: no poll is due (\`pollIntervalMs\` of an hour), and, in a separate row, a poll on every invocation answered at once by a \`KinesisClient\` whose \`send\` returns empty \`GetRecords\`. | [bench/middleware.ts](../bench/middleware.ts) |
 | Stream cost | Kinesis calls (counted by the limits proxy) and wall time per warm poll, against kinesalite behind the limits proxy (test/support/limits-proxy.ts), both in a child process ([bench/lib/kinesis-host.ts](../bench/lib/kinesis-host.ts)) as a real Kinesis is never in its client's process, reached over loopback HTTP by the real SDK client, built as scache builds its default one: scache (\`pollIntervalMs: 0\`) against the per-request read of a-h/scache (ListShards, then GetShardIterator and GetRecords per shard in sequence; [bench/baseline](../bench/baseline/per-request-reader.ts)). 1 and 4 shards, each reader with its own stream, proxy and client; in each setup the four are polled one after the other, 4 times a second, in an order that rotates; nothing new on the stream; the proxy adds 0 ms (loopback) or 10 ms (about an in-region call) to each call; in a third setup, with 10 ms added, the proxy answers GetRecords itself, at once, instead of kinesalite (\`answerReads\`). Beside the wall time, the CPU both processes spent during each poll (\`process.cpuUsage\`, user + system); medians. | [bench/stream-cost.ts](../bench/stream-cost.ts) |
 | Fleet simulation | N containers running scache's real code in virtual time against a simulated Kinesis that enforces the per-shard limits; see [below](#4-fleet-simulation). | [bench/fleet/](../bench/fleet) |
 | Cold start | The users API handler (examples/users-api/api.ts) bundled with template.yaml's esbuild settings, as \`sam build\` does (minified ESM, ES modules first, all but \`@aws-sdk/*\` inside); and the time a fresh \`node\` process takes to import the package (\`dist/index.js\`), against \`@middy/core\` alone: 25 processes each, interleaved, median. | [bench/cold-start.ts](../bench/cold-start.ts) |
 | Memory | RSS and \`heapUsed\` after writing 10 × \`maxBytes\` (32 MiB) of values through \`context.cache.set\`, in a child process with \`--expose-gc\` after full collections, against the same process with an empty cache, and against the same process writing the same values through a sink that keeps only the latest (the same allocation); V8's heap space by space and resident memory by kind; objects (user records) and 1 KB strings, decoded from JSON as a handler receives them; median of the runs. | [bench/memory.ts](../bench/memory.ts) |
+| Growth | CPU time (\`process.cpuUsage\`) per invocation with an empty poll due (stubbed client), with 1 and with 100,000 entries cached, interleaved in one process; µs per prefix invalidation evicting 11 keys at 1,000, 100,000 and 1,000,000 entries. | [bench/growth.ts](../bench/growth.ts) |
 `
 
 export const renderReport = (results: Results): string => {
@@ -66,9 +74,14 @@ export const renderReport = (results: Results): string => {
     ...(s.fleet ? fleetSummary(s.fleet) : []),
     ...(s.coldStart ? coldStartSummary(s.coldStart) : []),
     ...(s.memory ? memorySummary(s.memory) : []),
+    ...(s.growth ? growthSummary(s.growth) : []),
   ]
+  const headlines = headlineRows(results.headlines ?? {})
   return `${[
     header,
+    headlines.length === 0
+      ? undefined
+      : `## Headlines\n\nIn [bench/results.json](../bench/results.json) as \`headlines\`, each from the latest run of its section.\n\n${table(['headline', 'value', 'target', ''], headlines)}\n`,
     `## Summary\n\n${table(['benchmark', 'measured', 'target', ''], summary)}\n`,
     s.hitPath && hitPathSection(s.hitPath),
     s.middleware && middlewareSection(s.middleware),
@@ -76,6 +89,7 @@ export const renderReport = (results: Results): string => {
     s.fleet && fleetSection(s.fleet),
     s.coldStart && coldStartSection(s.coldStart),
     s.memory && memorySection(s.memory),
+    s.growth && growthSection(s.growth),
   ]
     .filter((part): part is string => typeof part === 'string')
     .join('\n')

@@ -58,12 +58,13 @@ export class Freshness {
    * (`#syncedAt` + `maxStalenessMs`, or never while an unhealthy stream bypasses).
    */
   #trustedUntil = Number.NEGATIVE_INFINITY
-  readonly #bypassOnError: boolean
+  /** `onStreamError: 'bypass'`: an invocation whose poll failed or was held back bypasses. */
+  readonly bypassOnError: boolean
 
   constructor(options: FreshnessOptions) {
     this.#options = options
     this.#syncedAt = options.now()
-    this.#bypassOnError = options.onStreamError === 'bypass'
+    this.bypassOnError = options.onStreamError === 'bypass'
     this.#retrust()
     const baseMs = Math.max(MIN_BACKOFF_MS, options.pollIntervalMs)
     // At least two attempts per staleness window: backing off longer would only keep the cache
@@ -100,13 +101,21 @@ export class Freshness {
 
   /** Whether reads skip the cache at `now`; `deferred`: this invocation's poll was held back. */
   bypassing(deferred: boolean, now: number): boolean {
-    // A time before the sync is a clock that stepped back: how old the cache is cannot be known.
-    return now > this.#trustedUntil || now < this.#syncedAt || (deferred && this.#bypassOnError)
+    return this.untrusted(now) || (deferred && this.bypassOnError)
+  }
+
+  /**
+   * Whether every read skips the cache at `now`, whatever its invocation: past the staleness
+   * bound, or (a time before the sync) a clock that stepped back, so that how old the cache is
+   * cannot be known. Two comparisons, asked by every hit.
+   */
+  untrusted(now: number): boolean {
+    return now > this.#trustedUntil || now < this.#syncedAt
   }
 
   #retrust(): void {
     this.#trustedUntil =
-      !this.#healthy && this.#bypassOnError
+      !this.#healthy && this.bypassOnError
         ? Number.NEGATIVE_INFINITY
         : this.#syncedAt + this.#options.maxStalenessMs
   }
