@@ -6,6 +6,7 @@ import { fleet } from './fleet/index.js'
 import { fleetLog } from './fleet/log.js'
 import { fleetLogSection } from './fleet/log-report.js'
 import { stalenessChart } from './fleet/svg.js'
+import { goodput } from './goodput.js'
 import { hitPath } from './hit-path.js'
 import { machine } from './lib/machine.js'
 import { loadScache } from './lib/scache.js'
@@ -41,6 +42,8 @@ const runSection = async (name: SectionName): Promise<unknown> => {
       return coldStart()
     case 'memory':
       return memory()
+    case 'goodput':
+      return goodput()
   }
 }
 
@@ -92,6 +95,9 @@ if (child) {
     const hit = results.sections.hitPath?.result.ratioToLruCache
     if (name === 'hitPath' && hit !== undefined)
       results.headlines = { ...results.headlines, hitFreshPerInvocationVsLru: hit }
+    const strictHitRatio = results.sections.goodput?.result.strictHitRatioAt20pctFaults
+    if (name === 'goodput' && strictHitRatio !== undefined)
+      results.headlines = { ...results.headlines, strictHitRatioAt20pctFaults: strictHitRatio }
     process.stderr.write(
       `bench: ${name} done in ${((performance.now() - started) / 1_000).toFixed(1)} s\n`,
     )

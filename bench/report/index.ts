@@ -1,5 +1,6 @@
 import type { ColdStartResult } from '../cold-start.js'
 import type { FleetBenchResult } from '../fleet/index.js'
+import type { GoodputResult } from '../goodput.js'
 import type { HitPathResult } from '../hit-path.js'
 import type { MemoryResult } from '../memory.js'
 import type { MiddlewareResult } from '../middleware.js'
@@ -7,6 +8,7 @@ import type { StreamCostResult } from '../stream-cost.js'
 import { coldStartSection, coldStartSummary } from './cold-start.js'
 import { fleetSection, fleetSummary } from './fleet.js'
 import { type Section, table } from './format.js'
+import { goodputSection, goodputSummary } from './goodput.js'
 import { hitPathSection, hitPathSummary } from './hit-path.js'
 import { memorySection, memorySummary } from './memory.js'
 import { middlewareSection, middlewareSummary } from './middleware.js'
@@ -23,6 +25,7 @@ export const sectionNames = [
   'fleet',
   'coldStart',
   'memory',
+  'goodput',
 ] as const
 export type SectionName = (typeof sectionNames)[number]
 
@@ -34,6 +37,7 @@ export interface Results {
     fleet?: Section<FleetBenchResult>
     coldStart?: Section<ColdStartResult>
     memory?: Section<MemoryResult>
+    goodput?: Section<GoodputResult>
   }
 }
 
@@ -55,6 +59,7 @@ them in the same run, on the same machine: read the ratios.
 | Fleet simulation | N containers running scache's real code in virtual time against a simulated Kinesis that enforces the per-shard limits; see [below](#4-fleet-simulation). | [bench/fleet/](../bench/fleet) |
 | Cold start | The users API handler (examples/users-api/api.ts) bundled with template.yaml's esbuild settings, as \`sam build\` does (minified ESM, ES modules first, all but \`@aws-sdk/*\` inside); and the time a fresh \`node\` process takes to import the package (\`dist/index.js\`), against \`@middy/core\` alone: 25 processes each, interleaved, median. | [bench/cold-start.ts](../bench/cold-start.ts) |
 | Memory | RSS and \`heapUsed\` after writing 10 × \`maxBytes\` (32 MiB) of values through \`context.cache.set\`, in a child process with \`--expose-gc\` after full collections, against the same process with an empty cache, and against the same process writing the same values through a sink that keeps only the latest (the same allocation); V8's heap space by space and resident memory by kind; objects (user records) and 1 KB strings, decoded from JSON as a handler receives them; median of the runs. | [bench/memory.ts](../bench/memory.ts) |
+| Goodput under faults | Share of strict-mode reads served from the cache, and stale reads, with 3 containers invoked through the Middy middleware against kinesalite behind the limits proxy (child process, loopback HTTP, the real SDK client) while a writer publishes invalidations: without faults, and with 20% of \`GetRecords\` calls failing (5xx, connection resets, throttles). | [bench/goodput.ts](../bench/goodput.ts) |
 `
 
 export const renderReport = (results: Results): string => {
@@ -66,6 +71,7 @@ export const renderReport = (results: Results): string => {
     ...(s.fleet ? fleetSummary(s.fleet) : []),
     ...(s.coldStart ? coldStartSummary(s.coldStart) : []),
     ...(s.memory ? memorySummary(s.memory) : []),
+    ...(s.goodput ? goodputSummary(s.goodput) : []),
   ]
   return `${[
     header,
@@ -76,6 +82,7 @@ export const renderReport = (results: Results): string => {
     s.fleet && fleetSection(s.fleet),
     s.coldStart && coldStartSection(s.coldStart),
     s.memory && memorySection(s.memory),
+    s.goodput && goodputSection(s.goodput),
   ]
     .filter((part): part is string => typeof part === 'string')
     .join('\n')
