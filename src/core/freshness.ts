@@ -33,7 +33,8 @@ export type PollOutcome =
  *   `maxStalenessMs` ago; past it, every read is a bypass (a miss whose load is not stored);
  * - between a failed (or deferred) poll and that bound, reads are bypassed with
  *   `onStreamError: 'bypass'`, served with `'serve-stale'`;
- * - a clock that stepped back makes the cache's age unknown: bypass, and poll at once.
+ * - a clock that stepped back makes the cache's age unknown: bypass until a poll succeeds, and
+ *   poll at once.
  * The request cache asks on every read, not once per invocation, so a long handler cannot outlive
  * the bound.
  */
@@ -77,6 +78,7 @@ export class Freshness {
    * back by the backoff). A clock that stepped back leaves the elapsed time unknown: poll at once.
    */
   schedule(now: number): { readonly owed: boolean; readonly due: boolean } {
+    if (now < this.#syncedAt) this.#forgetSync(now)
     const sinceLastPoll = now - this.#lastPollAt
     const stepped = sinceLastPoll < 0
     const owed = stepped || sinceLastPoll >= this.#intervalMs
@@ -100,8 +102,18 @@ export class Freshness {
 
   /** Whether reads skip the cache at `now`; `deferred`: this invocation's poll was held back. */
   bypassing(deferred: boolean, now: number): boolean {
-    // A time before the sync is a clock that stepped back: how old the cache is cannot be known.
-    return now > this.#trustedUntil || now < this.#syncedAt || (deferred && this.#bypassOnError)
+    if (now < this.#syncedAt) this.#forgetSync(now)
+    return now > this.#trustedUntil || (deferred && this.#bypassOnError)
+  }
+
+  /**
+   * A time before the sync is a clock that stepped back: how old the cache is cannot be known,
+   * and not only until the clock passes the sync again (by then the cache is older than it looks
+   * by the whole step). The sync is forgotten, as if past the bound, until a poll succeeds.
+   */
+  #forgetSync(now: number): void {
+    this.#syncedAt = now - this.#options.maxStalenessMs - 1
+    this.#retrust()
   }
 
   #retrust(): void {
