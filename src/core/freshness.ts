@@ -54,6 +54,8 @@ export class Freshness {
   /** The backoff's first delay, its ceiling, and the level that reaches it (no higher is kept). */
   readonly #backoff: { readonly baseMs: number; readonly capMs: number; readonly maxLevel: number }
   #healthy = true
+  /** The clock stepped back behind `#syncedAt`: nothing is trusted until a poll (or skip) syncs. */
+  #syncForgotten = false
   /**
    * The bound as one number, recomputed whenever the state changes: reads are served up to here
    * (`#syncedAt` + `maxStalenessMs`, or never while an unhealthy stream bypasses).
@@ -78,7 +80,7 @@ export class Freshness {
    * back by the backoff). A clock that stepped back leaves the elapsed time unknown: poll at once.
    */
   schedule(now: number): { readonly owed: boolean; readonly due: boolean } {
-    if (now < this.#syncedAt) this.#forgetSync(now)
+    if (now < this.#syncedAt) this.#forgetSync()
     const sinceLastPoll = now - this.#lastPollAt
     const stepped = sinceLastPoll < 0
     const owed = stepped || sinceLastPoll >= this.#intervalMs
@@ -102,7 +104,7 @@ export class Freshness {
 
   /** Whether reads skip the cache at `now`; `deferred`: this invocation's poll was held back. */
   bypassing(deferred: boolean, now: number): boolean {
-    if (now < this.#syncedAt) this.#forgetSync(now)
+    if (now < this.#syncedAt) this.#forgetSync()
     return now > this.#trustedUntil || (deferred && this.#bypassOnError)
   }
 
@@ -111,14 +113,14 @@ export class Freshness {
    * and not only until the clock passes the sync again (by then the cache is older than it looks
    * by the whole step). The sync is forgotten, as if past the bound, until a poll succeeds.
    */
-  #forgetSync(now: number): void {
-    this.#syncedAt = now - this.#options.maxStalenessMs - 1
+  #forgetSync(): void {
+    this.#syncForgotten = true
     this.#retrust()
   }
 
   #retrust(): void {
     this.#trustedUntil =
-      !this.#healthy && this.#bypassOnError
+      this.#syncForgotten || (!this.#healthy && this.#bypassOnError)
         ? Number.NEGATIVE_INFINITY
         : this.#syncedAt + this.#options.maxStalenessMs
   }
@@ -128,6 +130,7 @@ export class Freshness {
     this.#checkedAt = now
     this.#syncedAt = now
     this.#healthy = true
+    this.#syncForgotten = false
     this.#retrust()
   }
 
@@ -142,8 +145,13 @@ export class Freshness {
     this.#scheduleNext(outcome === 'ok' || outcome === 'restarted')
     if (outcome === 'ok')
       this.#syncedAt =
-        syncedTo === undefined ? startedAt : Math.max(this.#syncedAt, Math.min(startedAt, syncedTo))
+        syncedTo === undefined
+          ? startedAt
+          : this.#syncForgotten
+            ? Math.min(startedAt, syncedTo)
+            : Math.max(this.#syncedAt, Math.min(startedAt, syncedTo))
     else if (outcome === 'restarted' || outcome === 'moved') this.#syncedAt = this.#options.now()
+    if (outcome !== 'failed') this.#syncForgotten = false
     this.#healthy = outcome !== 'failed'
     this.#retrust()
   }
@@ -192,6 +200,7 @@ export class Freshness {
     this.#backoffLevel = 0
     this.#backoffMs = 0
     this.#healthy = true
+    this.#syncForgotten = false
     this.#retrust()
   }
 }
