@@ -6,6 +6,7 @@ import { fleet } from './fleet/index.js'
 import { fleetLog } from './fleet/log.js'
 import { fleetLogSection } from './fleet/log-report.js'
 import { stalenessChart } from './fleet/svg.js'
+import { goodput } from './goodput.js'
 import { growth } from './growth.js'
 import { hitPath } from './hit-path.js'
 import { machine } from './lib/machine.js'
@@ -45,6 +46,8 @@ const runSection = async (name: SectionName): Promise<unknown> => {
       return memory()
     case 'growth':
       return growth()
+    case 'goodput':
+      return goodput()
   }
 }
 

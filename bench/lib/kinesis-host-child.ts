@@ -42,6 +42,12 @@ const handle = async (request: HostRequest): Promise<unknown> => {
     case 'resetStats':
       proxyOf(request.proxy).resetStats()
       return null
+    case 'inject':
+      proxyOf(request.proxy).inject(request.rule)
+      return null
+    case 'clearFaults':
+      proxyOf(request.proxy).clearFaults()
+      return null
     case 'closeProxy':
       await proxyOf(request.proxy).close()
       proxies.delete(request.proxy)

@@ -1,12 +1,13 @@
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import type { ProxyStats } from '../../test/support/limits-proxy.js'
+import type { FaultRule, ProxyStats } from '../../test/support/limits-proxy.js'
 
 /** What the parent asks the host process to do. */
 export type HostRequest =
   | { readonly op: 'createStream'; readonly name: string; readonly shards: number }
   | { readonly op: 'startProxy'; readonly latencyMs: number; readonly answerReads: boolean }
-  | { readonly op: 'resetStats' | 'stats' | 'closeProxy'; readonly proxy: string }
+  | { readonly op: 'resetStats' | 'stats' | 'clearFaults' | 'closeProxy'; readonly proxy: string }
+  | { readonly op: 'inject'; readonly proxy: string; readonly rule: FaultRule }
   | { readonly op: 'cpuUsage' }
   | { readonly op: 'close' }
 
@@ -20,6 +21,10 @@ export interface RemoteProxy {
   readonly endpoint: string
   stats(): Promise<ProxyStats>
   resetStats(): Promise<void>
+  /** Adds a fault rule (LimitsProxy.inject). */
+  inject(rule: FaultRule): Promise<void>
+  /** Removes every fault rule. */
+  clearFaults(): Promise<void>
   close(): Promise<void>
 }
 
@@ -91,6 +96,12 @@ export const startKinesisHost = async (): Promise<KinesisHost> => {
         stats: async () => (await call({ op: 'stats', proxy: endpoint })) as ProxyStats,
         resetStats: async () => {
           await call({ op: 'resetStats', proxy: endpoint })
+        },
+        inject: async (rule) => {
+          await call({ op: 'inject', proxy: endpoint, rule })
+        },
+        clearFaults: async () => {
+          await call({ op: 'clearFaults', proxy: endpoint })
         },
         close: async () => {
           await call({ op: 'closeProxy', proxy: endpoint })

@@ -11,6 +11,8 @@ export interface Headlines {
   readonly emptyPollCost100kOver1Entry?: number
   /** CPU µs a warm invocation with the default log line adds to Middy alone (≤ 3). */
   readonly warmInvocationUsOverMiddy?: number
+  /** Share of strict-mode reads served from the cache with 20% of GetRecords failing (≥ 0.8). */
+  readonly strictHitRatioAt20pctFaults?: number
   /** And any other section's own (the fleet's log mode). */
   readonly [name: string]: number | undefined
 }
@@ -23,6 +25,7 @@ export const headlines = (results: Results): Headlines => {
     hitFreshPerInvocationVsLru: s.hitPath?.result.ratioToLruCache,
     emptyPollCost100kOver1Entry: s.growth?.result.emptyPollCost100kOver1Entry,
     warmInvocationUsOverMiddy: s.middleware?.result.warmInvocationUsOverMiddy,
+    strictHitRatioAt20pctFaults: s.goodput?.result.strictHitRatioAt20pctFaults,
   }
   const merged: Record<string, number | undefined> = { ...results.headlines }
   for (const [name, value] of Object.entries(found)) if (value !== undefined) merged[name] = value
@@ -35,6 +38,7 @@ const targets: Record<string, { readonly text: string; readonly met: (value: num
     hitFreshPerInvocationVsLru: { text: '≤ 1.3', met: (v) => v <= 1.3 },
     emptyPollCost100kOver1Entry: { text: '≤ 1.5', met: (v) => v <= 1.5 },
     warmInvocationUsOverMiddy: { text: '≤ 3', met: (v) => v <= 3 },
+    strictHitRatioAt20pctFaults: { text: '≥ 0.8, 0 stale', met: (v) => v >= 0.8 },
   }
 
 /** The headlines' rows for the report: name, value, target, met. */

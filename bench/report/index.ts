@@ -1,5 +1,6 @@
 import type { ColdStartResult } from '../cold-start.js'
 import type { FleetBenchResult } from '../fleet/index.js'
+import type { GoodputResult } from '../goodput.js'
 import type { GrowthResult } from '../growth.js'
 import type { HitPathResult } from '../hit-path.js'
 import type { MemoryResult } from '../memory.js'
@@ -8,6 +9,7 @@ import type { StreamCostResult } from '../stream-cost.js'
 import { coldStartSection, coldStartSummary } from './cold-start.js'
 import { fleetSection, fleetSummary } from './fleet.js'
 import { type Section, table } from './format.js'
+import { goodputSection, goodputSummary } from './goodput.js'
 import { growthSection, growthSummary } from './growth.js'
 import { type Headlines, headlineRows } from './headlines.js'
 import { hitPathSection, hitPathSummary } from './hit-path.js'
@@ -27,6 +29,7 @@ export const sectionNames = [
   'coldStart',
   'memory',
   'growth',
+  'goodput',
 ] as const
 export type SectionName = (typeof sectionNames)[number]
 
@@ -41,6 +44,7 @@ export interface Results {
     coldStart?: Section<ColdStartResult>
     memory?: Section<MemoryResult>
     growth?: Section<GrowthResult>
+    goodput?: Section<GoodputResult>
   }
 }
 
@@ -63,6 +67,7 @@ them in the same run, on the same machine: read the ratios.
 | Cold start | The users API handler (examples/users-api/api.ts) bundled with template.yaml's esbuild settings, as \`sam build\` does (minified ESM, ES modules first, all but \`@aws-sdk/*\` inside); and the time a fresh \`node\` process takes to import the package (\`dist/index.js\`), against \`@middy/core\` alone: 25 processes each, interleaved, median. | [bench/cold-start.ts](../bench/cold-start.ts) |
 | Memory | RSS and \`heapUsed\` after writing 10 × \`maxBytes\` (32 MiB) of values through \`context.cache.set\`, in a child process with \`--expose-gc\` after full collections, against the same process with an empty cache, and against the same process writing the same values through a sink that keeps only the latest (the same allocation); V8's heap space by space and resident memory by kind; objects (user records) and 1 KB strings, decoded from JSON as a handler receives them; median of the runs. | [bench/memory.ts](../bench/memory.ts) |
 | Growth | CPU time (\`process.cpuUsage\`) per invocation with an empty poll due (stubbed client), with 1 and with 100,000 entries cached, interleaved in one process; µs per prefix invalidation evicting 11 keys at 1,000, 100,000 and 1,000,000 entries. | [bench/growth.ts](../bench/growth.ts) |
+| Goodput under faults | Share of strict-mode reads served from the cache, and stale reads, with 3 containers invoked through the Middy middleware against kinesalite behind the limits proxy (child process, loopback HTTP, the real SDK client) while a writer publishes invalidations: without faults, and with 20% of \`GetRecords\` calls failing (5xx, connection resets, throttles). | [bench/goodput.ts](../bench/goodput.ts) |
 `
 
 export const renderReport = (results: Results): string => {
@@ -75,6 +80,7 @@ export const renderReport = (results: Results): string => {
     ...(s.coldStart ? coldStartSummary(s.coldStart) : []),
     ...(s.memory ? memorySummary(s.memory) : []),
     ...(s.growth ? growthSummary(s.growth) : []),
+    ...(s.goodput ? goodputSummary(s.goodput) : []),
   ]
   const headlines = headlineRows(results.headlines ?? {})
   return `${[
@@ -90,6 +96,7 @@ export const renderReport = (results: Results): string => {
     s.coldStart && coldStartSection(s.coldStart),
     s.memory && memorySection(s.memory),
     s.growth && growthSection(s.growth),
+    s.goodput && goodputSection(s.goodput),
   ]
     .filter((part): part is string => typeof part === 'string')
     .join('\n')

@@ -9,9 +9,10 @@ import {
 import type kinesaliteType from 'kinesalite'
 import { createDefaultClient } from '../../src/stream/index.js'
 
-// The shim must be in require.cache before kinesalite loads its actions.
+// The shims must be in require.cache before kinesalite loads its actions.
 const require = createRequire(import.meta.url)
 require('./kinesalite-at-timestamp.cjs')
+require('./kinesalite-shard-end.cjs')
 const kinesalite = require('kinesalite') as typeof kinesaliteType
 
 /** Settings that point an AWS SDK client at the local Kinesis. */

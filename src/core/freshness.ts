@@ -33,7 +33,8 @@ export type PollOutcome =
  *   `maxStalenessMs` ago; past it, every read is a bypass (a miss whose load is not stored);
  * - between a failed (or deferred) poll and that bound, reads are bypassed with
  *   `onStreamError: 'bypass'`, served with `'serve-stale'`;
- * - a clock that stepped back makes the cache's age unknown: bypass, and poll at once.
+ * - a clock that stepped back makes the cache's age unknown: bypass until a poll succeeds, and
+ *   poll at once.
  * The request cache asks on every read, not once per invocation, so a long handler cannot outlive
  * the bound.
  */
@@ -53,6 +54,8 @@ export class Freshness {
   /** The backoff's first delay, its ceiling, and the level that reaches it (no higher is kept). */
   readonly #backoff: { readonly baseMs: number; readonly capMs: number; readonly maxLevel: number }
   #healthy = true
+  /** The clock stepped back behind `#syncedAt`: nothing is trusted until a poll (or skip) syncs. */
+  #syncForgotten = false
   /**
    * The bound as one number, recomputed whenever the state changes: reads are served up to here
    * (`#syncedAt` + `maxStalenessMs`, or never while an unhealthy stream bypasses).
@@ -78,6 +81,7 @@ export class Freshness {
    * back by the backoff). A clock that stepped back leaves the elapsed time unknown: poll at once.
    */
   schedule(now: number): { readonly owed: boolean; readonly due: boolean } {
+    if (now < this.#syncedAt) this.#forgetSync()
     const sinceLastPoll = now - this.#lastPollAt
     const stepped = sinceLastPoll < 0
     const owed = stepped || sinceLastPoll >= this.#intervalMs
@@ -110,12 +114,24 @@ export class Freshness {
    * cannot be known. Two comparisons, asked by every hit.
    */
   untrusted(now: number): boolean {
-    return now > this.#trustedUntil || now < this.#syncedAt
+    return now > this.#trustedUntil || (now < this.#syncedAt && this.#forgetSync())
+  }
+
+  /**
+   * A time before the sync is a clock that stepped back: how old the cache is cannot be known,
+   * and not only until the clock passes the sync again (by then the cache is older than it looks
+   * by the whole step). The sync is forgotten, as if past the bound, until a poll succeeds.
+   * Returns true: the cache is untrusted.
+   */
+  #forgetSync(): true {
+    this.#syncForgotten = true
+    this.#retrust()
+    return true
   }
 
   #retrust(): void {
     this.#trustedUntil =
-      !this.#healthy && this.bypassOnError
+      this.#syncForgotten || (!this.#healthy && this.bypassOnError)
         ? Number.NEGATIVE_INFINITY
         : this.#syncedAt + this.#options.maxStalenessMs
   }
@@ -125,6 +141,7 @@ export class Freshness {
     this.#checkedAt = now
     this.#syncedAt = now
     this.#healthy = true
+    this.#syncForgotten = false
     this.#retrust()
   }
 
@@ -139,8 +156,13 @@ export class Freshness {
     this.#scheduleNext(outcome === 'ok' || outcome === 'restarted')
     if (outcome === 'ok')
       this.#syncedAt =
-        syncedTo === undefined ? startedAt : Math.max(this.#syncedAt, Math.min(startedAt, syncedTo))
+        syncedTo === undefined
+          ? startedAt
+          : this.#syncForgotten
+            ? Math.min(startedAt, syncedTo)
+            : Math.max(this.#syncedAt, Math.min(startedAt, syncedTo))
     else if (outcome === 'restarted' || outcome === 'moved') this.#syncedAt = this.#options.now()
+    if (outcome !== 'failed') this.#syncForgotten = false
     this.#healthy = outcome !== 'failed'
     this.#retrust()
   }
@@ -189,6 +211,7 @@ export class Freshness {
     this.#backoffLevel = 0
     this.#backoffMs = 0
     this.#healthy = true
+    this.#syncForgotten = false
     this.#retrust()
   }
 }

@@ -57,7 +57,7 @@ export interface SimulationOptions {
    * Clock steps back of up to 10 minutes, instead of under the reader's 60 s identity-check gap.
    * Off by default: a container frozen while its stream is recreated, whose clock steps back by
    * less than the freeze but more than a minute, cannot tell the gap and serves values whose
-   * invalidations went with the old stream (found by seeds 7651 and 7981 with this on).
+   * invalidations went with the old stream (seed 7651 with this on; docs/guarantees.md).
    */
   readonly largeClockSteps?: boolean
   /** Delete the stream and create it again under the same name now and then. Default true. */

@@ -40,3 +40,49 @@ describe('Freshness with a source that lags its writers (syncedTo)', () => {
     expect(freshness.stalenessMs(120_000)).toBe(1_000)
   })
 })
+
+describe('Freshness when the clock steps back', () => {
+  it('forgets the last sync: a failed poll does not make the cache trusted once the clock catches up', () => {
+    let now = 100_000
+    const freshness = new Freshness({
+      pollIntervalMs: 0,
+      maxStalenessMs: 10_000,
+      onStreamError: 'serve-stale',
+      now: () => now,
+      random: () => 0.5,
+    })
+    freshness.polled(100_000, 'ok')
+    expect(freshness.bypassing(false, 101_000)).toBe(false)
+    // The clock steps back 5 s: the cache's age is unknown, and a poll is due at once.
+    now = 96_000
+    expect(freshness.bypassing(false, now)).toBe(true)
+    expect(freshness.schedule(now).due).toBe(true)
+    freshness.polled(now, 'failed')
+    // 9 s later by the clock, 14 s since the sync in truth: past the 10 s bound, not trusted.
+    now = 105_000
+    expect(freshness.bypassing(false, now)).toBe(true)
+    // Nor after another step back, into what the bound would have allowed.
+    now = 101_000
+    expect(freshness.bypassing(false, now)).toBe(true)
+    // A poll that succeeds is a sync again, from its start.
+    freshness.polled(101_000, 'ok')
+    expect(freshness.bypassing(false, 102_000)).toBe(false)
+    expect(freshness.stalenessMs(102_000)).toBe(1_000)
+  })
+
+  it('a skip after the step is a sync too (nothing cached can be stale)', () => {
+    let now = 100_000
+    const freshness = new Freshness({
+      pollIntervalMs: 1_000,
+      maxStalenessMs: 10_000,
+      onStreamError: 'serve-stale',
+      now: () => now,
+      random: () => 0.5,
+    })
+    freshness.polled(100_000, 'ok')
+    now = 90_000
+    expect(freshness.bypassing(false, now)).toBe(true)
+    freshness.skipped(now)
+    expect(freshness.bypassing(false, 91_000)).toBe(false)
+  })
+})
