@@ -7,6 +7,7 @@ import { fleetLog } from './fleet/log.js'
 import { fleetLogSection } from './fleet/log-report.js'
 import { stalenessChart } from './fleet/svg.js'
 import { hitPath } from './hit-path.js'
+import { invalidationGrowth } from './invalidation.js'
 import { machine } from './lib/machine.js'
 import { loadScache } from './lib/scache.js'
 import { memory } from './memory.js'
@@ -41,6 +42,8 @@ const runSection = async (name: SectionName): Promise<unknown> => {
       return coldStart()
     case 'memory':
       return memory()
+    case 'invalidation':
+      return invalidationGrowth()
   }
 }
 
@@ -70,6 +73,8 @@ if (child) {
       // spares it a fifth of its garbage collection. Other sections run with Node's defaults.
       [
         ...(name === 'fleet' ? ['--max-old-space-size=8192', '--max-semi-space-size=64'] : []),
+        // The invalidation section weighs its heap per entry after full collections.
+        ...(name === 'invalidation' ? ['--expose-gc'] : []),
         '--import',
         'tsx',
         fileURLToPath(import.meta.url),
@@ -92,6 +97,9 @@ if (child) {
     const hit = results.sections.hitPath?.result.ratioToLruCache
     if (name === 'hitPath' && hit !== undefined)
       results.headlines = { ...results.headlines, hitFreshPerInvocationVsLru: hit }
+    const prefixGrowth = results.sections.invalidation?.result.prefixInvalidation1MOver1k
+    if (name === 'invalidation' && prefixGrowth !== undefined)
+      results.headlines = { ...results.headlines, prefixInvalidation1MOver1k: prefixGrowth }
     process.stderr.write(
       `bench: ${name} done in ${((performance.now() - started) / 1_000).toFixed(1)} s\n`,
     )
