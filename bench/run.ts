@@ -9,6 +9,7 @@ import { stalenessChart } from './fleet/svg.js'
 import { goodput } from './goodput.js'
 import { growth } from './growth.js'
 import { hitPath } from './hit-path.js'
+import { invalidationGrowth } from './invalidation.js'
 import { machine } from './lib/machine.js'
 import { loadScache } from './lib/scache.js'
 import { memory } from './memory.js'
@@ -48,6 +49,8 @@ const runSection = async (name: SectionName): Promise<unknown> => {
       return growth()
     case 'goodput':
       return goodput()
+    case 'invalidation':
+      return invalidationGrowth()
   }
 }
 
@@ -76,6 +79,8 @@ if (child) {
       // spares it a fifth of its garbage collection. Other sections run with Node's defaults.
       [
         ...(name === 'fleet' ? ['--max-old-space-size=8192', '--max-semi-space-size=64'] : []),
+        // The invalidation section weighs its heap per entry after full collections.
+        ...(name === 'invalidation' ? ['--expose-gc'] : []),
         '--import',
         'tsx',
         fileURLToPath(import.meta.url),

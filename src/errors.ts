@@ -121,6 +121,8 @@ export class CircuitOpenError extends ScacheError {
 export class PublishError extends ScacheError {
   readonly failedKeys: readonly string[]
   readonly failedPrefixes: readonly string[]
+  readonly failedTags: readonly string[]
+  readonly failedPatterns: readonly string[]
   readonly failedAll: boolean
   /** Kinesis error codes seen for the failed entries, e.g. `ProvisionedThroughputExceededException`. */
   readonly errorCodes: readonly string[]
@@ -128,7 +130,13 @@ export class PublishError extends ScacheError {
   readonly failedStreams: readonly string[]
 
   constructor(
-    failed: { keys: readonly string[]; prefixes: readonly string[]; all: boolean },
+    failed: {
+      keys: readonly string[]
+      prefixes: readonly string[]
+      all: boolean
+      tags?: readonly string[]
+      patterns?: readonly string[]
+    },
     errorCodes: readonly string[],
     options?: ErrorOptions,
     failedStreams: readonly string[] = [],
@@ -136,9 +144,13 @@ export class PublishError extends ScacheError {
     redact = false,
   ) {
     const shown = (items: readonly string[]) => preview(redact ? items.map(redactKey) : items)
+    const tags = failed.tags ?? []
+    const patterns = failed.patterns ?? []
     const parts = [
       failed.keys.length > 0 ? `keys ${shown(failed.keys)}` : '',
       failed.prefixes.length > 0 ? `prefixes ${shown(failed.prefixes)}` : '',
+      tags.length > 0 ? `tags ${shown(tags)}` : '',
+      patterns.length > 0 ? `patterns ${shown(patterns)}` : '',
       failed.all ? 'invalidate-all' : '',
     ].filter(Boolean)
     super(
@@ -148,12 +160,14 @@ export class PublishError extends ScacheError {
     this.name = 'PublishError'
     this.failedKeys = failed.keys
     this.failedPrefixes = failed.prefixes
+    this.failedTags = tags
+    this.failedPatterns = patterns
     this.failedAll = failed.all
     this.errorCodes = errorCodes
     this.failedStreams = failedStreams
     if (redact) {
       // Still there for a retry, but left out when the error is logged (JSON, util.inspect).
-      for (const field of ['failedKeys', 'failedPrefixes'] as const)
+      for (const field of ['failedKeys', 'failedPrefixes', 'failedTags', 'failedPatterns'] as const)
         Object.defineProperty(this, field, { enumerable: false })
     }
   }

@@ -82,6 +82,7 @@ export {
   recordLimits,
   type SkipReason,
 } from './record/index.js'
+export { patternLimits } from './record/pattern.js'
 export type {
   InvalidationSource,
   SourceError,

@@ -3,7 +3,7 @@ import { measuredOn, met, n, type Section, table } from './format.js'
 
 export const growthSection = (s: Section<GrowthResult>): string => {
   const r = s.result
-  return `## 7. Growth: a poll and a prefix invalidation as the cache grows
+  return `## 7. Growth: a poll as the cache grows
 
 ${measuredOn(s.machine)}
 
@@ -18,19 +18,6 @@ and "everything expired, skip the poll" is one comparison. Each figure is the me
 rounds of ${n(r.pollsPerRound)} invocations (\`begin()\` and \`end()\`, a poll due on each, answered
 at once by a stubbed client with an empty page), the two caches interleaved in one process, CPU
 time (\`process.cpuUsage\`).
-
-${table(
-  ['entries held', 'µs per prefix invalidation (11 keys evicted)', 'rounds'],
-  Object.entries(r.prefixInvalidationUs).map(([name, us]) => [
-    name,
-    n(us),
-    String(r.prefixRounds[name] ?? ''),
-  ]),
-)}
-
-A prefix invalidation (\`Cache.invalidate\`, as a poll applies a record's prefix) evicting 11 keys,
-median of its rounds (up to 200, fewer once they have taken 5 s), the 11 entries put back between
-them.
 `
 }
 

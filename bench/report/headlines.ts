@@ -13,6 +13,8 @@ export interface Headlines {
   readonly warmInvocationUsOverMiddy?: number
   /** Share of strict-mode reads served from the cache with 20% of GetRecords failing (≥ 0.8). */
   readonly strictHitRatioAt20pctFaults?: number
+  /** One prefix invalidation evicting 10 entries at 1M entries over the same at 1k (near 1). */
+  readonly prefixInvalidation1MOver1k?: number
   /** And any other section's own (the fleet's log mode). */
   readonly [name: string]: number | undefined
 }
@@ -26,6 +28,7 @@ export const headlines = (results: Results): Headlines => {
     emptyPollCost100kOver1Entry: s.growth?.result.emptyPollCost100kOver1Entry,
     warmInvocationUsOverMiddy: s.middleware?.result.warmInvocationUsOverMiddy,
     strictHitRatioAt20pctFaults: s.goodput?.result.strictHitRatioAt20pctFaults,
+    prefixInvalidation1MOver1k: s.invalidation?.result.prefixInvalidation1MOver1k,
   }
   const merged: Record<string, number | undefined> = { ...results.headlines }
   for (const [name, value] of Object.entries(found)) if (value !== undefined) merged[name] = value
@@ -39,6 +42,7 @@ const targets: Record<string, { readonly text: string; readonly met: (value: num
     emptyPollCost100kOver1Entry: { text: '≤ 1.5', met: (v) => v <= 1.5 },
     warmInvocationUsOverMiddy: { text: '≤ 3', met: (v) => v <= 3 },
     strictHitRatioAt20pctFaults: { text: '≥ 0.8, 0 stale', met: (v) => v >= 0.8 },
+    prefixInvalidation1MOver1k: { text: '≤ 1.5', met: (v) => v <= 1.5 },
   }
 
 /** The headlines' rows for the report: name, value, target, met. */

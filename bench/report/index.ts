@@ -3,6 +3,7 @@ import type { FleetBenchResult } from '../fleet/index.js'
 import type { GoodputResult } from '../goodput.js'
 import type { GrowthResult } from '../growth.js'
 import type { HitPathResult } from '../hit-path.js'
+import type { InvalidationResult } from '../invalidation.js'
 import type { MemoryResult } from '../memory.js'
 import type { MiddlewareResult } from '../middleware.js'
 import type { StreamCostResult } from '../stream-cost.js'
@@ -13,6 +14,7 @@ import { goodputSection, goodputSummary } from './goodput.js'
 import { growthSection, growthSummary } from './growth.js'
 import { type Headlines, headlineRows } from './headlines.js'
 import { hitPathSection, hitPathSummary } from './hit-path.js'
+import { invalidationSection, invalidationSummary } from './invalidation.js'
 import { memorySection, memorySummary } from './memory.js'
 import { middlewareSection, middlewareSummary } from './middleware.js'
 import { streamCostSection, streamCostSummary } from './stream-cost.js'
@@ -30,6 +32,7 @@ export const sectionNames = [
   'memory',
   'growth',
   'goodput',
+  'invalidation',
 ] as const
 export type SectionName = (typeof sectionNames)[number]
 
@@ -45,6 +48,7 @@ export interface Results {
     memory?: Section<MemoryResult>
     growth?: Section<GrowthResult>
     goodput?: Section<GoodputResult>
+    invalidation?: Section<InvalidationResult>
   }
 }
 
@@ -65,8 +69,9 @@ them in the same run, on the same machine: read the ratios.
 | Stream cost | Kinesis calls (counted by the limits proxy) and wall time per warm poll, against kinesalite behind the limits proxy (test/support/limits-proxy.ts), both in a child process ([bench/lib/kinesis-host.ts](../bench/lib/kinesis-host.ts)) as a real Kinesis is never in its client's process, reached over loopback HTTP by the real SDK client, built as scache builds its default one: scache (\`pollIntervalMs: 0\`) against the per-request read of a-h/scache (ListShards, then GetShardIterator and GetRecords per shard in sequence; [bench/baseline](../bench/baseline/per-request-reader.ts)). 1 and 4 shards, each reader with its own stream, proxy and client; in each setup the four are polled one after the other, 4 times a second, in an order that rotates; nothing new on the stream; the proxy adds 0 ms (loopback) or 10 ms (about an in-region call) to each call; in a third setup, with 10 ms added, the proxy answers GetRecords itself, at once, instead of kinesalite (\`answerReads\`). Beside the wall time, the CPU both processes spent during each poll (\`process.cpuUsage\`, user + system); medians. | [bench/stream-cost.ts](../bench/stream-cost.ts) |
 | Fleet simulation | N containers running scache's real code in virtual time against a simulated Kinesis that enforces the per-shard limits; see [below](#4-fleet-simulation). | [bench/fleet/](../bench/fleet) |
 | Cold start | The users API handler (examples/users-api/api.ts) bundled with template.yaml's esbuild settings, as \`sam build\` does (minified ESM, ES modules first, all but \`@aws-sdk/*\` inside); and the time a fresh \`node\` process takes to import the package (\`dist/index.js\`), against \`@middy/core\` alone: 25 processes each, interleaved, median. | [bench/cold-start.ts](../bench/cold-start.ts) |
+| Invalidation growth | µs per prefix, tag and pattern invalidation evicting 10 entries from a \`Cache\` of the built package holding 1k, 100k and 1M entries, median of 300 (the entries put back between them); heapUsed per entry at 1M after full collections. | [bench/invalidation.ts](../bench/invalidation.ts) |
 | Memory | RSS and \`heapUsed\` after writing 10 × \`maxBytes\` (32 MiB) of values through \`context.cache.set\`, in a child process with \`--expose-gc\` after full collections, against the same process with an empty cache, and against the same process writing the same values through a sink that keeps only the latest (the same allocation); V8's heap space by space and resident memory by kind; objects (user records) and 1 KB strings, decoded from JSON as a handler receives them; median of the runs. | [bench/memory.ts](../bench/memory.ts) |
-| Growth | CPU time (\`process.cpuUsage\`) per invocation with an empty poll due (stubbed client), with 1 and with 100,000 entries cached, interleaved in one process; µs per prefix invalidation evicting 11 keys at 1,000, 100,000 and 1,000,000 entries. | [bench/growth.ts](../bench/growth.ts) |
+| Growth | CPU time (\`process.cpuUsage\`) per invocation with an empty poll due (stubbed client), with 1 and with 100,000 entries cached, interleaved in one process. | [bench/growth.ts](../bench/growth.ts) |
 | Goodput under faults | Share of strict-mode reads served from the cache, and stale reads, with 3 containers invoked through the Middy middleware against kinesalite behind the limits proxy (child process, loopback HTTP, the real SDK client) while a writer publishes invalidations: without faults, and with 20% of \`GetRecords\` calls failing (5xx, connection resets, throttles). | [bench/goodput.ts](../bench/goodput.ts) |
 `
 
@@ -81,6 +86,7 @@ export const renderReport = (results: Results): string => {
     ...(s.memory ? memorySummary(s.memory) : []),
     ...(s.growth ? growthSummary(s.growth) : []),
     ...(s.goodput ? goodputSummary(s.goodput) : []),
+    ...(s.invalidation ? invalidationSummary(s.invalidation) : []),
   ]
   const headlines = headlineRows(results.headlines ?? {})
   return `${[
@@ -97,6 +103,7 @@ export const renderReport = (results: Results): string => {
     s.memory && memorySection(s.memory),
     s.growth && growthSection(s.growth),
     s.goodput && goodputSection(s.goodput),
+    s.invalidation && invalidationSection(s.invalidation),
   ]
     .filter((part): part is string => typeof part === 'string')
     .join('\n')

@@ -1,7 +1,9 @@
 import { LRUCache } from 'lru-cache'
 import { InvalidKeyError } from '../errors.js'
-import { type Invalidation, keyProblem } from '../record/index.js'
+import { type Invalidation, keyProblem, recordLimits, tagProblem } from '../record/index.js'
+import { compilePattern } from '../record/pattern.js'
 import { FillGuard, type Lease } from './fill-guard.js'
+import { KeyIndex } from './key-index.js'
 import { ENTRY_OVERHEAD_BYTES, estimateBytes } from './size.js'
 import type { CacheHit, CacheOptions, SetOptions, TtlRange } from './types.js'
 
@@ -10,6 +12,45 @@ import type { CacheHit, CacheOptions, SetOptions, TtlRange } from './types.js'
  * `staleIfErrorMs` past `expiresAt`, for `getStale`.
  */
 type Entry = CacheHit
+
+/**
+ * Estimated bytes the key and tag indexes hold for an entry: its slot in the sorted key index,
+ * and per tag its membership in the tag's set of keys plus the entry's own list of tags. The
+ * tags' text is counted as well (`tagBytes`): each entry may hold its own copy of it.
+ */
+const INDEX_BYTES_PER_ENTRY = 16
+const INDEX_BYTES_PER_TAG = 56
+
+/** Estimated bytes of an entry's tags: their text and their place in the indexes. */
+const tagBytes = (tags: readonly string[] | undefined): number => {
+  if (tags === undefined) return 0
+  let bytes = 16
+  for (const tag of tags) bytes += INDEX_BYTES_PER_TAG + tag.length * 2
+  return bytes
+}
+
+/**
+ * Throws `InvalidKeyError` unless `tags` are valid entry tags (at most 128, each 1 to 256
+ * characters); returns them without duplicates, or undefined for none.
+ */
+export const checkTags = (tags: unknown): readonly string[] | undefined => {
+  if (tags === undefined) return undefined
+  if (!Array.isArray(tags))
+    throw new InvalidKeyError(
+      `tags must be an array of strings (got ${typeof tags === 'string' ? 'a string: for one, pass [it]' : typeof tags})`,
+    )
+  if (tags.length === 0) return undefined
+  const unique = [...new Set(tags as unknown[])]
+  if (unique.length > recordLimits.maxTagsPerEntry)
+    throw new InvalidKeyError(
+      `an entry may have at most ${recordLimits.maxTagsPerEntry} tags (got ${unique.length})`,
+    )
+  for (const tag of unique) {
+    const problem = tagProblem(tag)
+    if (problem !== undefined) throw new InvalidKeyError(`tag ${JSON.stringify(tag)} ${problem}`)
+  }
+  return unique as string[]
+}
 
 interface Keyspace {
   readonly ttl: TtlRange
@@ -44,7 +85,13 @@ export const drawTtl = (range: TtlRange, random: () => number): number =>
 
 /**
  * The in-memory store of one container: lru-cache stores bounded by entries and estimated bytes,
- * randomised TTLs per keyspace, eviction by key, prefix or everything, and the fill guard.
+ * randomised TTLs per keyspace, eviction by key, prefix, tag, pattern or everything, and the
+ * fill guard.
+ *
+ * lru-cache's own hooks (`onInsert`, `dispose`) keep two indexes exactly in step with the
+ * stores, whatever removes an entry (a delete, an eviction for room, a replacement): every key in
+ * order, so that a prefix costs its matches (O(matches · log n)), and per tag the keys stored
+ * with it. `get` never touches them.
  *
  * Expiry is checked when an entry is read, against the wall clock: no timer ever runs, so a
  * frozen Lambda container thaws with its entries exactly as expired as they should be. The
@@ -60,6 +107,13 @@ export class Cache {
   readonly #now: () => number
   readonly #staleIfErrorMs: number
   readonly #guard = new FillGuard()
+  /** Every key held, in every store: keys are unique across stores (one keyspace each). */
+  readonly #keys = new KeyIndex()
+  /** Per tag, the keys of the entries stored with it. */
+  readonly #tags = new Map<string, Set<string>>()
+  /** Set while every store is cleared at once: the indexes are reset whole, not key by key. */
+  #clearing = false
+  #patternClears = 0
   /**
    * The latest time at which anything stored is dropped (its TTL plus `staleIfErrorMs`), so that
    * "everything expired" is one comparison. Never lowered by deletes: it may say "not yet" for a
@@ -75,8 +129,17 @@ export class Cache {
     const now = options.now ?? Date.now
     this.#now = now
     this.#staleIfErrorMs = options.staleIfErrorMs ?? 0
+    const onInsert = (entry: Entry, key: string, reason: LRUCache.InsertReason): void =>
+      this.#inserted(entry, key, reason)
+    const dispose = (entry: Entry, key: string, reason: LRUCache.DisposeReason): void =>
+      this.#disposed(entry, key, reason)
     const newStore = (maxEntries: number, maxBytes: number): LRUCache<string, Entry> => {
-      const store = new LRUCache<string, Entry>({ max: maxEntries, maxSize: maxBytes })
+      const store = new LRUCache<string, Entry>({
+        max: maxEntries,
+        maxSize: maxBytes,
+        onInsert,
+        dispose,
+      })
       this.#stores.push(store)
       return store
     }
@@ -100,6 +163,40 @@ export class Cache {
       })
     }
     this.#single = this.#stores.length === 1 ? this.#default.store : undefined
+  }
+
+  /** lru-cache stored `entry`: a new key, or a new entry for a key it held (`replace`). */
+  #inserted(entry: Entry, key: string, reason: LRUCache.InsertReason): void {
+    if (reason === 'add') this.#keys.add(key)
+    const tags = entry.tags
+    if (tags === undefined) return
+    for (const tag of tags) {
+      let keys = this.#tags.get(tag)
+      if (keys === undefined) {
+        keys = new Set()
+        this.#tags.set(tag, keys)
+      }
+      keys.add(key)
+    }
+  }
+
+  /**
+   * lru-cache let go of `entry`: deleted, evicted for room, or (`set`) replaced by a new entry for
+   * the same key, which keeps its place in the key index. `set` never means a removal here: an
+   * entry too large for its store, which lru-cache would drop with that reason, is refused by
+   * `set` before it reaches the store.
+   */
+  #disposed(entry: Entry, key: string, reason: LRUCache.DisposeReason): void {
+    if (this.#clearing) return
+    if (reason !== 'set') this.#keys.delete(key)
+    const tags = entry.tags
+    if (tags === undefined) return
+    for (const tag of tags) {
+      const keys = this.#tags.get(tag)
+      if (keys === undefined) continue
+      keys.delete(key)
+      if (keys.size === 0) this.#tags.delete(tag)
+    }
   }
 
   #keyspace(key: string): Keyspace {
@@ -162,10 +259,18 @@ export class Cache {
         `scache: costMs must be a finite number of at least 0 (got ${options.costMs})`,
       )
     }
+    const tags = checkTags(options.tags)
     if (lease !== undefined && !lease.valid) return false
-    const size = this.#entrySize(key, value)
-    if (size === undefined) return false
+    const measured = this.#entrySize(key, value)
+    if (measured === undefined) return false
+    const size = measured + INDEX_BYTES_PER_ENTRY + tagBytes(tags)
     const keyspace = this.#keyspace(key)
+    if (size > keyspace.store.maxSize) {
+      // lru-cache would drop the key's old entry too (its dispose reason `set`, as for a
+      // replacement): do it here, as a delete, so that the indexes see a removal.
+      keyspace.store.delete(key)
+      return false
+    }
     const notFound = value === undefined || value === null
     const ttl =
       options.ttlMs ?? drawTtl(notFound ? keyspace.negativeTtl : keyspace.ttl, this.#random)
@@ -176,7 +281,8 @@ export class Cache {
     keyspace.store.set(
       key,
       // Kept past its TTL for `getStale`; `get` and `has` stop at the TTL itself.
-      { value, costMs: options.costMs ?? 0, expiresAt },
+      // Every entry has the same shape (`tags` undefined when none): one hidden class for `get`.
+      { value, costMs: options.costMs ?? 0, expiresAt, tags },
       { size, status },
     )
     return status.set !== 'miss'
@@ -206,26 +312,70 @@ export class Cache {
   }
 
   /**
-   * Applies one invalidation: evicts the keys, every key starting with a prefix, or everything,
-   * and revokes the leases of loads it overtakes. Returns how many entries were evicted.
+   * Applies one invalidation: evicts the keys, every key starting with a prefix, every entry
+   * stored with a tag, every key matching a pattern, or everything, and revokes the leases of
+   * loads it overtakes. Returns how many live entries were evicted. Each part costs what it
+   * evicts (times log n for prefixes), not the size of the cache; patterns test at most
+   * `recordLimits.maxPatternCandidates` keys in all, and past that evict by literal prefix, or
+   * clear the cache for a pattern that starts with `*` (`patternClears` counts those).
    */
   invalidate(invalidation: Invalidation): number {
     this.#guard.revoke(invalidation)
     if (invalidation.all) return this.clear()
+    const now = this.#now()
     let evicted = 0
-    for (const key of invalidation.keys) if (this.delete(key)) evicted++
-    if (invalidation.prefixes.length > 0) {
-      for (const store of this.#stores) {
-        // This walks the store anyway: drop expired entries too.
-        this.#purge(store)
-        for (const key of [...store.keys()]) {
-          if (invalidation.prefixes.some((prefix) => key.startsWith(prefix)) && store.delete(key)) {
-            evicted++
-          }
-        }
+    for (const key of invalidation.keys) if (this.#evict(key, now)) evicted++
+    for (const prefix of invalidation.prefixes)
+      for (const key of this.#keys.withPrefix(prefix)) if (this.#evict(key, now)) evicted++
+    for (const tag of invalidation.tags ?? []) {
+      const keys = this.#tags.get(tag)
+      if (keys === undefined) continue
+      for (const key of [...keys]) if (this.#evict(key, now)) evicted++
+    }
+    const patterns = invalidation.patterns ?? []
+    let budget: number = recordLimits.maxPatternCandidates
+    for (const source of patterns) {
+      const pattern = compilePattern(source)
+      const candidates = this.#keys.withPrefix(pattern.literalPrefix, budget + 1)
+      if (candidates.length <= budget) {
+        budget -= candidates.length
+        for (const key of candidates) if (pattern.matches(key) && this.#evict(key, now)) evicted++
+      } else if (pattern.literalPrefix === '') {
+        // Any key may match, and testing them all would cost the whole cache: clear it.
+        this.#patternClears++
+        return evicted + this.clear()
+      } else {
+        // Past the budget: every key the pattern can match starts with its literal prefix.
+        budget = 0
+        for (const key of this.#keys.withPrefix(pattern.literalPrefix))
+          if (this.#evict(key, now)) evicted++
       }
     }
     return evicted
+  }
+
+  /**
+   * Keys in the key index and (key, tag) pairs in the tag index: equal to `size` and to the tags
+   * of the entries held, unless the indexes drifted from the stores (a leak tests look for).
+   */
+  get indexed(): { readonly keys: number; readonly taggings: number } {
+    let taggings = 0
+    for (const keys of this.#tags.values()) taggings += keys.size
+    return { keys: this.#keys.size, taggings }
+  }
+
+  /** Times a pattern past the candidate budget cleared the cache (it started with `*`). */
+  get patternClears(): number {
+    return this.#patternClears
+  }
+
+  /** Removes `key`; true when its entry was live at `now`. */
+  #evict(key: string, now: number): boolean {
+    const store = this.#keyspace(key).store
+    const entry = store.peek(key)
+    if (entry === undefined) return false
+    store.delete(key)
+    return now <= entry.expiresAt
   }
 
   /** Revokes the leases of loads an invalidation overtakes, without evicting anything yet. */
@@ -254,9 +404,21 @@ export class Cache {
    */
   dropIfAllExpired(now: number = this.#now()): boolean {
     if (now <= this.#lastDropAt) return false
-    for (const store of this.#stores) store.clear()
+    this.#clearStores()
     this.#lastDropAt = Number.NEGATIVE_INFINITY
     return true
+  }
+
+  /** Empties every store and both indexes, which are reset whole. */
+  #clearStores(): void {
+    this.#clearing = true
+    try {
+      for (const store of this.#stores) store.clear()
+    } finally {
+      this.#clearing = false
+      this.#keys.clear()
+      this.#tags.clear()
+    }
   }
 
   /** Evicts everything. Returns how many live entries were evicted. */
@@ -266,15 +428,18 @@ export class Cache {
     for (const store of this.#stores) {
       // Count only what was still live.
       for (const entry of store.values()) if (now <= entry.expiresAt) evicted++
-      store.clear()
     }
+    this.#clearStores()
     this.#lastDropAt = Number.NEGATIVE_INFINITY
     return evicted
   }
 
-  /** Starts a guarded load of `key`; pass the lease to `set` when it finishes, then release it. */
-  acquireLease(key: string): Lease {
-    return this.#guard.acquire(key)
+  /**
+   * Starts a guarded load of `key` (whose entry will carry `tags`); pass the lease to `set` when
+   * it finishes, then release it. Tags the load learns later go through `lease.tag`.
+   */
+  acquireLease(key: string, tags?: readonly string[]): Lease {
+    return this.#guard.acquire(key, tags)
   }
 
   releaseLease(lease: Lease): void {

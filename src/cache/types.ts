@@ -52,6 +52,11 @@ export interface SetOptions {
   readonly costMs?: number
   /** A TTL for this entry, overriding the keyspace's range. */
   readonly ttlMs?: number
+  /**
+   * Tags (surrogate keys) of this entry: `invalidateTags` of any of them evicts it. At most 128,
+   * each 1 to 256 characters; their text counts in the entry's estimated size.
+   */
+  readonly tags?: readonly string[]
 }
 
 /** An entry found by `Cache.get`: the stored entry itself, not a copy. */
@@ -60,4 +65,6 @@ export interface CacheHit<T = unknown> {
   readonly costMs: number
   /** When the entry's TTL ends (ms since the epoch, by the cache's clock). */
   readonly expiresAt: number
+  /** The entry's tags, if it has any. */
+  readonly tags: readonly string[] | undefined
 }

@@ -13,13 +13,16 @@ import {
   UsageError,
 } from './common.js'
 
-export const invalidateHelp = `Usage: scache invalidate [KEY...] [--prefix P]... [--all] [options]
+export const invalidateHelp = `Usage: scache invalidate [KEY...] [--prefix P]... [--tag T]... [--pattern P]... [--all] [options]
 
 Publishes one invalidation to the stream (to every stream, for replicated streams) and prints
 where Kinesis stored each record: stream, shard, sequence number.
 
   KEY...              cache keys to evict (e.g. users:42)
   -p, --prefix P      evict every key starting with P (repeatable)
+  -t, --tag T         evict every entry stored with tag T (repeatable)
+  --pattern P         evict every key matching P, * within one :-separated segment, e.g.
+                      users:*:profile (repeatable)
   --all               evict everything
 ${connectionHelp}
                       (signs the records; with several secrets, the first)
@@ -32,6 +35,8 @@ export const invalidate = async (args: readonly string[], io: Io): Promise<numbe
   const { values, positionals } = parse(args, {
     ...connectionOptions,
     prefix: { type: 'string', multiple: true, short: 'p' },
+    tag: { type: 'string', multiple: true, short: 't' },
+    pattern: { type: 'string', multiple: true },
     all: { type: 'boolean' },
     json: { type: 'boolean' },
   })
@@ -41,9 +46,17 @@ export const invalidate = async (args: readonly string[], io: Io): Promise<numbe
   }
   const keys = positionals
   const prefixes = values.prefix ?? []
+  const tags = values.tag ?? []
+  const patterns = values.pattern ?? []
   const all = values.all === true
-  if (keys.length === 0 && prefixes.length === 0 && !all)
-    throw new UsageError('nothing to invalidate: give keys, --prefix or --all')
+  if (
+    keys.length === 0 &&
+    prefixes.length === 0 &&
+    tags.length === 0 &&
+    patterns.length === 0 &&
+    !all
+  )
+    throw new UsageError('nothing to invalidate: give keys, --prefix, --tag, --pattern or --all')
   const streams = streamsOf(values.stream, io.env)
   const [secret] = secretsOf(values.secret, io.env)
   const client = clientOf(values, 2)
@@ -64,16 +77,18 @@ export const invalidate = async (args: readonly string[], io: Io): Promise<numbe
   const what = [
     keys.length > 0 ? `${keys.length} key${keys.length === 1 ? '' : 's'}` : '',
     prefixes.length > 0 ? `${prefixes.length} prefix${prefixes.length === 1 ? '' : 'es'}` : '',
+    tags.length > 0 ? `${tags.length} tag${tags.length === 1 ? '' : 's'}` : '',
+    patterns.length > 0 ? `${patterns.length} pattern${patterns.length === 1 ? '' : 's'}` : '',
     all ? 'invalidate-all' : '',
   ]
     .filter(Boolean)
     .join(', ')
   io.err(`Publishing ${what} to ${streams.join(', ')}${secret === undefined ? '' : ' (signed)'}\n`)
   try {
-    const result = await publisher.publish({ keys, prefixes, all })
+    const result = await publisher.publish({ keys, prefixes, tags, patterns, all })
     if (values.json === true) {
       io.out(
-        `${JSON.stringify({ keys, prefixes, all, signed: secret !== undefined, ...result })}\n`,
+        `${JSON.stringify({ keys, prefixes, tags, patterns, all, signed: secret !== undefined, ...result })}\n`,
       )
     } else {
       const rows = [['stream', 'shard', 'sequence number']].concat(

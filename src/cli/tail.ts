@@ -45,6 +45,8 @@ export interface TailRecord {
   readonly kind: 'invalidation' | 'dynamodb' | 'skipped'
   readonly keys?: readonly string[]
   readonly prefixes?: readonly string[]
+  readonly tags?: readonly string[]
+  readonly patterns?: readonly string[]
   readonly all?: boolean
   readonly droppedEntries?: number
   readonly futureVersion?: boolean
@@ -113,12 +115,14 @@ export const describeRecord = (stream: string, record: ReadRecord): TailRecord =
       ...timing,
     }
   }
-  const { keys, prefixes, all } = decoded.invalidation
+  const { keys, prefixes, tags, patterns, all } = decoded.invalidation
   return {
     ...where,
     kind: 'invalidation',
     keys,
     prefixes,
+    ...(tags === undefined || tags.length === 0 ? {} : { tags }),
+    ...(patterns === undefined || patterns.length === 0 ? {} : { patterns }),
     all,
     ...(decoded.droppedEntries > 0 ? { droppedEntries: decoded.droppedEntries } : {}),
     ...(decoded.futureVersion ? { futureVersion: true } : {}),
@@ -146,6 +150,8 @@ export const formatRecord = (record: TailRecord, showStream: boolean): string =>
   if (record.kind === 'invalidation') {
     if ((record.keys?.length ?? 0) > 0) parts.push(`keys=${json(record.keys)}`)
     if ((record.prefixes?.length ?? 0) > 0) parts.push(`prefixes=${json(record.prefixes)}`)
+    if ((record.tags?.length ?? 0) > 0) parts.push(`tags=${json(record.tags)}`)
+    if ((record.patterns?.length ?? 0) > 0) parts.push(`patterns=${json(record.patterns)}`)
     if (record.all === true) parts.push('all')
     if (record.droppedEntries !== undefined) parts.push(`dropped=${record.droppedEntries}`)
     if (record.futureVersion === true) parts.push('future-version')

@@ -16,7 +16,9 @@ export const applyInvalidation = (
   counters: Counters,
 ): number => {
   if (invalidation.all) counters.cleared = 'invalidate-all'
+  const patternClears = cache.patternClears
   const evicted = cache.invalidate(invalidation)
+  if (cache.patternClears !== patternClears) counters.cleared = 'pattern-limit'
   counters.evicted += evicted
   loads.prune()
   return evicted

@@ -1,12 +1,33 @@
 import { performance } from 'node:perf_hooks'
-import type { Cache, Lease } from '../cache/index.js'
-import { CircuitOpenError, LoadTimeoutError, redactKey } from '../errors.js'
+import { type Cache, checkTags, type Lease } from '../cache/index.js'
+import { CircuitOpenError, InvalidKeyError, LoadTimeoutError, redactKey } from '../errors.js'
+import { recordLimits } from '../record/index.js'
 import { integer } from '../validate.js'
 import { CircuitBreaker } from './breaker.js'
 import { withDeadline } from './deadline.js'
 import type { Counters } from './invocation.js'
 import { MAX_LOAD_TIMEOUT_MS, type ResolvedOptions } from './options/index.js'
-import type { LoadOptions } from './types.js'
+import type { LoadContext, LoadOptions } from './types.js'
+
+/** The loader's context: tags it adds go to its lease, which the fill guard checks. */
+class LoadTags implements LoadContext {
+  readonly #lease: Lease
+
+  constructor(lease: Lease) {
+    this.#lease = lease
+  }
+
+  tag(...tags: string[]): void {
+    const checked = checkTags(tags)
+    if (checked === undefined) return
+    const count = new Set([...(this.#lease.tags ?? []), ...checked]).size
+    if (count > recordLimits.maxTagsPerEntry)
+      throw new InvalidKeyError(
+        `an entry may have at most ${recordLimits.maxTagsPerEntry} tags (got ${count})`,
+      )
+    this.#lease.tag(checked)
+  }
+}
 
 interface Load {
   readonly promise: Promise<unknown>
@@ -16,7 +37,7 @@ interface Load {
 /** One load to run: what `getOrLoad` and `getOrLoadMany` hand to `Loads.start`. */
 export interface LoadRequest<T> {
   readonly key: string
-  readonly loader: () => T | Promise<T>
+  readonly loader: (load: LoadContext) => T | Promise<T>
   readonly counters: Counters
   /** The cache was bypassed when the call started: the value is returned but not stored. */
   readonly bypassed: boolean
@@ -27,6 +48,8 @@ export interface LoadRequest<T> {
   readonly bypassing: () => boolean
   readonly ttlMs: number | undefined
   readonly timeoutMs: number
+  /** Tags of the entry, checked (`checkTags`); the loader may add more. */
+  readonly tags?: readonly string[] | undefined
 }
 
 type LoadsOptions = Pick<
@@ -89,7 +112,7 @@ export class Loads {
 
   /** Starts a load of `key`, registered so that later callers join it. */
   start<T>(request: LoadRequest<T>): Promise<T> {
-    const { key, loader, counters, bypassed, ttlMs, timeoutMs } = request
+    const { key, loader, counters, bypassed, ttlMs, timeoutMs, tags } = request
     const breaker = this.#breaker
     const permit = breaker?.admit(key)
     if (breaker !== undefined && permit === undefined) {
@@ -102,18 +125,29 @@ export class Loads {
       )
     }
     const cache = this.#cache
-    const lease = cache.acquireLease(key)
+    const lease = cache.acquireLease(key, tags)
     const started = performance.now()
     const loaded = (async () => {
       try {
         // Called through an async function: a loader that throws synchronously then settles
         // after this load is registered below, and its `finally` unregisters it.
-        const value = await (async () => loader())()
+        const value = await (async () => loader(new LoadTags(lease)))()
         const costMs = performance.now() - started
         counters.loads++
         counters.loadMs += costMs
-        if (!bypassed)
-          cache.set(key, value, { costMs, ...(ttlMs === undefined ? {} : { ttlMs }) }, lease)
+        if (!bypassed) {
+          const stored = lease.tags
+          cache.set(
+            key,
+            value,
+            {
+              costMs,
+              ...(ttlMs === undefined ? {} : { ttlMs }),
+              ...(stored === undefined ? {} : { tags: stored }),
+            },
+            lease,
+          )
+        }
         return value
       } finally {
         cache.releaseLease(lease)

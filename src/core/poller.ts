@@ -8,12 +8,6 @@ import type { Counters } from './invocation.js'
 import type { Loads } from './loads.js'
 import type { InvocationContext } from './types.js'
 
-/**
- * Most key-prefix comparisons one poll's prefix invalidations may cost (prefixes × entries);
- * beyond it the cache is cleared instead, which is always safe and bounds the work a writer of
- * many prefixes can cause.
- */
-const PREFIX_SCAN_LIMIT = 1_000_000
 /** Skipped records a log line lists (all are counted). */
 const SKIPPED_LISTED = 10
 
@@ -35,7 +29,7 @@ export interface PollerOptions {
  * applying what it reads to the cache. Here the source's verdicts become cache actions:
  * - a restart (the source could not vouch for its position) empties the cache;
  * - a throttled reader of replicated streams moves to another replica, emptying its cache;
- * - prefix invalidations evict in one scan per poll, or clear past a work bound.
+ * - prefix invalidations evict once per poll, each prefix once, at the poll's end.
  * `Freshness` hears how each poll ended.
  */
 export class Poller {
@@ -101,9 +95,9 @@ export class Poller {
     this.#polling = this.#source
       .poll({
         apply: (invalidation) => {
-          // Keys and invalidate-all apply at once. Prefixes revoke the leases they cover at once,
-          // but evict in one scan at the end of the poll: a scan per record would let a writer of
-          // many prefix records stall every reader.
+          // Keys, tags, patterns and invalidate-all apply at once. Prefixes revoke the leases they
+          // cover at once, but evict at the end of the poll, once each however many records
+          // repeat them; each costs a lookup in the cache's key index plus what it evicts.
           this.#apply({ ...invalidation, prefixes: [] }, counters)
           if (invalidation.prefixes.length > 0) {
             this.#cache.revokeLeases(invalidation)
@@ -121,11 +115,7 @@ export class Poller {
       })
     const result = await this.#polling
     this.#options.health?.heard(result)
-    if (prefixes.size > 0) {
-      if (prefixes.size * this.#cache.size > PREFIX_SCAN_LIMIT)
-        this.#clear('prefix-scan-limit', counters)
-      else this.#apply({ keys: [], prefixes: [...prefixes], all: false }, counters)
-    }
+    if (prefixes.size > 0) this.#apply({ keys: [], prefixes: [...prefixes], all: false }, counters)
     if (result.throttled && result.restarted === undefined && this.#options.names.length > 1) {
       this.#moveReplica(counters)
       this.#freshness.polled(startedAt, 'moved')

@@ -1,11 +1,40 @@
-import { type Cache, type CacheHit, checkKey, checkTtlMs, type SetOptions } from '../cache/index.js'
+import {
+  type Cache,
+  type CacheHit,
+  checkKey,
+  checkTags,
+  checkTtlMs,
+  type SetOptions,
+} from '../cache/index.js'
+import { InvalidKeyError } from '../errors.js'
 import { toArray } from '../publish/index.js'
-import type { Invalidation } from '../record/index.js'
+import { type Invalidation, tagProblem } from '../record/index.js'
+import { patternProblem } from '../record/pattern.js'
 import { type Entries, pairsOf } from './entries.js'
 import type { Freshness } from './freshness.js'
 import type { Counters } from './invocation.js'
 import type { Loads } from './loads.js'
-import type { CacheStats, InvocationContext, LoadOptions, RequestCache } from './types.js'
+import type {
+  CacheStats,
+  InvocationContext,
+  LoadContext,
+  LoadOptions,
+  RequestCache,
+} from './types.js'
+
+/** Throws `InvalidKeyError` unless every entry of `list` is a valid tag or pattern. */
+const checkEach = (
+  kind: 'tag' | 'pattern',
+  list: readonly string[],
+  problemOf: (value: unknown) => string | undefined,
+): readonly string[] => {
+  for (const item of list) {
+    const problem = problemOf(item)
+    if (problem !== undefined)
+      throw new InvalidKeyError(`${kind} ${JSON.stringify(item)} ${problem}`)
+  }
+  return list
+}
 
 /** Time left to the handler after a publish cut short by the invocation's end, ms. */
 const PUBLISH_MARGIN_MS = 500
@@ -132,9 +161,14 @@ export class InvocationCache implements RequestCache {
     return stored
   }
 
-  async getOrLoad<T>(key: string, loader: () => T | Promise<T>, options?: LoadOptions): Promise<T> {
+  async getOrLoad<T>(
+    key: string,
+    loader: (load: LoadContext) => T | Promise<T>,
+    options?: LoadOptions,
+  ): Promise<T> {
     checkKey(key)
     checkTtlMs(options?.ttlMs)
+    const tags = checkTags(options?.tags)
     const { loads } = this.#engine
     const timeoutMs = loads.timeoutOf(options, this.#context.getRemainingTimeInMillis?.())
     const refreshing = this.#engine.refresh(this.#context, this.#counters)
@@ -155,6 +189,7 @@ export class InvocationCache implements RequestCache {
       bypassing: this.#bypassing,
       ttlMs: options?.ttlMs,
       timeoutMs,
+      tags,
     })
   }
 
@@ -166,6 +201,7 @@ export class InvocationCache implements RequestCache {
     const unique = [...new Set(keys)]
     for (const key of unique) checkKey(key)
     checkTtlMs(options?.ttlMs)
+    const tags = checkTags(options?.tags)
     const { loads } = this.#engine
     const timeoutMs = loads.timeoutOf(options, this.#context.getRemainingTimeInMillis?.())
     const refreshing = this.#engine.refresh(this.#context, this.#counters)
@@ -202,6 +238,7 @@ export class InvocationCache implements RequestCache {
         bypassing: this.#bypassing,
         ttlMs: options?.ttlMs,
         timeoutMs,
+        tags,
       }
       for (const key of missing) {
         const loader = () => loadBatch().then((loaded) => loaded.get(key) as T)
@@ -228,6 +265,16 @@ export class InvocationCache implements RequestCache {
 
   invalidatePrefix(prefixes: string | readonly string[]): Promise<void> {
     return this.#publishAndEvict({ keys: [], prefixes: toArray(prefixes), all: false })
+  }
+
+  invalidateTags(tags: string | readonly string[]): Promise<void> {
+    const list = checkEach('tag', toArray(tags), tagProblem)
+    return this.#publishAndEvict({ keys: [], prefixes: [], all: false, tags: list })
+  }
+
+  invalidatePattern(patterns: string | readonly string[]): Promise<void> {
+    const list = checkEach('pattern', toArray(patterns), patternProblem)
+    return this.#publishAndEvict({ keys: [], prefixes: [], all: false, patterns: list })
   }
 
   invalidateAll(): Promise<void> {

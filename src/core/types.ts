@@ -17,9 +17,15 @@ export interface RequestCache {
    * calls for one key share one load. A value whose key was invalidated while it loaded is
    * returned to this caller but not stored. A load slower than `timeoutMs` (default
    * `loadTimeoutMs`) rejects with `LoadTimeoutError`; its value, if it ever comes, is not stored,
-   * and later callers start a load of their own instead of joining it.
+   * and later callers start a load of their own instead of joining it. The value is stored with
+   * `options.tags` and any tags the loader adds (`load.tag(...)`, for what it learns while
+   * loading); an invalidation of any of them during the load keeps it from being stored.
    */
-  getOrLoad<T>(key: string, loader: () => T | Promise<T>, options?: LoadOptions): Promise<T>
+  getOrLoad<T>(
+    key: string,
+    loader: (load: LoadContext) => T | Promise<T>,
+    options?: LoadOptions,
+  ): Promise<T>
   /** The cached values of `keys` (hits only: a key absent from the map missed). */
   getMany<T = unknown>(keys: readonly string[]): Map<string, T>
   /** Stores several values as `set` does; returns how many were stored. */
@@ -45,6 +51,16 @@ export interface RequestCache {
   evict(keys: string | readonly string[]): number
   /** Evicts every key starting with a prefix, here and, once published, everywhere. */
   invalidatePrefix(prefixes: string | readonly string[]): Promise<void>
+  /**
+   * Evicts every entry stored with one of these tags, here and, once published, everywhere
+   * (a version 3 record: readers that do not know it evict everything).
+   */
+  invalidateTags(tags: string | readonly string[]): Promise<void>
+  /**
+   * Evicts every key matching a pattern (`*` within one `:`-separated segment:
+   * `users:*:profile`), here and, once published, everywhere.
+   */
+  invalidatePattern(patterns: string | readonly string[]): Promise<void>
   /** Evicts everything, here and, once published, everywhere. */
   invalidateAll(): Promise<void>
   /** The container's totals since its cold start, and the state of its cache and stream. */
@@ -102,10 +118,25 @@ export interface Diagnostics extends CacheStats {
   readonly positions: readonly SourcePosition[]
 }
 
+/** What a loader is given: a way to attach what it learns about its value. */
+export interface LoadContext {
+  /**
+   * Adds tags to the entry being loaded (at most 128 in all, each 1 to 256 characters): a list
+   * that learns which users it holds tags itself with each. If one of them was invalidated since
+   * the load began, the value is returned but not stored.
+   */
+  tag(...tags: string[]): void
+}
+
 /** Options of one `getOrLoad` call. */
 export interface LoadOptions {
   /** TTL of the loaded value, ms, instead of one drawn from its keyspace's range. */
   readonly ttlMs?: number
+  /**
+   * Tags of the loaded entry (surrogate keys, see `invalidateTags`). A caller that joins a load
+   * already running gets that load's tags.
+   */
+  readonly tags?: readonly string[]
   /** Most time the load may take, ms. Default: the `loadTimeoutMs` option (none unless set). */
   readonly timeoutMs?: number
 }

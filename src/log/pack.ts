@@ -1,6 +1,7 @@
 import {
   decodeEncoded,
   encodedRecord,
+  hasTagsOrPatterns,
   type RecordDecoder,
   type SkipReason,
 } from '../record/index.js'
@@ -87,7 +88,9 @@ export const packBatch = (
         invalidations++
         droppedEntries += decoded.droppedEntries
         const { invalidation } = decoded
-        if (invalidation.all) {
+        // The log's entries hold keys, prefixes and all only (containers of every version read
+        // them): a record's tags or patterns become an `all`, which evicts at least as much.
+        if (invalidation.all || hasTagsOrPatterns(invalidation)) {
           entries = []
           current = { keys: [], prefixes: [], all: true, shard }
           bytes = ENTRY_BASE_BYTES

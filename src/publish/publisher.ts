@@ -12,7 +12,14 @@ import {
   redactKey,
   ScacheOptionsError,
 } from '../errors.js'
-import { encodeRecord, type Invalidation, keyProblem, recordLimits } from '../record/index.js'
+import {
+  encodeRecord,
+  type Invalidation,
+  keyProblem,
+  recordLimits,
+  tagProblem,
+} from '../record/index.js'
+import { patternProblem } from '../record/pattern.js'
 import { createDefaultClient, streamParams } from '../stream/client.js'
 import { describe, integer, onlyKnown } from '../validate.js'
 
@@ -34,7 +41,7 @@ export interface PublisherOptions {
   readonly baseDelayMs?: number
   /** Longest retry delay, ms. Default 1,000. */
   readonly maxDelayMs?: number
-  /** Most keys or prefixes in one record. Default 1,000. */
+  /** Most keys, prefixes, tags or patterns in one record. Default 1,000. */
   readonly maxKeysPerRecord?: number
   /** Largest record, bytes. Default 256 KiB (Kinesis allows 1 MiB). */
   readonly maxRecordBytes?: number
@@ -92,6 +99,22 @@ export interface Publisher {
   /** Publishes the eviction of every key starting with these prefixes. */
   invalidatePrefix(
     prefixes: string | readonly string[],
+    options?: PublishCallOptions,
+  ): Promise<PublishResult>
+  /**
+   * Publishes the eviction of every entry stored with one of these tags (`set(key, value, { tags
+   * })`). Tag records are version 3: readers that do not know it evict everything.
+   */
+  invalidateTags(
+    tags: string | readonly string[],
+    options?: PublishCallOptions,
+  ): Promise<PublishResult>
+  /**
+   * Publishes the eviction of every key matching one of these patterns: `*` stands for any run of
+   * characters within one `:`-separated segment (`users:*:profile`). Version 3 records, as tags.
+   */
+  invalidatePattern(
+    patterns: string | readonly string[],
     options?: PublishCallOptions,
   ): Promise<PublishResult>
   /** Publishes the eviction of everything. */
@@ -175,7 +198,16 @@ const validate = (options: PublisherOptions): void => {
 }
 
 /** The fields `publish` takes; anything else is a caller's mistake, not something to ignore. */
-const INVALIDATION_FIELDS = ['keys', 'prefixes', 'all']
+const INVALIDATION_FIELDS = ['keys', 'prefixes', 'tags', 'patterns', 'all']
+
+/** The lists of an invalidation, and the call that publishes each alone. */
+type ListKind = 'keys' | 'prefixes' | 'tags' | 'patterns'
+const CALL_OF: Record<ListKind, string> = {
+  keys: 'invalidate',
+  prefixes: 'invalidatePrefix',
+  tags: 'invalidateTags',
+  patterns: 'invalidatePattern',
+}
 
 /**
  * `input` as an invalidation, or an InvalidKeyError saying what is wrong with it. The types say
@@ -185,16 +217,16 @@ const INVALIDATION_FIELDS = ['keys', 'prefixes', 'all']
 const checkInvalidation = (input: unknown, redact: boolean): Invalidation => {
   if (typeof input !== 'object' || input === null || Array.isArray(input))
     throw new InvalidKeyError(
-      `publish() takes { keys?, prefixes?, all? } (got ${Array.isArray(input) ? 'an array' : describe(input)})`,
+      `publish() takes { keys?, prefixes?, tags?, patterns?, all? } (got ${Array.isArray(input) ? 'an array' : describe(input)})`,
     )
   for (const field of Object.keys(input)) {
     if (!INVALIDATION_FIELDS.includes(field))
       throw new InvalidKeyError(
-        `publish(): ${JSON.stringify(field)} is not a field of an invalidation (known: keys, prefixes, all)`,
+        `publish(): ${JSON.stringify(field)} is not a field of an invalidation (known: ${INVALIDATION_FIELDS.join(', ')})`,
       )
   }
   const fields = input as Record<string, unknown>
-  const list = (kind: 'keys' | 'prefixes'): string[] => {
+  const list = (kind: ListKind): string[] => {
     const value = fields[kind]
     if (value === undefined) return []
     if (!Array.isArray(value))
@@ -205,29 +237,35 @@ const checkInvalidation = (input: unknown, redact: boolean): Invalidation => {
   }
   const keys = list('keys')
   const prefixes = list('prefixes')
+  const tags = list('tags')
+  const patterns = list('patterns')
   if (fields.all !== undefined && typeof fields.all !== 'boolean')
     throw new InvalidKeyError(`publish(): all must be a boolean (got ${describe(fields.all)})`)
   checkEntries('key', keys, redact)
   checkEntries('prefix', prefixes, redact)
-  return { keys, prefixes, all: fields.all === true }
+  checkEntries('tag', tags, redact)
+  checkEntries('pattern', patterns, redact)
+  return { keys, prefixes, all: fields.all === true, tags, patterns }
 }
 
-/** One key or prefix, or many: what `invalidate` and `invalidatePrefix` take. */
-const checkList = (kind: 'keys' | 'prefixes', value: unknown): readonly string[] => {
+/** One key, prefix, tag or pattern, or many: what `invalidate` and its kin take. */
+const checkList = (kind: ListKind, value: unknown): readonly string[] => {
   if (typeof value === 'string') return [value]
   if (Array.isArray(value)) return value
   throw new InvalidKeyError(
-    `${kind === 'keys' ? 'invalidate' : 'invalidatePrefix'}() takes a string or an array of strings (got ${describe(value)})`,
+    `${CALL_OF[kind]}() takes a string or an array of strings (got ${describe(value)})`,
   )
 }
 
+const PROBLEM_OF = { key: keyProblem, prefix: keyProblem, tag: tagProblem, pattern: patternProblem }
+
 const checkEntries = (
-  kind: 'key' | 'prefix',
+  kind: keyof typeof PROBLEM_OF,
   entries: readonly string[],
   redact: boolean,
 ): void => {
   for (const entry of entries) {
-    const problem = keyProblem(entry)
+    const problem = PROBLEM_OF[kind](entry)
     if (problem !== undefined) {
       const shown = redact && typeof entry === 'string' ? redactKey(entry) : JSON.stringify(entry)
       throw new InvalidKeyError(`${kind} ${shown} ${problem}`)
@@ -335,40 +373,37 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
       })
     }
     if (invalidation.all) push({ keys: [], prefixes: [], all: true })
-    const emptyBytes = encodeRecord(
-      { keys: [], prefixes: [], all: false },
-      at,
-      secret,
-      stream,
-    ).byteLength
-    for (const kind of ['keys', 'prefixes'] as const) {
+    const none: Invalidation = { keys: [], prefixes: [], all: false }
+    const only = (kind: ListKind, batch: readonly string[]): Invalidation => ({
+      ...none,
+      [kind]: batch,
+    })
+    for (const kind of ['keys', 'prefixes', 'tags', 'patterns'] as const) {
+      // A record's size without its list (a version 3 record, with tags or patterns, is larger:
+      // its fields and a second signature), plus a character.
+      const emptyBytes = encodeRecord(
+        kind === 'tags' || kind === 'patterns' ? only(kind, ['']) : none,
+        at,
+        secret,
+        stream,
+      ).byteLength
       let batch: string[] = []
       let bytes = emptyBytes
-      for (const item of invalidation[kind]) {
+      for (const item of invalidation[kind] ?? []) {
         // JSON-escaped size plus a comma; exact enough to stay under the cap.
         const itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1
         if (
           batch.length > 0 &&
           (batch.length >= maxKeysPerRecord || bytes + itemBytes > maxRecordBytes)
         ) {
-          push(
-            kind === 'keys'
-              ? { keys: batch, prefixes: [], all: false }
-              : { keys: [], prefixes: batch, all: false },
-          )
+          push(only(kind, batch))
           batch = []
           bytes = emptyBytes
         }
         batch.push(item)
         bytes += itemBytes
       }
-      if (batch.length > 0) {
-        push(
-          kind === 'keys'
-            ? { keys: batch, prefixes: [], all: false }
-            : { keys: [], prefixes: batch, all: false },
-        )
-      }
+      if (batch.length > 0) push(only(kind, batch))
     }
     return pending
   }
@@ -462,6 +497,8 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
         {
           keys: [...new Set(published.flatMap((error) => error.failedKeys))],
           prefixes: [...new Set(published.flatMap((error) => error.failedPrefixes))],
+          tags: [...new Set(published.flatMap((error) => error.failedTags))],
+          patterns: [...new Set(published.flatMap((error) => error.failedPatterns))],
           all: published.some((error) => error.failedAll),
         },
         [...new Set(published.flatMap((error) => error.errorCodes))],
@@ -547,6 +584,8 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
         {
           keys: remaining.flatMap((item) => item.invalidation.keys),
           prefixes: remaining.flatMap((item) => item.invalidation.prefixes),
+          tags: remaining.flatMap((item) => item.invalidation.tags ?? []),
+          patterns: remaining.flatMap((item) => item.invalidation.patterns ?? []),
           all: remaining.some((item) => item.invalidation.all),
         },
         [...errorCodes],
@@ -563,6 +602,9 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
     invalidate: async (keys, call) => publish({ keys: checkList('keys', keys) }, call),
     invalidatePrefix: async (prefixes, call) =>
       publish({ prefixes: checkList('prefixes', prefixes) }, call),
+    invalidateTags: async (tags, call) => publish({ tags: checkList('tags', tags) }, call),
+    invalidatePattern: async (patterns, call) =>
+      publish({ patterns: checkList('patterns', patterns) }, call),
     invalidateAll: (call) => publish({ all: true }, call),
   }
 }

@@ -5,6 +5,7 @@ import {
   type Invalidation,
   keyProblem,
   type RecordDecoder,
+  tagProblem,
 } from './index.js'
 
 /** One item change, as "Kinesis Data Streams for DynamoDB" describes it. */
@@ -15,14 +16,20 @@ export interface DynamoDbChange {
   readonly approximateCreationTime: number | undefined
 }
 
+/** What an item's change invalidates: cache keys, and tags (see `invalidateTags`). */
+export interface DynamoDbInvalidation {
+  readonly keys?: readonly string[]
+  readonly tags?: readonly string[]
+}
+
 /**
- * The cache keys an item's change invalidates. `key` is the item's primary key with each
- * attribute as a string (`S` as is, `N` as its decimal text, `B` as base64).
+ * The cache keys an item's change invalidates, or `{ keys, tags }`. `key` is the item's primary
+ * key with each attribute as a string (`S` as is, `N` as its decimal text, `B` as base64).
  */
 export type DynamoDbKeyMapper = (
   key: Readonly<Record<string, string>>,
   change: DynamoDbChange,
-) => string | readonly string[]
+) => string | readonly string[] | DynamoDbInvalidation
 
 export interface DynamoDbDecoderOptions {
   /** Per table name, the cache keys its changes invalidate. Other tables' records are ignored. */
@@ -94,6 +101,18 @@ export const parseDynamoDbChange = (
   return { ok: true, record: { change, key: Object.fromEntries(key) } }
 }
 
+/** A mapper's answer as lists; anything that is not a string or an array of them counts as none. */
+const mappedLists = (
+  mapped: unknown,
+): { readonly keys: readonly unknown[]; readonly tags: readonly unknown[] } => {
+  if (typeof mapped === 'string') return { keys: [mapped], tags: [] }
+  if (Array.isArray(mapped)) return { keys: mapped, tags: [] }
+  if (!isObject(mapped)) return { keys: [], tags: [] }
+  const list = (value: unknown): readonly unknown[] =>
+    Array.isArray(value) ? value : typeof value === 'string' ? [value] : []
+  return { keys: list(mapped.keys), tags: list(mapped.tags) }
+}
+
 /**
  * A decoder for "Kinesis Data Streams for DynamoDB" change records: a table streams its item
  * changes into the invalidation stream, and each change evicts the keys `tables` maps it to, with
@@ -127,14 +146,20 @@ export const dynamoDbDecoder = (options: DynamoDbDecoderOptions): RecordDecoder 
       const mapper = tables.get(change.tableName)
       if (mapper === undefined) return ignored
       const mapped = mapper(key, change)
-      const candidates = typeof mapped === 'string' ? [mapped] : [...mapped]
-      const keys = candidates.filter((candidate) => keyProblem(candidate) === undefined)
-      if (keys.length === 0) return skip('empty')
-      const invalidation: Invalidation = { keys, prefixes: [], all: false }
+      const { keys: candidates, tags: tagged } = mappedLists(mapped)
+      const keys = candidates.filter(
+        (candidate): candidate is string => keyProblem(candidate) === undefined,
+      )
+      const tags = tagged.filter((tag): tag is string => tagProblem(tag) === undefined)
+      if (keys.length === 0 && tags.length === 0) return skip('empty')
+      const invalidation: Invalidation =
+        tags.length === 0
+          ? { keys, prefixes: [], all: false }
+          : { keys, prefixes: [], all: false, tags }
       return {
         ok: true,
         invalidation,
-        droppedEntries: candidates.length - keys.length,
+        droppedEntries: candidates.length - keys.length + tagged.length - tags.length,
         futureVersion: false,
         ...(change.approximateCreationTime === undefined
           ? {}

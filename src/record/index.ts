@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import { patternProblem } from './pattern.js'
 
 /**
  * The invalidation record: scache's wire format on the stream, shared by the publisher (encode)
@@ -9,6 +10,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
  *
  * Signed with a shared secret, it also carries `"sig"`: the HMAC-SHA256 (base64url) of
  * `[v, keys, prefixes, all, at]` as JSON, which a reader recomputes from the fields it parsed.
+ *
+ * A record with tags or patterns is version 3 (`TAGGED_RECORD_VERSION`), so that a reader that
+ * does not know them evicts everything instead of missing them (see `decodeRecord`).
  */
 
 export const RECORD_VERSION = 1
@@ -35,6 +39,16 @@ export const recordLimits = {
   maxKeysPerRecord: 10_000,
   /** In UTF-16 code units, as `string.length`; also the longest key the cache accepts. */
   maxKeyLength: 1_024,
+  /** Longest tag, in UTF-16 code units; also the longest the cache accepts (as Next.js). */
+  maxTagLength: 256,
+  /** Most tags one entry may carry (as Next.js). */
+  maxTagsPerEntry: 128,
+  /**
+   * Most keys one record's patterns may test, summed over its patterns; past it, a pattern evicts
+   * every key starting with its literal prefix (the text before its first `*`), or everything
+   * when it starts with `*`. Bounds the work of one record whatever the cache holds.
+   */
+  maxPatternCandidates: 10_000,
 } as const
 
 /**
@@ -48,12 +62,28 @@ export const signedRecordWindow = { maxAgeMs: 60_000, aheadMs: 30_000 } as const
 /** Version of signed records whose signature covers the stream they were written to. */
 export const BOUND_RECORD_VERSION = 2
 
+/**
+ * Version of records with tags or patterns. Readers of versions 1 and 2 read it as a newer
+ * writer's and evict everything; signed, such a record carries two signatures: `sig`, over the
+ * fields those readers check (so that they accept it, and clear), and `sig3`, over every field,
+ * which readers of version 3 check.
+ */
+export const TAGGED_RECORD_VERSION = 3
+
 /** What one record asks readers to evict. */
 export interface Invalidation {
   readonly keys: readonly string[]
   readonly prefixes: readonly string[]
   readonly all: boolean
+  /** Evict every entry stored with one of these tags (surrogate keys). Record version 3. */
+  readonly tags?: readonly string[]
+  /** Evict every key matching one of these patterns (`users:*:profile`). Record version 3. */
+  readonly patterns?: readonly string[]
 }
+
+/** Whether an invalidation has tags or patterns: only a version 3 record can carry it. */
+export const hasTagsOrPatterns = (invalidation: Invalidation): boolean =>
+  (invalidation.tags?.length ?? 0) > 0 || (invalidation.patterns?.length ?? 0) > 0
 
 export type SkipReason =
   | 'too-large'
@@ -91,7 +121,10 @@ export type DecodeResult =
   | {
       readonly ok: true
       readonly invalidation: Invalidation
-      /** Entries of `keys`/`prefixes` dropped because they were not valid keys. */
+      /**
+       * Entries of `keys`/`prefixes` dropped because they were not valid keys, and of
+       * `tags`/`patterns` because they were not valid tags or patterns.
+       */
       readonly droppedEntries: number
       /** The record came from a newer writer; it is applied as invalidate-all, which is always safe. */
       readonly futureVersion: boolean
@@ -143,6 +176,7 @@ export const encodeRecord = (
   secret?: string,
   stream?: string,
 ): Uint8Array => {
+  if (hasTagsOrPatterns(invalidation)) return encodeTagged(invalidation, at, secret, stream)
   const bound = secret !== undefined && stream !== undefined
   const version = bound ? BOUND_RECORD_VERSION : RECORD_VERSION
   const fields = bound
@@ -169,6 +203,59 @@ export const encodeRecord = (
   )
 }
 
+/** What a version 3 record's `sig3` covers: every field, the stream included. */
+const taggedFields = (
+  stream: string,
+  record: { readonly [field: string]: unknown },
+): readonly unknown[] => [
+  TAGGED_RECORD_VERSION,
+  signedStreamName(stream),
+  record.keys,
+  record.prefixes,
+  record.tags,
+  record.patterns,
+  record.all,
+  record.at,
+]
+
+/** A version 3 record: tags or patterns. Signed, it needs the stream (both signatures cover it). */
+const encodeTagged = (
+  invalidation: Invalidation,
+  at: number,
+  secret: string | undefined,
+  stream: string | undefined,
+): Uint8Array => {
+  const record = {
+    v: TAGGED_RECORD_VERSION,
+    keys: invalidation.keys,
+    prefixes: invalidation.prefixes,
+    tags: invalidation.tags ?? [],
+    patterns: invalidation.patterns ?? [],
+    all: invalidation.all,
+    at,
+  }
+  if (secret === undefined) return new TextEncoder().encode(JSON.stringify(record))
+  if (stream === undefined)
+    throw new TypeError('encodeRecord: a signed record with tags or patterns needs its stream')
+  // `sig` is what readers of versions 1 and 2 verify before they see the version: with it they
+  // accept the record and evict everything. It does not cover tags or patterns; `sig3` does.
+  const legacy = [
+    TAGGED_RECORD_VERSION,
+    signedStreamName(stream),
+    record.keys,
+    record.prefixes,
+    record.all,
+    at,
+  ]
+  return new TextEncoder().encode(
+    JSON.stringify({
+      ...record,
+      sig: hmac(secret, signedPayload(legacy)).toString('base64url'),
+      sig3: hmac(secret, signedPayload(taggedFields(stream, record))).toString('base64url'),
+    }),
+  )
+}
+
 /**
  * Whether `record` carries a signature one of `secrets` made; compared in constant time. From
  * version 2 on, the signature covers the stream too, so a record copied to another stream that
@@ -179,27 +266,39 @@ const verified = (
   secrets: readonly string[],
   stream: string | undefined,
 ): boolean => {
-  const sig = record.sig
-  if (typeof sig !== 'string') return false
   const version = record.v as number
+  // Version 3 is checked by `sig3`, over every field; `sig` leaves tags and patterns out.
+  const sig = version === TAGGED_RECORD_VERSION ? record.sig3 : record.sig
+  if (typeof sig !== 'string') return false
   if (version >= BOUND_RECORD_VERSION && stream === undefined) return false
   const given = Buffer.from(sig, 'base64url')
   const payload = signedPayload(
-    version >= BOUND_RECORD_VERSION
-      ? [
-          version,
-          signedStreamName(stream as string),
-          record.keys,
-          record.prefixes,
-          record.all,
-          record.at,
-        ]
-      : [version, record.keys, record.prefixes, record.all, record.at],
+    version === TAGGED_RECORD_VERSION
+      ? taggedFields(stream as string, record)
+      : version >= BOUND_RECORD_VERSION
+        ? [
+            version,
+            signedStreamName(stream as string),
+            record.keys,
+            record.prefixes,
+            record.all,
+            record.at,
+          ]
+        : [version, record.keys, record.prefixes, record.all, record.at],
   )
   return secrets.some((secret) => {
     const expected = hmac(secret, payload)
     return given.length === expected.length && timingSafeEqual(given, expected)
   })
+}
+
+/** Why `tag` is not a valid tag (1 to 256 characters), or undefined when it is. */
+export const tagProblem = (tag: unknown): string | undefined => {
+  if (typeof tag !== 'string') return `must be a string (got ${typeof tag})`
+  if (tag.length === 0) return 'must not be empty'
+  if (tag.length > recordLimits.maxTagLength)
+    return `must be at most ${recordLimits.maxTagLength} characters (got ${tag.length})`
+  return undefined
 }
 
 /** Why `key` is not a valid cache key, or undefined when it is. */
@@ -341,7 +440,7 @@ const decodeReadable = (
     if (context.arrivedAt !== undefined && !fresh(record.at, context.arrivedAt))
       return skip('stale')
   }
-  if (version > BOUND_RECORD_VERSION) {
+  if (version > TAGGED_RECORD_VERSION) {
     // A newer writer meant to invalidate something we cannot interpret: evicting everything keeps
     // the no-lost-invalidation promise at the price of a refill.
     return {
@@ -354,11 +453,21 @@ const decodeReadable = (
   const keys = has(record, 'keys') ? record.keys : []
   const prefixes = has(record, 'prefixes') ? record.prefixes : []
   const all = has(record, 'all') ? record.all : false
-  if (!Array.isArray(keys) || !Array.isArray(prefixes) || typeof all !== 'boolean') {
+  // Tags and patterns exist from version 3 on; in an older record they mean nothing.
+  const tagged = version === TAGGED_RECORD_VERSION
+  const tags = tagged && has(record, 'tags') ? record.tags : []
+  const patterns = tagged && has(record, 'patterns') ? record.patterns : []
+  if (
+    !Array.isArray(keys) ||
+    !Array.isArray(prefixes) ||
+    !Array.isArray(tags) ||
+    !Array.isArray(patterns) ||
+    typeof all !== 'boolean'
+  ) {
     return skip('bad-field')
   }
   // More than a record may hold is still an invalidation: too costly to apply key by key.
-  if (keys.length + prefixes.length > recordLimits.maxKeysPerRecord)
+  if (keys.length + prefixes.length + tags.length + patterns.length > recordLimits.maxKeysPerRecord)
     return unreadable('too-many-keys', false)
   let droppedEntries = 0
   const validKeys: string[] = []
@@ -371,11 +480,32 @@ const decodeReadable = (
     if (keyProblem(prefix) === undefined) validPrefixes.push(prefix as string)
     else droppedEntries++
   }
-  if (!all && validKeys.length === 0 && validPrefixes.length === 0) return skip('empty')
+  // An invalid tag or pattern is on no entry and matches no key a writer could store: dropping it
+  // loses nothing.
+  const validTags: string[] = []
+  for (const tag of tags) {
+    if (tagProblem(tag) === undefined) validTags.push(tag as string)
+    else droppedEntries++
+  }
+  const validPatterns: string[] = []
+  for (const pattern of patterns) {
+    if (patternProblem(pattern) === undefined) validPatterns.push(pattern as string)
+    else droppedEntries++
+  }
+  if (
+    !all &&
+    validKeys.length === 0 &&
+    validPrefixes.length === 0 &&
+    validTags.length === 0 &&
+    validPatterns.length === 0
+  )
+    return skip('empty')
   const at = has(record, 'at') ? record.at : undefined
   return {
     ok: true,
-    invalidation: { keys: validKeys, prefixes: validPrefixes, all },
+    invalidation: tagged
+      ? { keys: validKeys, prefixes: validPrefixes, all, tags: validTags, patterns: validPatterns }
+      : { keys: validKeys, prefixes: validPrefixes, all },
     droppedEntries,
     futureVersion: false,
     ...(typeof at === 'number' && Number.isFinite(at) ? { at } : {}),

@@ -1,16 +1,12 @@
 import type { RestartReason, SkippedRecord } from '../stream/index.js'
 
 /**
- * Why the cache was emptied during an invocation: an invalidate-all record or call; prefix
- * invalidations too costly to scan; a throttled reader of replicated streams moved to another
+ * Why the cache was emptied during an invocation: an invalidate-all record or call; a pattern
+ * starting with `*` with more candidates than a record may test (`pattern-limit`); a throttled reader of replicated streams moved to another
  * (`replica-switched`); or the stream reader restarted at now because it could not vouch for its
  * positions (`behind`, `retention`, `position-lost`, `stream-recreated`).
  */
-export type ClearReason =
-  | 'invalidate-all'
-  | 'prefix-scan-limit'
-  | 'replica-switched'
-  | RestartReason
+export type ClearReason = 'invalidate-all' | 'pattern-limit' | 'replica-switched' | RestartReason
 
 /** What the cold start's warm-up did: keys asked for, values loaded, time taken, any failure. */
 export interface WarmReport {

@@ -66,6 +66,47 @@ describe('scache invalidate (kinesalite)', () => {
     }
   })
 
+  it('--tag and --pattern publish signed version 3 records; a bad pattern is a usage error', async () => {
+    const stream = await kinesis.createStream(1)
+    const since = Date.now() - 1_000
+    const [published, bad] = await Promise.all([
+      runCli(
+        [
+          'invalidate',
+          '--tag',
+          'user:7',
+          '-t',
+          'user:8',
+          '--pattern',
+          'users:*:profile',
+          '-s',
+          stream,
+          '--endpoint',
+          kinesis.endpoint,
+          '--json',
+        ],
+        { env: { SCACHE_SECRET: SECRET } },
+      ),
+      runCli(['invalidate', '--pattern', '', '-s', stream, '--endpoint', kinesis.endpoint]),
+    ])
+    expect(published.code).toBe(0)
+    expect(JSON.parse(published.stdout)).toMatchObject({
+      tags: ['user:7', 'user:8'],
+      patterns: ['users:*:profile'],
+      records: 2,
+    })
+    const decoded = (await readBack(stream, since)).map((record) => record.decoded)
+    expect(decoded.flatMap((r) => (r.ok ? (r.invalidation.tags ?? []) : [])).sort()).toEqual([
+      'user:7',
+      'user:8',
+    ])
+    expect(decoded.flatMap((r) => (r.ok ? (r.invalidation.patterns ?? []) : []))).toEqual([
+      'users:*:profile',
+    ])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/pattern "" must not be empty/)
+  })
+
   it('prints JSON with --json; a missing stream exits 1 and says so', async () => {
     const stream = await kinesis.createStream(1)
     const [all, missing] = await Promise.all([

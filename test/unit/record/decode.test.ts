@@ -8,7 +8,9 @@ import {
   RECORD_VERSION,
   recordLimits,
   type SkipReason,
+  tagProblem,
 } from '../../../src/record/index.js'
+import { patternProblem } from '../../../src/record/pattern.js'
 import { seededRandom } from '../../support/prng.js'
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -238,10 +240,11 @@ describe('invalid entries', () => {
 describe('future versions', () => {
   it('decode as invalidate-all with futureVersion', () => {
     for (const record of [
-      // Version 2 is signed records bound to their stream; 3 is the first this reader does not know.
-      { v: 3, keys: ['a'] },
-      { v: 3 },
-      { v: 4, keys: 'a different shape', all: 'maybe' },
+      // Version 2 is signed records bound to their stream, 3 records with tags or patterns; 4 is
+      // the first this reader does not know.
+      { v: 4, keys: ['a'] },
+      { v: 4 },
+      { v: 5, keys: 'a different shape', all: 'maybe' },
     ]) {
       expect(decodeJson(record)).toEqual({
         ok: true,
@@ -299,10 +302,17 @@ describe('decoding never throws', () => {
       for (const key of [...result.invalidation.keys, ...result.invalidation.prefixes]) {
         expect(keyProblem(key)).toBeUndefined()
       }
+      for (const tag of result.invalidation.tags ?? []) expect(tagProblem(tag)).toBeUndefined()
+      for (const pattern of result.invalidation.patterns ?? [])
+        expect(patternProblem(pattern)).toBeUndefined()
       expect(Number.isInteger(result.droppedEntries)).toBe(true)
       expect(
         result.invalidation.all ||
-          result.invalidation.keys.length + result.invalidation.prefixes.length > 0,
+          result.invalidation.keys.length +
+            result.invalidation.prefixes.length +
+            (result.invalidation.tags?.length ?? 0) +
+            (result.invalidation.patterns?.length ?? 0) >
+            0,
       ).toBe(true)
     } else {
       expect(reasons.has(result.reason)).toBe(true)
@@ -336,7 +346,18 @@ describe('decoding never throws', () => {
   it('for random JSON values', () => {
     const random = seededRandom(2)
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!
-    const fieldNames = ['v', 'keys', 'prefixes', 'all', 'at', '__proto__', 'constructor', 'x']
+    const fieldNames = [
+      'v',
+      'keys',
+      'prefixes',
+      'tags',
+      'patterns',
+      'all',
+      'at',
+      '__proto__',
+      'constructor',
+      'x',
+    ]
     const value = (depth: number): unknown => {
       const roll = random()
       if (depth > 3 || roll < 0.3) {
@@ -367,7 +388,7 @@ describe('decoding never throws', () => {
           writable: true,
         })
       }
-      if (random() < 0.5) object.v = pick<unknown>([1, 1, 2, 3, 0, '1'])
+      if (random() < 0.5) object.v = pick<unknown>([1, 1, 2, 3, 3, 4, 0, '1'])
       return object
     }
     let accepted = 0

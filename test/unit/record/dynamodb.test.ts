@@ -181,3 +181,27 @@ describe('dynamoDbDecoder', () => {
     )
   })
 })
+
+describe('a mapper returning { keys, tags }', () => {
+  it('invalidates the keys and the tags; invalid ones are dropped and counted', () => {
+    const mapped = [
+      dynamoDbDecoder({
+        tables: {
+          Users: ({ id }) => ({ keys: [`users:${id}`], tags: [`user:${id}`, '', 'x'.repeat(257)] }),
+        },
+      }),
+    ]
+    expect(decodeWith(mapped, change())).toMatchObject({
+      ok: true,
+      invalidation: { keys: ['users:42'], prefixes: [], all: false, tags: ['user:42'] },
+      droppedEntries: 2,
+    })
+    const tagOnly = [dynamoDbDecoder({ tables: { Users: ({ id }) => ({ tags: [`user:${id}`] }) } })]
+    expect(decodeWith(tagOnly, change())).toMatchObject({
+      ok: true,
+      invalidation: { keys: [], tags: ['user:42'] },
+    })
+    const nothing = [dynamoDbDecoder({ tables: { Users: () => ({ tags: [''] }) } })]
+    expect(decodeWith(nothing, change())).toEqual({ ok: false, reason: 'empty' })
+  })
+})

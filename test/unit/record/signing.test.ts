@@ -45,7 +45,7 @@ describe('signed records (HMAC-SHA256)', () => {
   })
 
   it('an unsigned record from a newer writer cannot clear a reader that requires signatures', () => {
-    const future = bytes('{"v":3,"all":true}')
+    const future = bytes('{"v":4,"all":true}')
     expect(decodeRecord(future, [])).toMatchObject({ ok: true, futureVersion: true })
     expect(decodeRecord(future, [SECRET])).toEqual({ ok: false, reason: 'unsigned' })
   })
