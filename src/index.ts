@@ -57,11 +57,13 @@ export {
   type WithCache,
 } from './middleware/index.js'
 export {
+  type Acknowledged,
   createPublisher,
   type PublishCallOptions,
   type Publisher,
   type PublisherOptions,
   type PublishResult,
+  type StreamTarget,
 } from './publish/index.js'
 export {
   type DynamoDbChange,
