@@ -8,6 +8,7 @@ export {
   type TtlRange,
 } from './cache/index.js'
 export {
+  type CachedEntry,
   type CacheStats,
   type CircuitBreakerOptions,
   type Clock,
@@ -35,6 +36,14 @@ export {
   ScacheError,
   ScacheOptionsError,
 } from './errors.js'
+export {
+  etagOf,
+  type HttpCaching,
+  type HttpCachingOptions,
+  type HttpEntry,
+  type HttpRequest,
+  httpCaching,
+} from './http/index.js'
 export {
   createHeartbeat,
   createLogClient,

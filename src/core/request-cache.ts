@@ -5,7 +5,13 @@ import { type Entries, pairsOf } from './entries.js'
 import type { Freshness } from './freshness.js'
 import type { Counters } from './invocation.js'
 import type { Loads } from './loads.js'
-import type { CacheStats, InvocationContext, LoadOptions, RequestCache } from './types.js'
+import type {
+  CachedEntry,
+  CacheStats,
+  InvocationContext,
+  LoadOptions,
+  RequestCache,
+} from './types.js'
 
 /** Time left to the handler after a publish cut short by the invocation's end, ms. */
 const PUBLISH_MARGIN_MS = 500
@@ -83,6 +89,20 @@ export class InvocationCache implements RequestCache {
     counters.hits++
     counters.savedMs += hit.costMs
     return hit.value
+  }
+
+  /**
+   * What `key` holds now, for HTTP validators (`httpCaching`), without counting a hit or a miss:
+   * its value, when its TTL ends, and when the cache stops serving what it knows unless a poll
+   * succeeds (`trustedUntil`: the staleness bound). Undefined when absent, expired or bypassed.
+   */
+  entry<T = unknown>(key: string): CachedEntry<T> | undefined {
+    const now = this.#engine.now()
+    if (this.#engine.freshness.bypassing(this.#deferred, now)) return undefined
+    const hit = this.#engine.cache.get<T>(key, now)
+    if (hit === undefined) return undefined
+    const { trustedUntil } = this.#engine.freshness
+    return { value: hit.value, expiresAt: hit.expiresAt, trustedUntil, now }
   }
 
   /**
