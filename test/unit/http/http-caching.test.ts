@@ -1,4 +1,8 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyEventV2 } from 'aws-lambda'
+import type {
+  APIGatewayProxyEvent,
+  APIGatewayProxyEventV2,
+  LambdaFunctionURLEvent,
+} from 'aws-lambda'
 import { describe, expect, it } from 'vitest'
 import { etagOf, httpCaching, ScacheOptionsError } from '../../../src/index.js'
 
@@ -66,6 +70,13 @@ describe('If-None-Match', () => {
     const result = httpCaching(request, entry)
     expect(result.notModified).toBe(notModified)
     expect(result.headers.etag).toBe(etag)
+  })
+
+  it('takes function URL events (the v2 shape)', () => {
+    const url: LambdaFunctionURLEvent = v2('GET', {
+      'if-none-match': etag,
+    }) as LambdaFunctionURLEvent
+    expect(httpCaching(url, entry).notModified).toBe(true)
   })
 
   it('* does not match an absent value', () => {
