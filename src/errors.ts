@@ -128,6 +128,8 @@ export class PublishError extends ScacheError {
   readonly errorCodes: readonly string[]
   /** The streams that did not acknowledge them (several with replicated streams). */
   readonly failedStreams: readonly string[]
+  /** The regions of those streams, where known (`streams[].region` or the stream's ARN). */
+  readonly failedRegions: readonly string[]
 
   constructor(
     failed: {
@@ -142,6 +144,7 @@ export class PublishError extends ScacheError {
     failedStreams: readonly string[] = [],
     /** Show keys and prefixes in the message as hashes (`redactKeys`); the fields keep them. */
     redact = false,
+    failedRegions: readonly string[] = [],
   ) {
     const shown = (items: readonly string[]) => preview(redact ? items.map(redactKey) : items)
     const tags = failed.tags ?? []
@@ -154,7 +157,7 @@ export class PublishError extends ScacheError {
       failed.all ? 'invalidate-all' : '',
     ].filter(Boolean)
     super(
-      `scache: invalidation not published for ${parts.join(', ')}${failedStreams.length > 0 ? ` to ${failedStreams.join(', ')}` : ''} (${errorCodes.join(', ') || 'unknown error'})`,
+      `scache: invalidation not published for ${parts.join(', ')}${failedStreams.length > 0 ? ` to ${failedStreams.join(', ')}` : ''}${failedRegions.length > 0 ? ` in ${failedRegions.join(', ')}` : ''} (${errorCodes.join(', ') || 'unknown error'})`,
       options,
     )
     this.name = 'PublishError'
@@ -165,6 +168,7 @@ export class PublishError extends ScacheError {
     this.failedAll = failed.all
     this.errorCodes = errorCodes
     this.failedStreams = failedStreams
+    this.failedRegions = failedRegions
     if (redact) {
       // Still there for a retry, but left out when the error is logged (JSON, util.inspect).
       for (const field of ['failedKeys', 'failedPrefixes', 'failedTags', 'failedPatterns'] as const)

@@ -8,6 +8,7 @@ export {
   type TtlRange,
 } from './cache/index.js'
 export {
+  type CachedEntry,
   type CacheStats,
   type CircuitBreakerOptions,
   type Clock,
@@ -36,6 +37,14 @@ export {
   ScacheOptionsError,
 } from './errors.js'
 export {
+  etagOf,
+  type HttpCaching,
+  type HttpCachingOptions,
+  type HttpEntry,
+  type HttpRequest,
+  httpCaching,
+} from './http/index.js'
+export {
   createHeartbeat,
   createLogClient,
   createRelay,
@@ -57,11 +66,13 @@ export {
   type WithCache,
 } from './middleware/index.js'
 export {
+  type Acknowledged,
   createPublisher,
   type PublishCallOptions,
   type Publisher,
   type PublisherOptions,
   type PublishResult,
+  type StreamTarget,
 } from './publish/index.js'
 export {
   type DynamoDbChange,

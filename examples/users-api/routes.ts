@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
-import type { WithCache } from 'scache'
+import { httpCaching, type WithCache } from 'scache'
 import type { UsersTable } from './table.js'
 
 type Result = Exclude<APIGatewayProxyResultV2, string>
@@ -45,7 +45,13 @@ export const usersApi =
         // A hit costs nothing; a miss reads the table once (concurrent misses share the read),
         // and a missing user is cached as "not found" for the short negativeTtl.
         const user = await context.cache.getOrLoad(key, () => users.get(id))
-        return user === undefined ? json(404, { message: 'no such user' }) : json(200, user)
+        if (user === undefined) return json(404, { message: 'no such user' })
+        // An ETag of the value, the same from every container, and a max-age within the entry's
+        // TTL and the staleness bound: a browser revalidating an unchanged user gets a 304.
+        const http = httpCaching(event, context.cache.entry(key) ?? { value: user })
+        if (http.notModified) return { statusCode: 304, headers: http.headers }
+        const ok = json(200, user)
+        return { ...ok, headers: { ...ok.headers, ...http.headers } }
       }
       case 'PUT': {
         const name = nameIn(event)

@@ -188,6 +188,11 @@ export class Freshness {
         : Math.min(capMs, baseMs * 2 ** this.#backoffLevel) * (0.5 + 0.5 * random())
   }
 
+  /** When reads start to bypass the cache unless a poll succeeds first (the staleness bound). */
+  get trustedUntil(): number {
+    return this.#trustedUntil
+  }
+
   /** Age of what the cache knows of the source, ms. */
   stalenessMs(now: number): number {
     return Math.max(0, now - this.#syncedAt)

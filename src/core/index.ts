@@ -11,6 +11,7 @@ export type {
 export { defaults } from './options/index.js'
 export { createScache, Scache } from './scache.js'
 export type {
+  CachedEntry,
   CacheStats,
   Diagnostics,
   Invocation,

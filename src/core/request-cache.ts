@@ -15,6 +15,7 @@ import type { Freshness } from './freshness.js'
 import type { Counters } from './invocation.js'
 import type { Loads } from './loads.js'
 import type {
+  CachedEntry,
   CacheStats,
   InvocationContext,
   LoadContext,
@@ -123,6 +124,20 @@ export class InvocationCache implements RequestCache {
     if (bypassed) this.#counters.bypassed++
     else this.#counters.misses++
     return undefined
+  }
+
+  /**
+   * What `key` holds now, for HTTP validators (`httpCaching`), without counting a hit or a miss:
+   * its value, when its TTL ends, and when the cache stops serving what it knows unless a poll
+   * succeeds (`trustedUntil`: the staleness bound). Undefined when absent, expired or bypassed.
+   */
+  entry<T = unknown>(key: string): CachedEntry<T> | undefined {
+    const now = this.#engine.now()
+    if (this.#engine.freshness.bypassing(this.#deferred, now)) return undefined
+    const hit = this.#engine.cache.get<T>(key, now)
+    if (hit === undefined) return undefined
+    const { trustedUntil } = this.#engine.freshness
+    return { value: hit.value, expiresAt: hit.expiresAt, trustedUntil, now }
   }
 
   /**

@@ -11,6 +11,7 @@ import type {
   SourcePollResult,
   SourcePosition,
 } from '../source/index.js'
+import { arnRegion } from '../stream/client.js'
 import { createDefaultClient, StreamReader } from '../stream/index.js'
 import { addMetrics, InvocationSpan, round, toEmf, type WarmReport } from '../telemetry/index.js'
 import { withDeadline } from './deadline.js'
@@ -146,14 +147,25 @@ export class Scache {
 
   /** The publisher `invalidate` uses; created on first use so read-only functions never build one. */
   get publisher(): Publisher {
-    const { streamName, streamNames } = this.options
+    const { streamName, streamNames, client } = this.options
+    // Streams in other regions (ARNs) get clients of their own; the reads' client serves the rest.
+    const home = arnRegion(streamName) ?? process.env.AWS_REGION
+    const elsewhere = (name: string): boolean => (arnRegion(name) ?? home) !== home
     this.#publisher ??= createPublisher({
       // Replicated streams: every container's writes reach every replica.
-      ...(streamNames.length > 1 ? { streamNames } : { streamName }),
+      ...(streamNames.some(elsewhere)
+        ? {
+            streams: streamNames.map((name) =>
+              client === undefined || elsewhere(name) ? { name } : { name, client },
+            ),
+          }
+        : streamNames.length > 1
+          ? { streamNames }
+          : { streamName }),
       redactKeys: this.options.redactKeys,
       ...(this.options.secrets[0] === undefined ? {} : { secret: this.options.secrets[0] }),
       // The client the reads use also knows where the stream is (region, endpoint, credentials).
-      ...(this.options.client === undefined ? {} : { client: this.options.client }),
+      ...(client === undefined || streamNames.some(elsewhere) ? {} : { client }),
     })
     return this.#publisher
   }

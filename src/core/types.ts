@@ -63,10 +63,29 @@ export interface RequestCache {
   invalidatePattern(patterns: string | readonly string[]): Promise<void>
   /** Evicts everything, here and, once published, everywhere. */
   invalidateAll(): Promise<void>
+  /**
+   * What `key` holds, without counting a hit or a miss: for HTTP caching (`httpCaching`).
+   * Undefined when absent, expired, or the cache is bypassed.
+   */
+  entry<T = unknown>(key: string): CachedEntry<T> | undefined
   /** The container's totals since its cold start, and the state of its cache and stream. */
   stats(): CacheStats
   /** True when this invocation does not use the cache (stream too stale to trust). */
   readonly bypassed: boolean
+}
+
+/** A cached value and how long it may be served: `RequestCache.entry`. */
+export interface CachedEntry<T = unknown> {
+  readonly value: T
+  /** When its TTL ends, ms since the epoch. */
+  readonly expiresAt: number
+  /**
+   * When the cache stops serving anything unless a poll succeeds first (`maxStalenessMs` after
+   * what it last knew of the stream), ms since the epoch: no copy should outlive it.
+   */
+  readonly trustedUntil: number
+  /** The cache's clock when the entry was read, ms since the epoch. */
+  readonly now: number
 }
 
 /** A container's totals since its cold start, and the state of its cache and stream now. */

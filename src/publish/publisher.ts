@@ -1,10 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import {
-  type KinesisClient,
-  PutRecordsCommand,
-  type PutRecordsRequestEntry,
-} from '@aws-sdk/client-kinesis'
-import { nonEmpty, streamsFromEnv } from '../env.js'
+import type { KinesisClient } from '@aws-sdk/client-kinesis'
+import { nonEmpty } from '../env.js'
 import {
   errorName,
   InvalidKeyError,
@@ -20,12 +16,12 @@ import {
   tagProblem,
 } from '../record/index.js'
 import { patternProblem } from '../record/pattern.js'
-import { createDefaultClient, streamParams } from '../stream/client.js'
 import { describe, integer, onlyKnown } from '../validate.js'
+import { type Acknowledged, type Pending, putRecords, type Sent } from './put.js'
+import { resolveDestinations, type StreamTarget, validateStreams } from './streams.js'
 
-/** PutRecords' limits: 500 entries and 5 MiB (data + partition keys) per request. */
-const MAX_ENTRIES_PER_REQUEST = 500
-const MAX_REQUEST_BYTES = 5 * 1_048_576
+export type { Acknowledged } from './put.js'
+export type { StreamTarget } from './streams.js'
 
 export interface PublisherOptions {
   /** Stream name or ARN. Default: `SCACHE_STREAM_NAME`. */
@@ -51,6 +47,12 @@ export interface PublisherOptions {
    * `streamName`.
    */
   readonly streamNames?: readonly string[]
+  /**
+   * Streams in one or more regions, each with its own client: every invalidation is written to
+   * each, and a publish resolves only once every region acknowledged it (`PublishError` names the
+   * regions and streams that missed). Instead of `streamName` or `streamNames`.
+   */
+  readonly streams?: readonly StreamTarget[]
   /** Name keys in `PublishError` messages by hash only (`failedKeys` keeps them). Default false. */
   readonly redactKeys?: boolean
   /** Signs every record (HMAC-SHA256) for readers that require signed records. Default: unsigned. */
@@ -86,13 +88,6 @@ export interface PublishResult {
   readonly acknowledged: readonly Acknowledged[]
 }
 
-/** One record Kinesis acknowledged. */
-export interface Acknowledged {
-  readonly stream: string
-  readonly shardId: string
-  readonly sequenceNumber: string
-}
-
 export interface Publisher {
   /** Publishes the eviction of these keys; resolves once Kinesis acknowledged every record. */
   invalidate(keys: string | readonly string[], options?: PublishCallOptions): Promise<PublishResult>
@@ -123,12 +118,6 @@ export interface Publisher {
   publish(invalidation: Partial<Invalidation>, options?: PublishCallOptions): Promise<PublishResult>
 }
 
-interface Pending {
-  readonly entry: PutRecordsRequestEntry
-  readonly invalidation: Invalidation
-  readonly bytes: number
-}
-
 const validate = (options: PublisherOptions): void => {
   onlyKnown(
     '',
@@ -136,6 +125,7 @@ const validate = (options: PublisherOptions): void => {
     [
       'streamName',
       'streamNames',
+      'streams',
       'client',
       'maxAttempts',
       'baseDelayMs',
@@ -163,39 +153,16 @@ const validate = (options: PublisherOptions): void => {
     // The longest key, JSON-escaped at 6 bytes a character, must fit in one record.
     ['maxRecordBytes', 8_192, recordLimits.maxRecordBytes],
   ]
-  if (
-    options.streamName !== undefined &&
-    (typeof options.streamName !== 'string' || options.streamName === '')
-  ) {
-    throw new ScacheOptionsError(
-      'streamName',
-      `must be a stream name or ARN (got ${String(options.streamName)})`,
-    )
-  }
-  const names: unknown = options.streamNames
-  if (
-    names !== undefined &&
-    (!Array.isArray(names) ||
-      names.length === 0 ||
-      !names.every((name) => typeof name === 'string' && name !== '') ||
-      options.streamName !== undefined)
-  ) {
-    throw new ScacheOptionsError(
-      'streamNames',
-      'must be a non-empty array of stream names or ARNs, given instead of streamName',
-    )
-  }
-  const client: unknown = options.client
-  if (
-    client !== undefined &&
-    (typeof client !== 'object' || client === null || !('send' in client))
-  ) {
-    throw new ScacheOptionsError('client', 'must be a KinesisClient')
-  }
+  validateStreams(options)
   for (const [name, min, max] of integers) {
     if (options[name] !== undefined) integer(name, options[name], min, max)
   }
 }
+
+/** The regions of `destinations` that are known, each once. */
+const regionsOf = (destinations: readonly { region: string | undefined }[]): string[] => [
+  ...new Set(destinations.flatMap(({ region }) => (region === undefined ? [] : [region]))),
+]
 
 /** The fields `publish` takes; anything else is a caller's mistake, not something to ignore. */
 const INVALIDATION_FIELDS = ['keys', 'prefixes', 'tags', 'patterns', 'all']
@@ -277,41 +244,6 @@ const checkEntries = (
 export const toArray = (value: string | readonly string[]): readonly string[] =>
   typeof value === 'string' ? [value] : value
 
-/** Waits `ms`, or less if `signal` aborts first. */
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
-
-/**
- * `promise`, or a rejection with the abort's reason as soon as `signal` aborts: a client that
- * ignores its `abortSignal` (a custom handler, a hung socket) still cannot hold a publish past
- * its deadline.
- */
-const untilAborted = <T>(promise: Promise<T>, signal: AbortSignal): Promise<T> => {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(error)
-      },
-    )
-  })
-}
-
 const checkCallOptions = (options: unknown): PublishCallOptions => {
   if (options === undefined) return {}
   if (typeof options !== 'object' || options === null)
@@ -337,16 +269,8 @@ const checkCallOptions = (options: unknown): PublishCallOptions => {
 export const createPublisher = (options: PublisherOptions = {}): Publisher => {
   validate(options)
   // The environment, read by the one rule the middleware and the CLI follow (src/env.ts).
-  const streams =
-    options.streamNames ??
-    (options.streamName === undefined ? streamsFromEnv() : [options.streamName]) ??
-    []
-  if (streams.length === 0 || streams.includes('')) {
-    throw new ScacheOptionsError(
-      'streamName',
-      'is required (or set SCACHE_STREAM_NAME, or SCACHE_STREAM_NAMES for replicas)',
-    )
-  }
+  const destinations = resolveDestinations(options)
+  const streams = destinations.map((destination) => destination.stream)
   const secretFromEnv = nonEmpty(process.env.SCACHE_SECRET)
   if (options.secret === undefined && secretFromEnv !== undefined && secretFromEnv.length < 16)
     throw new ScacheOptionsError('SCACHE_SECRET', 'must be a string of at least 16 characters')
@@ -357,7 +281,6 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
   const maxKeysPerRecord = options.maxKeysPerRecord ?? 1_000
   const maxRecordBytes = options.maxRecordBytes ?? 262_144
   const timeoutMs = options.timeoutMs ?? 3_000
-  let client = options.client
 
   /** Splits an invalidation into records within the per-record limits. */
   const toRecords = (invalidation: Invalidation, at: number, stream: string): Pending[] => {
@@ -408,30 +331,6 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
     return pending
   }
 
-  /** Groups records into PutRecords requests within the per-request limits. */
-  const toRequests = (pending: readonly Pending[]): Pending[][] => {
-    const requests: Pending[][] = []
-    let current: Pending[] = []
-    let bytes = 0
-    for (const item of pending) {
-      if (
-        current.length > 0 &&
-        (current.length >= MAX_ENTRIES_PER_REQUEST || bytes + item.bytes > MAX_REQUEST_BYTES)
-      ) {
-        requests.push(current)
-        current = []
-        bytes = 0
-      }
-      current.push(item)
-      bytes += item.bytes
-    }
-    if (current.length > 0) requests.push(current)
-    return requests
-  }
-
-  const backoff = (attempt: number, signal: AbortSignal): Promise<void> =>
-    sleep(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)), signal)
-
   const publish = async (
     input: Partial<Invalidation>,
     callOptions?: PublishCallOptions,
@@ -459,10 +358,10 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
     const forward = (): void => deadline.abort(call.signal?.reason)
     if (call.signal?.aborted === true) forward()
     else call.signal?.addEventListener('abort', forward, { once: true })
-    let sent: PromiseSettledResult<Awaited<ReturnType<typeof send>>>[]
+    let sent: PromiseSettledResult<Sent>[]
     try {
       try {
-        client ??= createDefaultClient({ maxAttempts: 3 })
+        for (const destination of destinations) destination.client()
       } catch (error) {
         throw new PublishError(
           invalidation,
@@ -470,10 +369,19 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
           { cause: error },
           streams,
           options.redactKeys === true,
+          regionsOf(destinations),
         )
       }
+      const settings = {
+        maxAttempts,
+        baseDelayMs,
+        maxDelayMs,
+        redactKeys: options.redactKeys === true,
+      }
       sent = await Promise.allSettled(
-        streams.map((stream, index) => send(stream, perStream[index] ?? [], deadline.signal)),
+        destinations.map((destination, index) =>
+          putRecords(destination, perStream[index] ?? [], deadline.signal, settings),
+        ),
       )
     } finally {
       clearTimeout(timer)
@@ -481,7 +389,12 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
     }
     const failures = sent.flatMap((result, index) =>
       result.status === 'rejected'
-        ? [{ stream: streams[index] as string, error: result.reason }]
+        ? [
+            {
+              destination: destinations[index] as (typeof destinations)[number],
+              error: result.reason,
+            },
+          ]
         : [],
     )
     if (failures.length > 0) {
@@ -503,8 +416,9 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
         },
         [...new Set(published.flatMap((error) => error.errorCodes))],
         { cause: errors.length === 1 ? errors[0] : new AggregateError(errors) },
-        failures.map(({ stream }) => stream),
+        failures.map(({ destination }) => destination.stream),
         options.redactKeys === true,
+        regionsOf(failures.map(({ destination }) => destination)),
       )
     }
     const results = sent.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
@@ -514,87 +428,6 @@ export const createPublisher = (options: PublisherOptions = {}): Publisher => {
       retriedEntries: results.reduce((sum, result) => sum + result.retriedEntries, 0),
       acknowledged: results.flatMap((result) => result.acknowledged),
     }
-  }
-
-  /** Puts `pending` on one stream, retrying what Kinesis fails; rejects naming what it could not. */
-  const send = async (
-    stream: string,
-    pending: readonly Pending[],
-    signal: AbortSignal,
-  ): Promise<{ requests: number; retriedEntries: number; acknowledged: Acknowledged[] }> => {
-    const kinesis = client ?? createDefaultClient({ maxAttempts: 3 })
-    let remaining = pending
-    let requests = 0
-    let retriedEntries = 0
-    const acknowledged: Acknowledged[] = []
-    const errorCodes = new Set<string>()
-    let lastError: unknown
-    for (let attempt = 1; attempt <= maxAttempts && remaining.length > 0; attempt++) {
-      if (attempt > 1) await backoff(attempt - 1, signal)
-      if (signal.aborted) break
-      const failed: Pending[] = []
-      for (const batch of toRequests(remaining)) {
-        if (signal.aborted) {
-          failed.push(...batch)
-          continue
-        }
-        requests++
-        try {
-          const response = await untilAborted(
-            kinesis.send(
-              new PutRecordsCommand({
-                ...streamParams(stream),
-                Records: batch.map((item) => item.entry),
-              }),
-              { abortSignal: signal },
-            ),
-            signal,
-          )
-          const results = response.Records ?? []
-          batch.forEach((item, index) => {
-            const result = results[index]
-            // A missing result is treated as a failure: only an acknowledged record counts.
-            if (result?.SequenceNumber === undefined || result.ErrorCode !== undefined) {
-              errorCodes.add(result?.ErrorCode ?? 'MissingResult')
-              failed.push(item)
-            } else {
-              acknowledged.push({
-                stream,
-                shardId: result.ShardId ?? '',
-                sequenceNumber: result.SequenceNumber,
-              })
-            }
-          })
-        } catch (error) {
-          // Aborted mid-call, the SDK's AbortError says less than the deadline that caused it.
-          lastError = signal.aborted ? signal.reason : error
-          errorCodes.add(errorName(lastError))
-          failed.push(...batch)
-        }
-      }
-      if (attempt > 1) retriedEntries += remaining.length - failed.length
-      remaining = failed
-    }
-    if (remaining.length > 0) {
-      if (signal.aborted && lastError !== signal.reason) {
-        lastError = signal.reason
-        errorCodes.add(errorName(signal.reason))
-      }
-      throw new PublishError(
-        {
-          keys: remaining.flatMap((item) => item.invalidation.keys),
-          prefixes: remaining.flatMap((item) => item.invalidation.prefixes),
-          tags: remaining.flatMap((item) => item.invalidation.tags ?? []),
-          patterns: remaining.flatMap((item) => item.invalidation.patterns ?? []),
-          all: remaining.some((item) => item.invalidation.all),
-        },
-        [...errorCodes],
-        lastError === undefined ? undefined : { cause: lastError },
-        [stream],
-        options.redactKeys === true,
-      )
-    }
-    return { requests, retriedEntries, acknowledged }
   }
 
   return {

@@ -35,3 +35,9 @@ export const createDefaultClient = (
 /** `StreamName` or `StreamARN`, whichever `stream` is. */
 export const streamParams = (stream: string): { StreamName: string } | { StreamARN: string } =>
   stream.startsWith('arn:') ? { StreamARN: stream } : { StreamName: stream }
+
+// arn:partition:kinesis:region:account:stream/name (CloudFormation's GetAtt StreamArn).
+const STREAM_ARN = /^arn:[a-z-]+:kinesis:([a-z0-9-]+):\d{12}:stream\/[A-Za-z0-9_.-]+$/
+
+/** The region a stream ARN names; undefined for a stream name or anything not a stream ARN. */
+export const arnRegion = (stream: string): string | undefined => STREAM_ARN.exec(stream)?.[1]

@@ -115,7 +115,8 @@ export const streamFields = {
       'Replicated streams, instead of `name` (the variable is comma-separated): writers put ' +
       'every invalidation on each, and each container reads one, picked at random when it ' +
       'starts, and another (its cache cleared) when a poll of it is throttled. K streams give ' +
-      'up to K times the read budget. Setting both variables is an error.',
+      "up to K times the read budget. With ARNs, a container reads its region's. Setting both " +
+      'variables is an error.',
   },
   client: {
     type: 'KinesisClient',

@@ -5,6 +5,7 @@ import { booleanFromEnv, integerFromEnv, nonEmpty, streamsFromEnv } from '../../
 import { ScacheOptionsError } from '../../errors.js'
 import type { Publisher } from '../../publish/index.js'
 import type { RecordDecoder } from '../../record/index.js'
+import { arnRegion } from '../../stream/client.js'
 import {
   type InvocationLog,
   isLogger,
@@ -150,8 +151,9 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     )
   }
   const streamNames = (names as string[] | undefined) ?? [stream.name]
-  // Each container reads one of the replicas; writers write to all.
-  const streamName = streamNames[Math.floor(random() * streamNames.length)]
+  // Each container reads one of the replicas of its own region; writers write to all.
+  const readable = localStreams(streamNames as string[])
+  const streamName = readable[Math.floor(random() * readable.length)]
   if (typeof streamName !== 'string' || streamName === '') {
     throw new ScacheOptionsError(
       'stream.name',
@@ -295,4 +297,25 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
             ? (log as (line: InvocationLog) => void)
             : logThrough(log as LoggerLike),
   }
+}
+
+/**
+ * The streams a container may read: with stream ARNs in several regions (a multi-region
+ * publisher's list, the same in every region's stack), those of the container's own region
+ * (`AWS_REGION`, set by Lambda) and plain names; otherwise all of them.
+ */
+const localStreams = (names: readonly string[]): readonly string[] => {
+  const regions = new Set(names.map(arnRegion).filter((region) => region !== undefined))
+  if (regions.size <= 1) return names
+  const home = nonEmpty(process.env.AWS_REGION)
+  const local = names.filter((name) => {
+    const region = arnRegion(name)
+    return region === undefined || region === home
+  })
+  if (local.length === 0)
+    throw new ScacheOptionsError(
+      'stream.names',
+      `names streams in ${[...regions].join(', ')} but none in this container's region (AWS_REGION ${home ?? 'unset'}): a container reads a stream of its own region`,
+    )
+  return local
 }

@@ -23,8 +23,8 @@ export interface StreamOptions {
    * Replicated streams, instead of `name` (the variable is comma-separated): writers put every
    * invalidation on each, and each container reads one, picked at random when it starts, and
    * another (its cache cleared) when a poll of it is throttled. K streams give up to K times the
-   * read budget. Setting both variables is an error. Default: none. Environment:
-   * `SCACHE_STREAM_NAMES`.
+   * read budget. With ARNs, a container reads its region's. Setting both variables is an error.
+   * Default: none. Environment: `SCACHE_STREAM_NAMES`.
    */
   readonly names?: readonly string[]
   /**
