@@ -161,7 +161,13 @@ const run = async ({
     for (const result of results) readsDone.push({ ...result, begunAt })
   })
 
-  const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
+  // The writers' publishes are not under test: a busy machine may take longer than the default
+  // 3 s budget to acknowledge one.
+  const publisher = createPublisher({
+    streamName: stream,
+    client: kinesis.client(),
+    timeoutMs: 15_000,
+  })
   const minUntil = Date.now() + minDurationMs
   let writes = 0
   let writersDone = false

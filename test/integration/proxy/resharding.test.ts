@@ -52,7 +52,8 @@ describe('a split while polls fail (limits proxy, serve-stale)', () => {
     expect(afterSplit).toBe('v2')
     started.inject({ kind: '5xx', operations: ['GetRecords'] })
     const served: { value: string | undefined; at: number }[] = []
-    while (Date.now() - begunAt < maxStalenessMs + 300) {
+    // Through the window the bound allows and past it, however slow the machine.
+    while (Date.now() - begunAt < maxStalenessMs + 300 || served.length < 6) {
       const at = Date.now()
       served.push({ value: await c.invoke({ op: 'get', key: 'users:1' }), at })
       await sleep(50)
@@ -60,7 +61,6 @@ describe('a split while polls fail (limits proxy, serve-stale)', () => {
     // Reads made well after the acknowledgment, served from the cache while polls failed: none of
     // them is the invalidated value (kinesalite's late shard end had it served up to 1.5 s after
     // its acknowledgment here, against a 1 s bound).
-    expect(served.length).toBeGreaterThan(5)
     expect(served.filter((read) => read.value === 'v1').map((read) => read.at - ackedAt)).toEqual(
       [],
     )
