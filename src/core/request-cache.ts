@@ -134,17 +134,14 @@ export class InvocationCache implements RequestCache {
       const hit = this.#lookup<T>(key)
       if (hit !== undefined) return hit.value
     }
-    const joined = loads.joinable<T>(key)
-    if (joined !== undefined) return joined
-    return loads.start({
+    const caller = {
       key,
-      loader,
       counters: this.#counters,
       bypassed,
       bypassing: this.#bypassing,
-      ttlMs: options?.ttlMs,
       timeoutMs,
-    })
+    }
+    return loads.join<T>(caller) ?? loads.start({ ...caller, loader, ttlMs: options?.ttlMs })
   }
 
   async getOrLoadMany<T>(
@@ -164,6 +161,13 @@ export class InvocationCache implements RequestCache {
     const found = new Map<string, T>()
     const pending: [string, Promise<T>][] = []
     const missing: string[] = []
+    const request = {
+      counters: this.#counters,
+      bypassed,
+      bypassing: this.#bypassing,
+      ttlMs: options?.ttlMs,
+      timeoutMs,
+    }
     for (const key of unique) {
       const hit = bypassed ? undefined : this.#lookup<T>(key)
       if (hit !== undefined) {
@@ -171,7 +175,7 @@ export class InvocationCache implements RequestCache {
         if (hit.value !== undefined && hit.value !== null) found.set(key, hit.value)
         continue
       }
-      const joined = loads.joinable<T>(key)
+      const joined = loads.join<T>({ ...request, key })
       if (joined !== undefined) pending.push([key, joined])
       else missing.push(key)
     }
@@ -184,13 +188,6 @@ export class InvocationCache implements RequestCache {
           .then(() => loadMany(missing))
           .then((entries) => new Map(pairsOf(entries)))
         return batch
-      }
-      const request = {
-        counters: this.#counters,
-        bypassed,
-        bypassing: this.#bypassing,
-        ttlMs: options?.ttlMs,
-        timeoutMs,
       }
       for (const key of missing) {
         const loader = () => loadBatch().then((loaded) => loaded.get(key) as T)
