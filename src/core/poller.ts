@@ -109,12 +109,15 @@ export class Poller {
   ): Promise<SourcePollResult> {
     const remaining = context.getRemainingTimeInMillis?.()
     // Never let the poll take more than half of what is left of the invocation that runs it
-    // (its joiners wait for it, so their wait has the same bound).
+    // (its joiners wait for it, so their wait has the same bound). Nothing left: the invocation
+    // outlived its timeout, which Lambda Managed Instances report but do not enforce; its poll
+    // serves the invocations still running, so it gets the whole budget, not a 10 ms one that
+    // would fail it and bypass their reads.
     const budgetMs = Math.max(
       10,
       Math.min(
         this.#options.pollBudgetMs,
-        remaining === undefined ? Number.POSITIVE_INFINITY : remaining / 2,
+        remaining === undefined || remaining <= 0 ? Number.POSITIVE_INFINITY : remaining / 2,
       ),
     )
     // A timer cleared when the poll settles: none is left to fire after a freeze.

@@ -249,6 +249,24 @@ describe('many invocations at once in one environment (Lambda Managed Instances,
     expect((await other).end()).toMatchObject({ polled: true })
   })
 
+  it('an invocation past its timeout (reported, not enforced) still gives its poll the whole budget', async () => {
+    const stream = await kinesis.createStream(1)
+    const client = kinesis.client()
+    watchReads(client, 50)
+    const instance = createScache({
+      stream: { name: stream, client },
+      pollIntervalMs: 0,
+      log: () => {},
+    })
+    const first = await instance.begin(lambdaContext())
+    first.cache.set('users:1', 'Ada')
+    first.end()
+    const late = await instance.begin({ ...lambdaContext(), getRemainingTimeInMillis: () => -5 })
+    expect(late.poll).toMatchObject({ ok: true })
+    expect(late.cache.get('users:1')).toBe('Ada')
+    expect(late.end()).toMatchObject({ polled: true, hits: 1, bypassed: 0 })
+  })
+
   it('a load joined from another invocation waits within the joiner’s deadline, not the starter’s', async () => {
     const stream = await kinesis.createStream(1)
     const instance = createScache({
