@@ -66,6 +66,8 @@ export class Scache {
   #warming: Promise<WarmReport> | undefined
   /** The warm-up's report went into a log line (the first invocation's). */
   #warmReported = false
+  /** The warm-up settled: later invocations need not wait for it. */
+  #warmSettled = false
 
   constructor(options: ScacheOptions = {}) {
     this.options = resolveOptions(options)
@@ -289,7 +291,8 @@ export class Scache {
     // invocation's (concurrent first invocations wait for it, but only one reports it).
     const reportsWarm = !this.#warmReported
     this.#warmReported = true
-    const warmed = await this.warm(context)
+    const warmed = this.#warmSettled ? undefined : await this.warm(context)
+    this.#warmSettled = true
     const backoffMs = this.#freshness.backoffMs
     const start = {
       requestId: context.awsRequestId,
