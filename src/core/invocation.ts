@@ -46,6 +46,8 @@ export interface InvocationStart {
   readonly streamMs: number
   readonly poll: SourcePollResult | undefined
   readonly pollSkipped: boolean
+  /** The invocation waited for a poll another one ran. */
+  readonly pollJoined: boolean
   readonly deferred: boolean
   readonly stalenessMs: number
   /** Only when this poll left the container backing off. */
@@ -95,6 +97,7 @@ export const logLine = (
   line.streamCalls = streamCalls
   line.pollSkipped = start.pollSkipped
   line.polled = poll !== undefined
+  if (start.pollJoined) line.pollJoined = true
   line.stalenessMs = round(start.stalenessMs)
   const firstError = poll?.errors[0]
   if (firstError !== undefined) line.streamError = `${firstError.name}: ${firstError.message}`

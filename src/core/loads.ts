@@ -30,14 +30,17 @@ class LoadTags implements LoadContext {
 }
 
 interface Load {
-  readonly promise: Promise<unknown>
+  /** The loader's own outcome, not bounded by its starter's deadline: what joiners wait for. */
+  readonly loaded: Promise<unknown>
   readonly lease: Lease
+  /** The starter's counters: a load given up counts once per invocation. */
+  readonly counters: Counters
 }
 
-/** One load to run: what `getOrLoad` and `getOrLoadMany` hand to `Loads.start`. */
-export interface LoadRequest<T> {
+/** A caller waiting for a key's value, started or joined: what `Loads.join` needs of it. */
+export interface LoadCaller {
   readonly key: string
-  readonly loader: (load: LoadContext) => T | Promise<T>
+  /** The caller's invocation's: its timeouts and stale-if-error answers count here. */
   readonly counters: Counters
   /** The cache was bypassed when the call started: the value is returned but not stored. */
   readonly bypassed: boolean
@@ -46,10 +49,15 @@ export interface LoadRequest<T> {
    * load may outlive the staleness bound it started within.
    */
   readonly bypassing: () => boolean
-  readonly ttlMs: number | undefined
   readonly timeoutMs: number
   /** Tags of the entry, checked (`checkTags`); the loader may add more. */
   readonly tags?: readonly string[] | undefined
+}
+
+/** One load to run: what `getOrLoad` and `getOrLoadMany` hand to `Loads.start`. */
+export interface LoadRequest<T> extends LoadCaller {
+  readonly loader: (load: LoadContext) => T | Promise<T>
+  readonly ttlMs: number | undefined
 }
 
 type LoadsOptions = Pick<
@@ -59,7 +67,10 @@ type LoadsOptions = Pick<
 
 /**
  * What happens when a value has to come from the source:
- * - single flight: concurrent callers for one key share one load, while its lease is valid;
+ * - single flight: concurrent callers for one key share one load, while its lease is valid,
+ *   whether they are in one invocation or in several at once (Lambda Managed Instances); each
+ *   caller waits within its own deadline and falls back to stale-if-error by its own
+ *   invocation's freshness, so an invocation near its end does not cut short another's wait;
  * - the fill guard: each load holds a lease, revoked by any invalidation covering its key, and a
  *   value whose lease was revoked is returned to its callers but never stored;
  * - deadlines: a load slower than its timeout rejects with `LoadTimeoutError`; its late value is
@@ -82,10 +93,19 @@ export class Loads {
         : new CircuitBreaker(options.circuitBreaker, options.now)
   }
 
-  /** The load of `key` a caller may join: in flight, and not overtaken by an invalidation. */
-  joinable<T>(key: string): Promise<T> | undefined {
-    const inflight = this.#inflight.get(key)
-    return inflight?.lease.valid ? (inflight.promise as Promise<T>) : undefined
+  /**
+   * Joins the load of `key` in flight, unless an invalidation overtook it (or none runs):
+   * the caller gets its value, or its error, within the caller's own `timeoutMs`.
+   */
+  join<T>(caller: LoadCaller): Promise<T> | undefined {
+    const inflight = this.#inflight.get(caller.key)
+    if (inflight === undefined || !inflight.lease.valid) return undefined
+    const { counters, timeoutMs } = caller
+    return withDeadline(inflight.loaded as Promise<T>, timeoutMs, () => {
+      // In the starter's invocation, the starter counts it.
+      if (counters !== inflight.counters) counters.loadTimeouts++
+      return new LoadTimeoutError(this.#shown(caller.key), timeoutMs)
+    }).catch((error: unknown) => this.#fallBack(caller, error))
   }
 
   /** Forgets loads whose lease an invalidation revoked: later callers must not join them. */
@@ -176,9 +196,8 @@ export class Loads {
               throw error
             },
           )
-    const promise = reported.catch((error: unknown) => this.#fallBack(request, error))
-    this.#inflight.set(key, { promise, lease })
-    return promise
+    this.#inflight.set(key, { loaded, lease, counters })
+    return reported.catch((error: unknown) => this.#fallBack(request, error))
   }
 
   /**
@@ -187,7 +206,7 @@ export class Loads {
    * is never served, and nothing is served from a cache that is bypassed, when the load started
    * or now that it failed: the staleness bound is checked when a value is served.
    */
-  async #fallBack<T>(request: LoadRequest<T>, error: unknown): Promise<T> {
+  async #fallBack<T>(request: LoadCaller, error: unknown): Promise<T> {
     const stale =
       this.#options.staleIfErrorMs === 0 || request.bypassed || request.bypassing()
         ? undefined

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events'
+import { performance } from 'node:perf_hooks'
 import type { Cache } from '../cache/index.js'
 import type { InvalidationSource, SkippedRecord, SourcePollResult } from '../source/index.js'
 import { applyInvalidation, clearCache } from './evict.js'
@@ -25,8 +26,9 @@ export interface PollerOptions {
 }
 
 /**
- * Runs polls of the invalidation source: one at a time per container, within a time budget,
- * applying what it reads to the cache. Here the source's verdicts become cache actions:
+ * Runs polls of the invalidation source: one at a time per container (concurrent invocations,
+ * as Lambda Managed Instances send, share the one running), within a time budget, applying what
+ * it reads to the cache. Here the source's verdicts become cache actions:
  * - a restart (the source could not vouch for its position) empties the cache;
  * - a throttled reader of replicated streams moves to another replica, emptying its cache;
  * - prefix invalidations evict once per poll, each prefix once, at the poll's end.
@@ -39,6 +41,7 @@ export class Poller {
   readonly #freshness: Freshness
   #source: InvalidationSource
   #polling: Promise<SourcePollResult> | undefined
+  /** When the running poll started, on the monotonic clock (`performance.now()`). */
   #pollingStartedAt = 0
 
   constructor(cache: Cache, loads: Loads, freshness: Freshness, options: PollerOptions) {
@@ -54,35 +57,61 @@ export class Poller {
     return this.#source
   }
 
-  /** A poll is running (only concurrent callers of `begin` see one). */
+  /**
+   * A poll is running: another invocation's (concurrent invocations in one environment), or one
+   * this invocation's reads started.
+   */
   get inFlight(): boolean {
     return this.#polling !== undefined
   }
 
   /**
-   * Waits for a poll that started before `now`: it may miss what was acknowledged since, so the
-   * caller decides afresh once it settled.
+   * Waits for a poll that started before `since` (an invocation's start, `performance.now()`): it
+   * may miss what was acknowledged before the invocation began, so the caller decides afresh once
+   * it settled. A poll that started after may be joined. Monotonic and finer than a millisecond,
+   * so that an invocation never joins a poll that started before it in the same millisecond.
    */
-  async settle(now: number): Promise<void> {
-    while (this.#polling !== undefined && this.#pollingStartedAt < now) await this.#polling
+  async settle(since: number): Promise<void> {
+    while (this.#polling !== undefined && this.#pollingStartedAt < since) await this.#polling
   }
 
-  /** Runs a poll, or joins the one running. */
-  async poll(
+  /**
+   * Runs a poll, or joins the one running. The poll's promise settles only once everything it
+   * read was applied (the prefix scan, a clear, the new freshness), so a joiner never reads a
+   * cache the poll has not finished with. What the poll did (evictions, a clear, skipped
+   * records) counts in the `counters` of the invocation that ran it; a joiner's count nothing.
+   */
+  poll(
     context: InvocationContext,
     counters: Counters,
     skipped: SkippedRecord[],
   ): Promise<SourcePollResult> {
     if (this.#polling !== undefined) return this.#polling
     const startedAt = this.#options.now()
-    this.#pollingStartedAt = startedAt
+    this.#pollingStartedAt = performance.now()
+    this.#polling = this.#run(startedAt, context, counters, skipped).finally(() => {
+      this.#polling = undefined
+    })
+    return this.#polling
+  }
+
+  async #run(
+    startedAt: number,
+    context: InvocationContext,
+    counters: Counters,
+    skipped: SkippedRecord[],
+  ): Promise<SourcePollResult> {
     const remaining = context.getRemainingTimeInMillis?.()
-    // Never let the poll take more than half of what is left of the invocation.
+    // Never let the poll take more than half of what is left of the invocation that runs it
+    // (its joiners wait for it, so their wait has the same bound). Nothing left: the invocation
+    // outlived its timeout, which Lambda Managed Instances report but do not enforce; its poll
+    // serves the invocations still running, so it gets the whole budget, not a 10 ms one that
+    // would fail it and bypass their reads.
     const budgetMs = Math.max(
       10,
       Math.min(
         this.#options.pollBudgetMs,
-        remaining === undefined ? Number.POSITIVE_INFINITY : remaining / 2,
+        remaining === undefined || remaining <= 0 ? Number.POSITIVE_INFINITY : remaining / 2,
       ),
     )
     // A timer cleared when the poll settles: none is left to fire after a freeze.
@@ -92,7 +121,7 @@ export class Poller {
     setMaxListeners(0, budget.signal)
     const timer = setTimeout(() => budget.abort(), budgetMs)
     const prefixes = new Set<string>()
-    this.#polling = this.#source
+    const result = await this.#source
       .poll({
         apply: (invalidation) => {
           // Keys, tags, patterns and invalidate-all apply at once. Prefixes revoke the leases they
@@ -109,11 +138,7 @@ export class Poller {
         },
         signal: budget.signal,
       })
-      .finally(() => {
-        clearTimeout(timer)
-        this.#polling = undefined
-      })
-    const result = await this.#polling
+      .finally(() => clearTimeout(timer))
     this.#options.health?.heard(result)
     if (prefixes.size > 0) this.#apply({ keys: [], prefixes: [...prefixes], all: false }, counters)
     if (result.throttled && result.restarted === undefined && this.#options.names.length > 1) {

@@ -194,18 +194,15 @@ export class InvocationCache implements RequestCache {
       const hit = this.#lookup<T>(key)
       if (hit !== undefined) return hit.value
     }
-    const joined = loads.joinable<T>(key)
-    if (joined !== undefined) return joined
-    return loads.start({
+    const caller = {
       key,
-      loader,
       counters: this.#counters,
       bypassed,
       bypassing: this.#bypassing,
-      ttlMs: options?.ttlMs,
       timeoutMs,
       tags,
-    })
+    }
+    return loads.join<T>(caller) ?? loads.start({ ...caller, loader, ttlMs: options?.ttlMs })
   }
 
   async getOrLoadMany<T>(
@@ -226,6 +223,14 @@ export class InvocationCache implements RequestCache {
     const found = new Map<string, T>()
     const pending: [string, Promise<T>][] = []
     const missing: string[] = []
+    const request = {
+      counters: this.#counters,
+      bypassed,
+      bypassing: this.#bypassing,
+      ttlMs: options?.ttlMs,
+      timeoutMs,
+      tags,
+    }
     for (const key of unique) {
       const hit = bypassed ? undefined : this.#lookup<T>(key)
       if (hit !== undefined) {
@@ -233,7 +238,7 @@ export class InvocationCache implements RequestCache {
         if (hit.value !== undefined && hit.value !== null) found.set(key, hit.value)
         continue
       }
-      const joined = loads.joinable<T>(key)
+      const joined = loads.join<T>({ ...request, key })
       if (joined !== undefined) pending.push([key, joined])
       else missing.push(key)
     }
@@ -246,14 +251,6 @@ export class InvocationCache implements RequestCache {
           .then(() => loadMany(missing))
           .then((entries) => new Map(pairsOf(entries)))
         return batch
-      }
-      const request = {
-        counters: this.#counters,
-        bypassed,
-        bypassing: this.#bypassing,
-        ttlMs: options?.ttlMs,
-        timeoutMs,
-        tags,
       }
       for (const key of missing) {
         const loader = () => loadBatch().then((loaded) => loaded.get(key) as T)

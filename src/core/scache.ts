@@ -67,6 +67,8 @@ export class Scache {
   #warming: Promise<WarmReport> | undefined
   /** The warm-up's report went into a log line (the first invocation's). */
   #warmReported = false
+  /** The warm-up settled: later invocations need not wait for it. */
+  #warmSettled = false
 
   constructor(options: ScacheOptions = {}) {
     this.options = resolveOptions(options)
@@ -137,8 +139,9 @@ export class Scache {
         await this.publisher.publish(invalidation, timeoutMs === undefined ? {} : { timeoutMs })
       },
       refresh: (context, counters) => {
-        if (!this.#poller.inFlight && !this.#freshness.repollDue(o.now())) return undefined
-        counters.repolls++
+        if (!this.#freshness.repollDue(o.now())) return undefined
+        // A poll already running (a concurrent read's, or another invocation's) serves as well.
+        if (!this.#poller.inFlight) counters.repolls++
         return this.#poller.poll(context, counters, [])
       },
       stats: () => this.stats(),
@@ -261,11 +264,14 @@ export class Scache {
     const counters = newCounters()
     const skipped: SkippedRecord[] = []
     const started = performance.now()
+    // Concurrent invocations (Lambda Managed Instances run many at once in one environment)
+    // share a poll, but only one that started after this invocation did: an older one may have
+    // read the stream before an invalidation this invocation must see was acknowledged.
+    await this.#poller.settle(started)
     const now = this.options.now()
-    // (Only concurrent callers of `begin` wait here; Lambda sends one request at a time.)
-    await this.#poller.settle(now)
     let poll: SourcePollResult | undefined
     let pollSkipped = false
+    let pollJoined = false
     const span =
       this.options.tracer === undefined ? undefined : InvocationSpan.open(this.options.tracer)
     const schedule = this.#freshness.schedule(now)
@@ -282,27 +288,34 @@ export class Scache {
       this.#freshness.skipped(now)
       pollSkipped = true
     } else if (due) {
+      // Joined: the poll is another invocation's; its reads and calls are on that one's line.
+      pollJoined = this.#poller.inFlight
       const run = () => this.#poller.poll(context, counters, skipped)
-      poll = span === undefined ? await run() : await span.poll(run)
+      const result = span === undefined ? await run() : await span.poll(run)
+      if (!pollJoined) poll = result
     }
     // A poll owed but held back by the backoff: the cache is no fresher than after a failed
     // poll, so reads get what onStreamError says (even `pollIntervalMs: 0` stays strict).
     const deferred = schedule.owed && !due && !pollSkipped
     const streamMs = performance.now() - started
     // The cold start's warm-up runs after the first poll (or skip), so every value it loads is
-    // newer than the stream position, and it runs once; later invocations see its report.
-    const warmed = this.#warmReported ? undefined : await this.warm(context)
+    // newer than the stream position, and it runs once; its report goes on one line, the first
+    // invocation's (concurrent first invocations wait for it, but only one reports it).
+    const reportsWarm = !this.#warmReported
     this.#warmReported = true
+    const warmed = this.#warmSettled ? undefined : await this.warm(context)
+    this.#warmSettled = true
     const backoffMs = this.#freshness.backoffMs
     const start = {
       requestId: context.awsRequestId,
       streamMs,
       poll,
       pollSkipped,
+      pollJoined,
       deferred,
       stalenessMs: this.#freshness.stalenessMs(this.options.now()),
       backoffMs: poll !== undefined && backoffMs > 0 ? backoffMs : undefined,
-      warmed: this.options.warm === undefined ? undefined : warmed,
+      warmed: this.options.warm === undefined || !reportsWarm ? undefined : warmed,
       skipped,
     }
     let ended = false

@@ -169,7 +169,10 @@ export interface InvocationContext {
 /** One invocation's use of the cache, from the poll in `begin` to the log line in `end`. */
 export interface Invocation {
   readonly cache: RequestCache
-  /** The poll made (or skipped) when the invocation began. */
+  /**
+   * The poll this invocation ran when it began; undefined when none was due, the poll was
+   * skipped, or it joined one another invocation was running.
+   */
   readonly poll: SourcePollResult | undefined
   /** Writes the invocation's log line and returns it. Call exactly once. */
   end(options?: { readonly error?: boolean }): InvocationLog

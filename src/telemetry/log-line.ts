@@ -24,7 +24,7 @@ export interface WarmReport {
 export interface InvocationLog {
   readonly message: 'scache'
   readonly requestId?: string
-  /** Time spent reading the stream in this invocation. */
+  /** Time this invocation spent on the stream: its own poll, or waiting for one it joined. */
   readonly streamMs: number
   /** Sum of the recorded load costs of the entries served from cache. */
   readonly savedMs: number
@@ -60,8 +60,14 @@ export interface InvocationLog {
   readonly streamCalls: number
   /** `true` when nothing was cached, so the stream was not read at all. */
   readonly pollSkipped: boolean
-  /** A poll was due and ran (successfully or not). */
+  /** A poll was due and this invocation ran it (successfully or not). */
   readonly polled: boolean
+  /**
+   * A poll was due and another invocation in the same environment was running one (Lambda
+   * Managed Instances): this one waited for it (`streamMs`), and its records, calls, evictions
+   * and errors are on that invocation's line, not this one's.
+   */
+  readonly pollJoined?: boolean
   /** Age of the last successful poll when the request started. */
   readonly stalenessMs: number
   /** The poll failed: the first error, as `Name: message`. */

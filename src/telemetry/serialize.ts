@@ -48,7 +48,9 @@ export const serializeLogLine = (l: InvocationLog): string => {
   out += `,"skippedRecords":${num(l.skippedRecords)}`
   if (l.skipped !== undefined) out += `,"skipped":${JSON.stringify(l.skipped)}`
   out += `,"shardsPolled":${num(l.shardsPolled)},"streamCalls":${num(l.streamCalls)}`
-  out += `,"pollSkipped":${l.pollSkipped},"polled":${l.polled},"stalenessMs":${num(l.stalenessMs)}`
+  out += `,"pollSkipped":${l.pollSkipped},"polled":${l.polled}`
+  out += flag('pollJoined', l.pollJoined)
+  out += `,"stalenessMs":${num(l.stalenessMs)}`
   if (l.streamError !== undefined) out += `,"streamError":${JSON.stringify(l.streamError)}`
   out += flag('throttled', l.throttled)
   out += opt('backoffMs', l.backoffMs)

@@ -30,6 +30,7 @@ const start: fc.Arbitrary<InvocationStart> = fc.record({
   streamMs: ms,
   poll: fc.option(poll, { nil: undefined }),
   pollSkipped: fc.boolean(),
+  pollJoined: fc.boolean(),
   deferred: fc.boolean(),
   stalenessMs: ms,
   backoffMs: fc.option(ms, { nil: undefined }),
