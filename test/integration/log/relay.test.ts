@@ -128,6 +128,29 @@ describe('the relay (kinesalite → dynalite, driven as the event source mapping
     expect(keysOf(await log.entries(table))).toEqual(['users:1'])
   })
 
+  it('a call that never answers is abandoned at the deadline: the batch fails, and is retried', async () => {
+    // The table accepts the connection and never answers (no SDK timeout on a given client).
+    let hang = true
+    const real = log.client()
+    const client = {
+      send: ((command: Parameters<typeof real.send>[0], options?: { abortSignal?: AbortSignal }) =>
+        hang
+          ? new Promise((_, reject) =>
+              options?.abortSignal?.addEventListener('abort', () =>
+                reject(Object.assign(new Error('aborted'), { name: 'AbortError' })),
+              ),
+            )
+          : real.send(command, options)) as typeof real.send,
+    }
+    const { table, driver, publisher, lines } = await setUp({ client })
+    await publisher.invalidate(['users:7'])
+    await expect(driver.drain()).rejects.toThrow(/could not append/)
+    expect(lines[0]?.error).toMatch(/AbortError/)
+    hang = false
+    await driver.drain()
+    expect(keysOf(await log.entries(table))).toEqual(['users:7'])
+  })
+
   it('an on-failure message (a batch the mapping gave up on) appends `all`', async () => {
     const { table, relay } = await setUp({ copies: 2 })
     await relay({ Records: [{ eventSource: 'aws:sqs', messageId: 'm', body: '{}' }] })
