@@ -193,6 +193,7 @@ const groupByShard = (records: readonly KinesisEventRecord[]): Map<string, Relay
     const list = byShard.get(shard) ?? []
     list.push({
       shard,
+      ...(typeof record?.eventSourceARN === 'string' ? { stream: record.eventSourceARN } : {}),
       sequenceNumber: typeof kinesis?.sequenceNumber === 'string' ? kinesis.sequenceNumber : '',
       // Unreadable data decodes as nothing valid: skipped and counted, like any bad record.
       data: data ?? new Uint8Array(),

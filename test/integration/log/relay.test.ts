@@ -5,6 +5,7 @@ import {
   createHeartbeat,
   createPublisher,
   createRelay,
+  encodeRecord,
   type RelayLogLine,
 } from '../../../src/index.js'
 import { heartbeatRecord, MAX_ENTRIES_PER_BATCH } from '../../../src/log/index.js'
@@ -15,7 +16,9 @@ const kinesis = useKinesis()
 const log = useLog()
 
 /** A stream, a log table, a relay on them and the driver that plays Lambda's mapping. */
-const setUp = async (options: { shards?: number; copies?: number; client?: unknown } = {}) => {
+const setUp = async (
+  options: { shards?: number; copies?: number; client?: unknown; secret?: string } = {},
+) => {
   const stream = await kinesis.createStream(options.shards ?? 1)
   const table = await log.createTable()
   const lines: RelayLogLine[] = []
@@ -24,6 +27,7 @@ const setUp = async (options: { shards?: number; copies?: number; client?: unkno
     copies: options.copies ?? 1,
     client: (options.client ?? log.client()) as ReturnType<typeof log.client>,
     appendTimeoutMs: 300,
+    ...(options.secret === undefined ? {} : { secret: options.secret }),
     log: (line) => lines.push(line),
   })
   const driver = new RelayDriver({
@@ -31,7 +35,11 @@ const setUp = async (options: { shards?: number; copies?: number; client?: unkno
     stream,
     handler: relay,
   })
-  const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
+  const publisher = createPublisher({
+    streamName: stream,
+    client: kinesis.client(),
+    ...(options.secret === undefined ? {} : { secret: options.secret }),
+  })
   return { stream, table, lines, relay, driver, publisher }
 }
 
@@ -90,6 +98,20 @@ describe('the relay (kinesalite → dynalite, driven as the event source mapping
     expect(new Set(keysOf(entries))).toEqual(new Set(keys))
     // The entries appended before the failure were appended again on the retry.
     expect(keysOf(entries).length).toBeGreaterThan(keys.length)
+  })
+
+  it('relays signed records: their signature is checked for the stream the batch came from', async () => {
+    const secret = 'relay-test-secret-0123456789'
+    const { stream, table, driver, publisher, lines } = await setUp({ secret })
+    await publisher.invalidate(['users:5'])
+    // Signed for another stream (a copy put here by a writer without the secret): skipped.
+    await kinesis.putRaw(
+      stream,
+      encodeRecord({ keys: ['users:6'], prefixes: [], all: false }, Date.now(), secret, 'other'),
+    )
+    await driver.drain()
+    expect(keysOf(await log.entries(table))).toEqual(['users:5'])
+    expect(lines.reduce((sum, line) => sum + line.skippedRecords, 0)).toBe(1)
   })
 
   it('a batch larger than the entry cap becomes one `all` entry', async () => {
