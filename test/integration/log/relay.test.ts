@@ -17,7 +17,13 @@ const log = useLog()
 
 /** A stream, a log table, a relay on them and the driver that plays Lambda's mapping. */
 const setUp = async (
-  options: { shards?: number; copies?: number; client?: unknown; secret?: string } = {},
+  options: {
+    shards?: number
+    copies?: number
+    client?: unknown
+    secret?: string
+    appendTimeoutMs?: number
+  } = {},
 ) => {
   const stream = await kinesis.createStream(options.shards ?? 1)
   const table = await log.createTable()
@@ -26,7 +32,8 @@ const setUp = async (
     table,
     copies: options.copies ?? 1,
     client: (options.client ?? log.client()) as ReturnType<typeof log.client>,
-    appendTimeoutMs: 300,
+    // Long enough for a busy machine's dynalite: a call in flight at the deadline is abandoned.
+    appendTimeoutMs: options.appendTimeoutMs ?? 5_000,
     ...(options.secret === undefined ? {} : { secret: options.secret }),
     log: (line) => lines.push(line),
   })
@@ -87,7 +94,7 @@ describe('the relay (kinesalite → dynalite, driven as the event source mapping
       if (++puts === 3) failUntil = Date.now() + 600
       return Date.now() < failUntil ? new Error('socket hang up') : undefined
     })
-    const { table, driver, publisher, lines } = await setUp({ client })
+    const { table, driver, publisher, lines } = await setUp({ client, appendTimeoutMs: 300 })
     const keys = Array.from({ length: 2_400 }, (_, i) => `user:${String(i).padStart(6, '0')}`)
     await publisher.invalidate(keys)
     const report = await driver.drain()
@@ -140,7 +147,7 @@ describe('the relay (kinesalite → dynalite, driven as the event source mapping
   it('a table that stays unreachable fails the batch, which waits on its shard until the table is back', async () => {
     let down = true
     const client = faulty(log.client(), () => (down ? awsError('ECONNREFUSED') : undefined))
-    const { table, driver, publisher, lines } = await setUp({ client })
+    const { table, driver, publisher, lines } = await setUp({ client, appendTimeoutMs: 300 })
     await publisher.invalidate(['users:1'])
     // While the table is down, every delivery fails, the on-failure one too: the shard stays put.
     await expect(driver.drain()).rejects.toThrow(/could not append/)
@@ -164,7 +171,7 @@ describe('the relay (kinesalite → dynalite, driven as the event source mapping
             )
           : real.send(command, options)) as typeof real.send,
     }
-    const { table, driver, publisher, lines } = await setUp({ client })
+    const { table, driver, publisher, lines } = await setUp({ client, appendTimeoutMs: 300 })
     await publisher.invalidate(['users:7'])
     await expect(driver.drain()).rejects.toThrow(/could not append/)
     expect(lines[0]?.error).toMatch(/AbortError/)
