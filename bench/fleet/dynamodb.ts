@@ -275,6 +275,16 @@ export class SimulatedDynamoDB {
     items.splice(0, items.length, ...keep)
   }
 
+  /** Deletes the items of a partition `doomed` picks, in any order, as TTL deletion does. */
+  remove(tableName: string, partition: string, doomed: (item: Item) => boolean): number {
+    const items = this.#table(tableName).partitions.get(partition)
+    if (items === undefined) return 0
+    const keep = items.filter((stored) => !doomed(stored.item))
+    const removed = items.length - keep.length
+    items.splice(0, items.length, ...keep)
+    return removed
+  }
+
   /**
    * A client for one caller (its `send`, all scache calls): each call is answered as of the caller's clock when it is
    * sent, and arrives `latencyMs()` later in that clock (see SimulatedKinesis.client).

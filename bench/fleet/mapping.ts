@@ -26,7 +26,10 @@ export interface MappingOptions {
   readonly shardId: string
   /** A client on the simulated Kinesis, in the mapping's clock (its GetRecords count). */
   readonly kinesis: KinesisClient
-  /** The relay, as the mapping invokes it; a rejection has the batch retried. */
+  /**
+   * The relay, as the mapping invokes it; a rejection has the batch retried. Its waits must take
+   * `clock`'s time (the relay's `sleep` option), not real time.
+   */
   readonly handler: (event: RelayEvent) => Promise<void>
   /** The clock of this shard's poller and relay invocation (one at a time per shard). */
   readonly clock: { t: number }
@@ -48,26 +51,6 @@ export interface MappingStats {
   records: number
   /** Wall of each invocation in virtual time (invoke overhead + the relay's calls), ms. */
   readonly durationsMs: number[]
-}
-
-/**
- * Runs `fn` with `setTimeout` advancing `clock` instead of waiting: the relay sleeps between
- * retries (of a throttled append, say), which in virtual time must take virtual time, not real.
- * Nothing else runs meanwhile: the simulation awaits each invocation before its next event, and
- * the simulated services answer without timers.
- */
-const inVirtualTime = async <T>(clock: { t: number }, fn: () => Promise<T>): Promise<T> => {
-  const real = globalThis.setTimeout
-  const virtual = ((callback: () => void, ms = 0) => {
-    clock.t += Math.max(0, ms)
-    return real(callback, 0)
-  }) as typeof setTimeout
-  globalThis.setTimeout = virtual
-  try {
-    return await fn()
-  } finally {
-    globalThis.setTimeout = real
-  }
 }
 
 /**
@@ -143,7 +126,7 @@ export class ShardMapping {
     clock.t += o.invokeMs
     this.stats.invocations++
     try {
-      await inVirtualTime(clock, () => o.handler(event as RelayEvent))
+      await o.handler(event)
       this.#pending = undefined
       this.stats.records += event.Records.length
       this.stats.durationsMs.push(clock.t - started)

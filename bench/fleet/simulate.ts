@@ -560,6 +560,16 @@ export const simulateFleet = async (lib: ScacheLib, config: FleetConfig): Promis
               copies: log.copies,
               client: dynamodb.client(newCaller(clock, dynamoLatency), 'relay'),
               now: () => clock.t,
+              // The mapping awaits each invocation before the next event: a backoff advances this
+              // shard's clock. The deadline's watchdog (a sleep given a signal) never fires: the
+              // simulated table answers every call.
+              sleep: (ms, signal) => {
+                if (signal !== undefined) return new Promise<void>(() => {})
+                clock.t += Math.max(0, ms)
+                return Promise.resolve()
+              },
+              // Its own stream of draws, so that the relay's jitter does not shift the world's.
+              random: seededRandom(config.seed + 1 + index),
               log: () => {},
             }),
             clock,

@@ -188,7 +188,7 @@ export const kinesisEvent = (
 })
 
 /** What the on-failure queue delivers: the mapping's record of a batch it gave up on. */
-const onFailureEvent = (shard: string, records: readonly _Record[]): RelayEvent => ({
+export const onFailureEvent = (shard: string, records: readonly _Record[]): RelayEvent => ({
   Records: [
     {
       eventSource: 'aws:sqs',

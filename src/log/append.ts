@@ -16,12 +16,30 @@ export interface AppendTally {
   lastError?: { name: string; message: string }
 }
 
+/** Waits `ms`, or less: it resolves as soon as `signal` aborts. */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>
+
+/** `Sleep` on the global timers. */
+export const timerSleep: Sleep = (ms, signal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve()
+    const done = () => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+  })
+
 export interface AppenderOptions {
   readonly table: string
   readonly client: () => Promise<LogClient>
   readonly retentionMs: number
   readonly now: () => number
-  readonly sleep: (ms: number) => Promise<void>
+  readonly sleep: Sleep
+  /** Jitter of the retry backoff. */
+  readonly random: () => number
 }
 
 /** The head of a copy could not be appended to before the deadline. */
@@ -49,18 +67,43 @@ export class Appender {
     this.#options = options
   }
 
-  /** Appends `entries` to `copy`, in order, before `deadline` (wall clock ms). */
+  /**
+   * Appends `entries` to `copy`, in order, before `deadline` (wall clock ms). `signal` aborts
+   * the call in flight at the deadline: a call that never answers must not hold the batch (and
+   * its shard) until the function's timeout.
+   */
   async append(
     copy: number,
     entries: readonly PendingEntry[],
     deadline: number,
     tally: AppendTally,
+    signal?: AbortSignal,
   ): Promise<void> {
-    for (const pending of entries) await this.#appendOne(copy, pending, deadline, tally)
+    for (const pending of entries) await this.#appendOne(copy, pending, deadline, tally, signal)
   }
 
-  async #appendOne(copy: number, pending: PendingEntry, deadline: number, tally: AppendTally) {
+  /**
+   * A signal that aborts at `deadline`, by the injected sleep; `stop()` cancels its timer once
+   * the work it guards is done.
+   */
+  deadlineSignal(deadline: number): { readonly signal: AbortSignal; stop(): void } {
+    const expired = new AbortController()
+    const done = new AbortController()
+    this.#options.sleep(Math.max(0, deadline - this.#options.now()), done.signal).then(() => {
+      if (!done.signal.aborted) expired.abort(new AppendError('the append deadline passed'))
+    })
+    return { signal: expired.signal, stop: () => done.abort() }
+  }
+
+  async #appendOne(
+    copy: number,
+    pending: PendingEntry,
+    deadline: number,
+    tally: AppendTally,
+    signal: AbortSignal | undefined,
+  ) {
     const { table, now } = this.#options
+    const options = signal === undefined ? undefined : { abortSignal: signal }
     for (let failures = 0; ; ) {
       try {
         const client = await this.#options.client()
@@ -68,7 +111,7 @@ export class Appender {
         let head = this.#heads.get(copy)
         if (head === undefined) {
           tally.headReads++
-          const { Items } = await client.send(new QueryCommand(headQuery(table, copy)))
+          const { Items } = await client.send(new QueryCommand(headQuery(table, copy)), options)
           head = Items?.[0] === undefined ? 0 : (fromItem(Items[0])?.seq ?? 0)
           this.#heads.set(copy, head)
         }
@@ -79,7 +122,7 @@ export class Appender {
           at,
           expiresAt: Math.ceil((at + this.#options.retentionMs) / 1_000),
         }
-        await client.send(new PutItemCommand(appendInput(table, copy, entry)))
+        await client.send(new PutItemCommand(appendInput(table, copy, entry)), options)
         this.#heads.set(copy, entry.seq)
         tally.appended++
         return
@@ -95,8 +138,8 @@ export class Appender {
         this.#heads.delete(copy)
         tally.lastError = described
         const delayMs = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** failures++)
-        const waitMs = delayMs * (0.5 + Math.random() / 2)
-        if (now() + waitMs >= deadline)
+        const waitMs = delayMs * (0.5 + this.#options.random() / 2)
+        if (now() + waitMs >= deadline || signal?.aborted === true)
           throw new AppendError(
             `could not append to ${table} copy ${copy}: ${described.name}: ${described.message}`,
             { cause: error },

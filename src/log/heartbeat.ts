@@ -2,6 +2,7 @@ import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis'
 import { ScacheOptionsError } from '../errors.js'
 import { createDefaultClient, streamParams } from '../stream/client.js'
 import { describe, integer, isObject, onlyKnown } from '../validate.js'
+import { timerSleep } from './append.js'
 import { heartbeatRecord } from './entry.js'
 
 /** The schedule that invokes the heartbeat: EventBridge's shortest rate, one minute. */
@@ -43,7 +44,7 @@ export const createHeartbeat = (options: HeartbeatOptions) => {
     HEARTBEAT_PERIOD_MS,
   )
   const client = options.client ?? createDefaultClient({ maxAttempts: 2 })
-  const sleep = options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)))
+  const sleep = options.sleep ?? timerSleep
   return async function scacheHeartbeat(
     _event?: unknown,
     context?: { getRemainingTimeInMillis?(): number },

@@ -17,6 +17,8 @@ const ELEMENT_BYTES = 3
 /** One Kinesis record as the relay gets it: bytes, shard, and when Kinesis received it. */
 export interface RelayRecord {
   readonly shard: string
+  /** The stream it was read from (name or ARN): signatures are bound to it. */
+  readonly stream?: string
   readonly sequenceNumber: string
   readonly data: Uint8Array
   /** `ApproximateArrivalTimestamp`, ms since the epoch (Kinesis' clock). */
@@ -81,7 +83,12 @@ export const packBatch = (
     const encoded = encodedRecord(record.data)
     if (isHeartbeatRecord(encoded.json())) heartbeats++
     else {
-      const decoded = decodeEncoded(decoders, encoded, secrets)
+      // As a container reading the stream would: a signature covers the stream's name, and a
+      // signed record's `at` must lie near its arrival.
+      const decoded = decodeEncoded(decoders, encoded, secrets, {
+        ...(record.stream === undefined ? {} : { stream: record.stream }),
+        ...(record.arrivedAt > 0 ? { arrivedAt: record.arrivedAt } : {}),
+      })
       if (!decoded.ok)
         skipped.push({ sequenceNumber: record.sequenceNumber, reason: decoded.reason })
       else {

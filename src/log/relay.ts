@@ -1,7 +1,7 @@
 import { ScacheOptionsError } from '../errors.js'
 import type { RecordDecoder } from '../record/index.js'
 import { describe, integer, isObject, onlyKnown } from '../validate.js'
-import { AppendError, Appender, type AppendTally } from './append.js'
+import { AppendError, Appender, type AppendTally, type Sleep, timerSleep } from './append.js'
 import { type LogClient, lazyClient } from './client.js'
 import { DEFAULT_RETENTION_MS } from './entry.js'
 import { type PendingEntry, packBatch, type RelayRecord } from './pack.js'
@@ -57,6 +57,14 @@ export interface RelayOptions {
   readonly appendTimeoutMs?: number
   readonly client?: LogClient
   readonly now?: () => number
+  /**
+   * Waits `ms`, resolving early when `signal` aborts: the backoff between append attempts and
+   * the deadline of the call in flight. Default: the global timers. For tests and simulations in
+   * virtual time.
+   */
+  readonly sleep?: Sleep
+  /** Random source of the backoff's jitter. Default `Math.random`. */
+  readonly random?: () => number
   /** Where the relay's log line goes. Default: one JSON line on stdout. */
   readonly log?: (line: RelayLogLine) => void
 }
@@ -102,7 +110,8 @@ export const createRelay = (options: RelayOptions): RelayHandler => {
     client: lazyClient(o.client),
     retentionMs: o.retentionMs,
     now: o.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep: o.sleep,
+    random: o.random,
   })
   return async function scacheRelay(event, context) {
     const started = o.now()
@@ -149,17 +158,23 @@ export const createRelay = (options: RelayOptions): RelayHandler => {
       line = { relay: 'batch', shard: [...byShard.keys()].join(','), ...base, entries: entryCount }
     }
     const entries = batches.flatMap((batch) => batch.entries)
+    const expiry = appender.deadlineSignal(deadline)
     try {
-      await Promise.all(
+      // Every copy's appends settle (each bounded by the deadline) before the invocation ends, so
+      // that none runs on unseen into the next one.
+      const settled = await Promise.allSettled(
         Array.from({ length: o.copies }, (_, copy) =>
-          appender.append(copy, entries, deadline, tally),
+          appender.append(copy, entries, deadline, tally, expiry.signal),
         ),
       )
+      for (const each of settled) if (each.status === 'rejected') throw each.reason
     } catch (error) {
       o.log({ ...line, ...tally, ms: o.now() - started, error: String(error) })
       // Thrown to the mapping, which retries the batch (bisecting it), then gives up to the
       // on-failure queue.
       throw error instanceof AppendError ? error : new AppendError(String(error), { cause: error })
+    } finally {
+      expiry.stop()
     }
     o.log({ ...line, ...tally, ms: o.now() - started })
   }
@@ -178,6 +193,7 @@ const groupByShard = (records: readonly KinesisEventRecord[]): Map<string, Relay
     const list = byShard.get(shard) ?? []
     list.push({
       shard,
+      ...(typeof record?.eventSourceARN === 'string' ? { stream: record.eventSourceARN } : {}),
       sequenceNumber: typeof kinesis?.sequenceNumber === 'string' ? kinesis.sequenceNumber : '',
       // Unreadable data decodes as nothing valid: skipped and counted, like any bad record.
       data: data ?? new Uint8Array(),
@@ -197,6 +213,8 @@ interface ResolvedRelayOptions {
   readonly appendTimeoutMs: number
   readonly client: LogClient | undefined
   readonly now: () => number
+  readonly sleep: Sleep
+  readonly random: () => number
   readonly log: (line: RelayLogLine) => void
 }
 
@@ -212,6 +230,8 @@ const resolveRelayOptions = (options: unknown): ResolvedRelayOptions => {
     'appendTimeoutMs',
     'client',
     'now',
+    'sleep',
+    'random',
     'log',
   ])
   if (typeof options.table !== 'string' || options.table === '')
@@ -232,7 +252,7 @@ const resolveRelayOptions = (options: unknown): ResolvedRelayOptions => {
   const client = options.client
   if (client !== undefined && (!isObject(client) || typeof client.send !== 'function'))
     throw new ScacheOptionsError('client', 'must be a DynamoDBClient')
-  for (const name of ['now', 'log'] as const)
+  for (const name of ['now', 'sleep', 'random', 'log'] as const)
     if (options[name] !== undefined && typeof options[name] !== 'function')
       throw new ScacheOptionsError(name, 'must be a function')
   return {
@@ -254,6 +274,8 @@ const resolveRelayOptions = (options: unknown): ResolvedRelayOptions => {
     ),
     client: client as LogClient | undefined,
     now: (options.now as (() => number) | undefined) ?? Date.now,
+    sleep: (options.sleep as Sleep | undefined) ?? timerSleep,
+    random: (options.random as (() => number) | undefined) ?? Math.random,
     log:
       (options.log as ((line: RelayLogLine) => void) | undefined) ??
       ((line) => process.stdout.write(`${JSON.stringify(line)}\n`)),

@@ -5,6 +5,7 @@ import {
   createHeartbeat,
   createPublisher,
   createRelay,
+  encodeRecord,
   type RelayLogLine,
 } from '../../../src/index.js'
 import { heartbeatRecord, MAX_ENTRIES_PER_BATCH } from '../../../src/log/index.js'
@@ -15,7 +16,15 @@ const kinesis = useKinesis()
 const log = useLog()
 
 /** A stream, a log table, a relay on them and the driver that plays Lambda's mapping. */
-const setUp = async (options: { shards?: number; copies?: number; client?: unknown } = {}) => {
+const setUp = async (
+  options: {
+    shards?: number
+    copies?: number
+    client?: unknown
+    secret?: string
+    appendTimeoutMs?: number
+  } = {},
+) => {
   const stream = await kinesis.createStream(options.shards ?? 1)
   const table = await log.createTable()
   const lines: RelayLogLine[] = []
@@ -23,7 +32,9 @@ const setUp = async (options: { shards?: number; copies?: number; client?: unkno
     table,
     copies: options.copies ?? 1,
     client: (options.client ?? log.client()) as ReturnType<typeof log.client>,
-    appendTimeoutMs: 300,
+    // Long enough for a busy machine's dynalite: a call in flight at the deadline is abandoned.
+    appendTimeoutMs: options.appendTimeoutMs ?? 5_000,
+    ...(options.secret === undefined ? {} : { secret: options.secret }),
     log: (line) => lines.push(line),
   })
   const driver = new RelayDriver({
@@ -31,7 +42,11 @@ const setUp = async (options: { shards?: number; copies?: number; client?: unkno
     stream,
     handler: relay,
   })
-  const publisher = createPublisher({ streamName: stream, client: kinesis.client() })
+  const publisher = createPublisher({
+    streamName: stream,
+    client: kinesis.client(),
+    ...(options.secret === undefined ? {} : { secret: options.secret }),
+  })
   return { stream, table, lines, relay, driver, publisher }
 }
 
@@ -79,7 +94,7 @@ describe('the relay (kinesalite → dynalite, driven as the event source mapping
       if (++puts === 3) failUntil = Date.now() + 600
       return Date.now() < failUntil ? new Error('socket hang up') : undefined
     })
-    const { table, driver, publisher, lines } = await setUp({ client })
+    const { table, driver, publisher, lines } = await setUp({ client, appendTimeoutMs: 300 })
     const keys = Array.from({ length: 2_400 }, (_, i) => `user:${String(i).padStart(6, '0')}`)
     await publisher.invalidate(keys)
     const report = await driver.drain()
@@ -90,6 +105,20 @@ describe('the relay (kinesalite → dynalite, driven as the event source mapping
     expect(new Set(keysOf(entries))).toEqual(new Set(keys))
     // The entries appended before the failure were appended again on the retry.
     expect(keysOf(entries).length).toBeGreaterThan(keys.length)
+  })
+
+  it('relays signed records: their signature is checked for the stream the batch came from', async () => {
+    const secret = 'relay-test-secret-0123456789'
+    const { stream, table, driver, publisher, lines } = await setUp({ secret })
+    await publisher.invalidate(['users:5'])
+    // Signed for another stream (a copy put here by a writer without the secret): skipped.
+    await kinesis.putRaw(
+      stream,
+      encodeRecord({ keys: ['users:6'], prefixes: [], all: false }, Date.now(), secret, 'other'),
+    )
+    await driver.drain()
+    expect(keysOf(await log.entries(table))).toEqual(['users:5'])
+    expect(lines.reduce((sum, line) => sum + line.skippedRecords, 0)).toBe(1)
   })
 
   it('a batch larger than the entry cap becomes one `all` entry', async () => {
@@ -118,7 +147,7 @@ describe('the relay (kinesalite → dynalite, driven as the event source mapping
   it('a table that stays unreachable fails the batch, which waits on its shard until the table is back', async () => {
     let down = true
     const client = faulty(log.client(), () => (down ? awsError('ECONNREFUSED') : undefined))
-    const { table, driver, publisher, lines } = await setUp({ client })
+    const { table, driver, publisher, lines } = await setUp({ client, appendTimeoutMs: 300 })
     await publisher.invalidate(['users:1'])
     // While the table is down, every delivery fails, the on-failure one too: the shard stays put.
     await expect(driver.drain()).rejects.toThrow(/could not append/)
@@ -126,6 +155,29 @@ describe('the relay (kinesalite → dynalite, driven as the event source mapping
     down = false
     await driver.drain()
     expect(keysOf(await log.entries(table))).toEqual(['users:1'])
+  })
+
+  it('a call that never answers is abandoned at the deadline: the batch fails, and is retried', async () => {
+    // The table accepts the connection and never answers (no SDK timeout on a given client).
+    let hang = true
+    const real = log.client()
+    const client = {
+      send: ((command: Parameters<typeof real.send>[0], options?: { abortSignal?: AbortSignal }) =>
+        hang
+          ? new Promise((_, reject) =>
+              options?.abortSignal?.addEventListener('abort', () =>
+                reject(Object.assign(new Error('aborted'), { name: 'AbortError' })),
+              ),
+            )
+          : real.send(command, options)) as typeof real.send,
+    }
+    const { table, driver, publisher, lines } = await setUp({ client, appendTimeoutMs: 300 })
+    await publisher.invalidate(['users:7'])
+    await expect(driver.drain()).rejects.toThrow(/could not append/)
+    expect(lines[0]?.error).toMatch(/AbortError/)
+    hang = false
+    await driver.drain()
+    expect(keysOf(await log.entries(table))).toEqual(['users:7'])
   })
 
   it('an on-failure message (a batch the mapping gave up on) appends `all`', async () => {

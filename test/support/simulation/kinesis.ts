@@ -119,6 +119,8 @@ export interface SimulatedStreamOptions {
   readonly visibilityDelayMs: number
   /** A closed shard's last GetRecords names its children (as Kinesis does), or not (emulators). */
   readonly childShards: boolean
+  /** Called after every record put (the simulated event source mapping wakes on it). */
+  readonly onPut?: () => void
 }
 
 export class SimulatedStream {
@@ -226,6 +228,7 @@ export class SimulatedStream {
       arrivedAt: this.#now,
     }
     shard.records.push(record)
+    this.#options.onPut?.()
     return { shardId: shard.id, sequenceNumber: record.sequenceNumber }
   }
 

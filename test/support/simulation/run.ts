@@ -1,6 +1,18 @@
-import { createPublisher, createScache, encodeRecord, type Scache } from '../../../src/index.js'
+import type { AttributeValue } from '@aws-sdk/client-dynamodb'
+import {
+  createHeartbeat,
+  createPublisher,
+  createRelay,
+  createScache,
+  encodeRecord,
+  type LogEntry,
+  type Scache,
+} from '../../../src/index.js'
+import { dynamoDb } from '../../../src/log/client.js'
 import { seededRandom } from '../prng.js'
+import { LOG_TABLE, noTableFaults, SimulatedLogTable, type TableFaults } from './dynamodb.js'
 import { type Faults, noFaults, SimulatedStream } from './kinesis.js'
+import { type MappingFaults, noMappingFaults, SimulatedMapping } from './mapping.js'
 import { VirtualTime } from './time.js'
 
 /**
@@ -11,6 +23,24 @@ import { VirtualTime } from './time.js'
  * container's clock, and turns fault storms on and off; containers freeze between requests for
  * seconds to a day. After every read that served a value from the cache, the bounds below are
  * checked against the acknowledged writes.
+ */
+
+/**
+ * Log mode (`mode: 'log'`): containers read the log table (the real LogSource over a simulated
+ * DynamoDB, test/support/simulation/dynamodb.ts) that the real relay fills, driven as Lambda's
+ * event source mapping drives it (mapping.ts), with the heartbeat beating through the stream.
+ * Besides the faults above: relay invocations that crash midway, are throttled, or are delivered
+ * again; the mapping stalled; the table throttled, failing, hanging or unreachable for a while;
+ * entries deleted by TTL (in any order) under frozen containers; malformed items put in the table
+ * by hand. The stream is not recreated in log mode (the mapping would be deleted with it).
+ * Checked after every read served from the cache, R being when the first entry evicting the
+ * key appeared in the container's copy after the write (the log's own record):
+ * - `relayed`: served ≤ `maxStalenessMs` after R;
+ * - `healthy-bound` ('bypass'): the request began ≤ `pollIntervalMs` after R;
+ * - `max-staleness`, on a stream that has had one shard (as docs/log-table.md states the bound):
+ *   served ≤ `maxStalenessMs` after the write was acknowledged, relay lag included;
+ * and at the end, after the world has run calm for a while: `lost`, an acknowledged invalidation
+ * that never reached a copy of the log.
  */
 
 /** Where virtual time starts: a plausible wall clock, so that timestamps look like Kinesis'. */
@@ -25,6 +55,10 @@ export type ViolationKind =
   | 'synced'
   /** `'bypass'`: served a value invalidated more than `pollIntervalMs` before the request began. */
   | 'healthy-bound'
+  /** Log mode: served more than `maxStalenessMs` after the log held the key's invalidation. */
+  | 'relayed'
+  /** Log mode: an acknowledged invalidation never reached a copy of the log. */
+  | 'lost'
   /** A request never finished: something awaited without a deadline. */
   | 'stuck'
   /** `begin`, `get` or `end` threw. */
@@ -50,7 +84,11 @@ export interface SeedReport {
   readonly trace: readonly string[]
 }
 
+export type SimulationMode = 'direct' | 'log'
+
 export interface SimulationOptions {
+  /** Containers read the stream (`direct`, the default) or the log table (`log`). */
+  readonly mode?: SimulationMode
   /** Hostile records on the stream (garbage, deep and huge JSON, wrong signatures, proto keys). */
   readonly hostileRecords?: boolean
   /**
@@ -64,16 +102,24 @@ export interface SimulationOptions {
   readonly recreateStream?: boolean
   /**
    * Breaks a container on purpose, to show that the checks catch it: `drop-invalidations` skips
-   * every record (a decoder that claims them all), `serve-stale-as-bypass` runs `'serve-stale'`
-   * while the checks hold it to `'bypass'`.
+   * every record (a decoder that claims them all; in log mode, the relay's), `serve-stale-as-bypass`
+   * runs `'serve-stale'` while the checks hold it to `'bypass'`.
    */
   readonly sabotage?: 'drop-invalidations' | 'serve-stale-as-bypass'
+  /**
+   * Log mode: the mapping's MaximumRetryAttempts. Unlimited by default: a batch the mapping gives
+   * up on is overtaken by the shard's later batches until its on-failure `all` lands, which the
+   * one-shard bound does not survive (docs/log-table.md).
+   */
+  readonly mappingRetries?: number
   /** Keep a line per event in the report's `trace` (for replaying one seed). */
   readonly trace?: boolean
 }
 
 interface Write {
   readonly version: number
+  /** When the source changed (before the invalidation was published), true time. */
+  readonly bumpedAt: number
   /** When the invalidation was acknowledged (publish resolved), true time. */
   ackedAt: number | undefined
 }
@@ -87,6 +133,24 @@ interface ClockStep {
   readonly at: number
   readonly deltaMs: number
 }
+
+/** The relay and its mapping, as drawn for a log-mode world. */
+interface LogWorld {
+  readonly copies: number
+  readonly heartbeatIntervalMs: number
+  readonly batchSize: number
+  readonly maxRetries: number
+  readonly functionTimeoutMs: number
+  readonly appendTimeoutMs: number
+  readonly retentionMs: number
+  readonly relaySkewMs: number
+  readonly tableStorm: TableFaults
+  readonly mappingStorm: MappingFaults
+}
+
+/** Whether an entry evicts `key`. */
+const evicts = (entry: LogEntry, key: string): boolean =>
+  entry.all || entry.keys.includes(key) || entry.prefixes.some((prefix) => key.startsWith(prefix))
 
 const pick = <T>(random: () => number, items: readonly T[]): T =>
   items[Math.floor(random() * items.length)] as T
@@ -108,6 +172,10 @@ export const runSeed = async (
   seed: number,
   options: SimulationOptions = {},
 ): Promise<SeedReport> => {
+  const logMode = options.mode === 'log'
+  // Loaded before the world starts: a module loading inside it would finish in real time, at a
+  // different virtual moment from one run to the next.
+  if (logMode) await dynamoDb()
   const random = seededRandom(seed)
   const time = new VirtualTime(EPOCH_MS)
   const violations: Violation[] = []
@@ -122,9 +190,12 @@ export const runSeed = async (
 
   // The world's shape, drawn from the seed.
   const pollIntervalMs = pick(random, [0, 200, 1_000, 3_000])
+  // In log mode a bound under the heartbeat's interval would only ever bypass.
   const maxStalenessMs = pick(
     random,
-    [1_000, 3_000, 10_000, 30_000].filter((ms) => ms >= pollIntervalMs),
+    (logMode ? [3_000, 10_000, 30_000] : [1_000, 3_000, 10_000, 30_000]).filter(
+      (ms) => ms >= pollIntervalMs,
+    ),
   )
   const onStreamError =
     options.sabotage === 'serve-stale-as-bypass'
@@ -157,15 +228,57 @@ export const runSeed = async (
           putFailure: between(random, 0, 0.2),
         }
   let faults = random() < 0.5 ? calm : storm
+  const initialShards = 1 + Math.floor(random() * 3)
   const stream = new SimulatedStream({
     name: 'invalidations',
-    shards: 1 + Math.floor(random() * 3),
+    shards: initialShards,
     time,
     random,
     visibilityDelayMs,
     childShards: random() < 0.5,
+    onPut: () => mapping?.notify(),
   })
+  const logWorld: LogWorld | undefined = logMode
+    ? {
+        copies: pick(random, [1, 1, 2]),
+        heartbeatIntervalMs: pick(random, [1_000, 5_000]),
+        batchSize: pick(random, [1, 3, 100]),
+        maxRetries: options.mappingRetries ?? Number.POSITIVE_INFINITY,
+        functionTimeoutMs: pick(random, [5_000, 60_000]),
+        appendTimeoutMs: pick(random, [1_000, 30_000]),
+        retentionMs: pick(random, [3_600_000, 24 * 3_600_000]),
+        // Within the containers' clockSkewMs, with their own forward steps.
+        relaySkewMs: between(random, -500, 500),
+        tableStorm: {
+          throttle: between(random, 0, 0.3),
+          serverError: between(random, 0, 0.2),
+          reset: between(random, 0, 0.1),
+          hang: between(random, 0, 0.05),
+        },
+        mappingStorm: {
+          crash: between(random, 0, 0.2),
+          throttle: between(random, 0, 0.2),
+          redeliver: between(random, 0, 0.2),
+        },
+      }
+    : undefined
+  const stormyWorld = logWorld === undefined ? false : stormy >= 0.3
+  const tableFaults = (): TableFaults =>
+    logWorld !== undefined && stormyWorld && faults === storm ? logWorld.tableStorm : noTableFaults
+  const mappingFaults = (): MappingFaults =>
+    logWorld !== undefined && stormyWorld && faults === storm
+      ? logWorld.mappingStorm
+      : noMappingFaults
+  const table =
+    logWorld === undefined
+      ? undefined
+      : new SimulatedLogTable({ time, random, copies: logWorld.copies, note })
+  let mappingStalledUntil = Number.NEGATIVE_INFINITY
+  // Set below, once the stream (which wakes it) exists.
+  let mapping: SimulatedMapping | undefined
+  let firstReshardAt = Number.POSITIVE_INFINITY
   const config = JSON.stringify({
+    mode: logMode ? 'log' : 'direct',
     pollIntervalMs,
     maxStalenessMs,
     onStreamError,
@@ -180,8 +293,20 @@ export const runSeed = async (
     containers: containerCount,
     keys: keyCount,
     storm: stormy >= 0.3,
+    shards: initialShards,
+    ...(logWorld === undefined
+      ? {}
+      : {
+          copies: logWorld.copies,
+          heartbeatIntervalMs: logWorld.heartbeatIntervalMs,
+          batchSize: logWorld.batchSize,
+          functionTimeoutMs: logWorld.functionTimeoutMs,
+          appendTimeoutMs: logWorld.appendTimeoutMs,
+          retentionMs: logWorld.retentionMs,
+        }),
   })
   const latencyMs = () => between(random, 1, 30)
+  const tableLatencyMs = () => between(random, 2, 10)
 
   // The source of truth: each key's current version, and every write's acknowledgement.
   const keys = Array.from({ length: keyCount }, (_, i) => `items:${i}`)
@@ -198,7 +323,11 @@ export const runSeed = async (
   /** Bumps the keys' versions in the source (before the invalidation is published). */
   const bump = (affected: readonly string[]): Write[] =>
     affected.map((key) => {
-      const write: Write = { version: (versions.get(key) ?? 0) + 1, ackedAt: undefined }
+      const write: Write = {
+        version: (versions.get(key) ?? 0) + 1,
+        bumpedAt: time.now,
+        ackedAt: undefined,
+      }
       versions.set(key, write.version)
       note(() => `write ${key} v${write.version}`)
       writes.get(key)?.push(write)
@@ -220,6 +349,8 @@ export const runSeed = async (
     readonly id: number
     readonly instance: Scache
     offsetMs: number
+    /** The most its clock was ever ahead (0 at least): for the bounds of log mode. */
+    maxOffsetMs: number
     readonly steps: ClockStep[]
   }
 
@@ -273,6 +404,7 @@ export const runSeed = async (
     note(() => `c${container.id} ${how} served ${value.key} v${value.version}`)
     const ackedAt = overtakenAt(value.key, value.version)
     if (ackedAt === undefined) return
+    if (table !== undefined) return checkLog(container, value, begunAt, ackedAt, how)
     const V = visibilityDelayMs
     const sync = syncOf(container)
     const describe = () =>
@@ -302,6 +434,74 @@ export const runSeed = async (
     }
   }
 
+  /**
+   * Log mode: when the first entry evicting `key` appeared in `copy` after the first acknowledged
+   * write that replaced `version` changed the source (any eviction after that point leaves only
+   * newer values to load); undefined while there is none.
+   */
+  const relayedAt = (key: string, version: number, copy: number): number | undefined => {
+    let from: number | undefined
+    for (const write of writes.get(key) ?? [])
+      if (write.version > version && write.ackedAt !== undefined)
+        from = from === undefined ? write.bumpedAt : Math.min(from, write.bumpedAt)
+    const appended = table?.appended[copy]
+    if (from === undefined || appended === undefined) return undefined
+    let low = 0
+    let high = appended.length
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      if ((appended[mid]?.at ?? 0) < from) low = mid + 1
+      else high = mid
+    }
+    for (let i = low; i < appended.length; i++) {
+      const each = appended[i]
+      if (each !== undefined && evicts(each.entry, key)) return each.at
+    }
+    return undefined
+  }
+
+  /**
+   * The checks of log mode (see the top of this file). D: how far the container's clock is now
+   * behind the furthest ahead it ever was; its bounds are kept on its own clock, and its sync
+   * point may be on its clock (a poll's start) or on Kinesis' (an entry's `upTo`).
+   */
+  const checkLog = (
+    container: Container,
+    value: Value,
+    begunAt: number,
+    ackedAt: number,
+    how: string,
+  ) => {
+    const readAt = time.now
+    const D = Math.max(0, container.maxOffsetMs - container.offsetMs)
+    const copy = Number(container.instance.positions()[0]?.shardId.replace('log#', ''))
+    const describe = () =>
+      `container ${container.id} (copy ${copy}) ${how} ${value.key} v${value.version} at ` +
+      `+${readAt - EPOCH_MS} ms (request began +${begunAt - EPOCH_MS}), replaced by a write ` +
+      `acknowledged at +${ackedAt - EPOCH_MS} ms`
+    const relayed = relayedAt(value.key, value.version, copy)
+    if (relayed !== undefined && relayed <= readAt) {
+      if (readAt - relayed > maxStalenessMs + D)
+        violate(
+          'relayed',
+          `${describe()}, in the log since +${relayed - EPOCH_MS} ms: ` +
+            `${readAt - relayed} ms > ${maxStalenessMs + D} ms`,
+        )
+      if (onStreamError === 'bypass' && begunAt - relayed > pollIntervalMs + D)
+        violate(
+          'healthy-bound',
+          `${describe()}, in the log since +${relayed - EPOCH_MS} ms: the request began ` +
+            `${begunAt - relayed} ms after > ${pollIntervalMs + D} ms`,
+        )
+    }
+    // One shard, in order: the log's `upTo` covers the invalidation only once it is relayed.
+    if (initialShards === 1 && ackedAt < firstReshardAt && readAt - ackedAt > maxStalenessMs + D)
+      violate(
+        'max-staleness',
+        `${describe()}: ${readAt - ackedAt} ms stale > ${maxStalenessMs + D} ms (one shard)`,
+      )
+  }
+
   const publisher = (client: ReturnType<SimulatedStream['client']>) =>
     createPublisher({
       streamName: stream.name,
@@ -320,9 +520,19 @@ export const runSeed = async (
       set offsetMs(ms: number) {
         clock.offsetMs = ms
       },
+      maxOffsetMs: 0,
       steps: [],
       instance: createScache({
         stream: { name: stream.name, client: stream.client(() => faults, latencyMs) },
+        ...(table === undefined || logWorld === undefined
+          ? {}
+          : {
+              logTable: {
+                name: LOG_TABLE,
+                copies: logWorld.copies,
+                client: table.client(tableFaults, tableLatencyMs),
+              },
+            }),
         clock: { now: () => time.now + clock.offsetMs, random },
         pollIntervalMs,
         maxStalenessMs,
@@ -429,6 +639,92 @@ export const runSeed = async (
   }
 
   const containers = Array.from({ length: containerCount }, (_, id) => newContainer(id))
+  /** When each container next wakes (its next request), true time. */
+  const wakeAt = containers.map(() => time.now)
+
+  /** A sleep in virtual time that ends early when `signal` aborts (the relay's `sleep`). */
+  const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve()
+      const timer = time.setTimer(resolve, ms)
+      signal?.addEventListener(
+        'abort',
+        () => {
+          timer.cancelled = true
+          resolve()
+        },
+        { once: true },
+      )
+    })
+
+  // Log mode's machinery, all in the background (the world ends when the containers are done):
+  // the relay on the stream's mapping, the heartbeat's schedule, TTL deletion.
+  if (table !== undefined && logWorld !== undefined) {
+    const sabotage =
+      options.sabotage === 'drop-invalidations'
+        ? {
+            decoders: [
+              {
+                name: 'sabotage',
+                decode: () => ({ ok: false as const, reason: 'empty' as const }),
+              },
+            ],
+          }
+        : {}
+    mapping = new SimulatedMapping({
+      time,
+      random,
+      stream: stream.name,
+      kinesis: stream.client(() => faults, latencyMs),
+      createRelay: (alive) =>
+        createRelay({
+          table: LOG_TABLE,
+          copies: logWorld.copies,
+          client: table.client(tableFaults, tableLatencyMs, alive),
+          appendTimeoutMs: logWorld.appendTimeoutMs,
+          retentionMs: logWorld.retentionMs,
+          ...(signed ? { secret: SECRET } : {}),
+          ...sabotage,
+          now: () => time.now + logWorld.relaySkewMs,
+          sleep,
+          random,
+          log: () => {},
+        }),
+      batchSize: logWorld.batchSize,
+      maxRetries: logWorld.maxRetries,
+      functionTimeoutMs: logWorld.functionTimeoutMs,
+      visibilityTimeoutMs: 120_000,
+      faults: mappingFaults,
+      stalledUntil: () => mappingStalledUntil,
+      note,
+    })
+    mapping.start()
+    const heartbeat = createHeartbeat({
+      stream: stream.name,
+      intervalMs: logWorld.heartbeatIntervalMs,
+      client: stream.client(() => faults, latencyMs),
+      sleep,
+    })
+    void (async () => {
+      for (;;) {
+        // EventBridge invokes it every minute. While every container is frozen for minutes, the
+        // schedule is let off until a minute before the first thaw (nothing could tell).
+        const thaw = Math.min(...wakeAt)
+        // Every container is done: no one is left to read the log.
+        if (thaw === Number.POSITIVE_INFINITY) return
+        if (thaw - time.now > 3 * 60_000) await time.sleep(thaw - time.now - 60_000)
+        void heartbeat(undefined, { getRemainingTimeInMillis: () => 70_000 })
+        await time.sleep(60_000)
+      }
+    })()
+    void (async () => {
+      for (;;) {
+        await time.sleep(between(random, 60_000, 600_000))
+        const removed = table.sweep(0.5)
+        if (removed > 0) note(() => `TTL deleted ${removed} entries`)
+      }
+    })()
+  }
 
   const spawn = (name: string, body: () => Promise<void>) => {
     running++
@@ -447,9 +743,12 @@ export const runSeed = async (
   for (const container of containers)
     spawn(`container ${container.id}`, async () => {
       for (let n = 0; n < requestsPerContainer; n++) {
-        await time.sleep(gapMs(random))
+        const gap = gapMs(random)
+        wakeAt[container.id] = time.now + gap
+        await time.sleep(gap)
         await request(container)
       }
+      wakeAt[container.id] = Number.POSITIVE_INFINITY
       finished++
     })
 
@@ -488,20 +787,52 @@ export const runSeed = async (
       }
     })
 
+  const resharded = () => {
+    firstReshardAt = Math.min(firstReshardAt, time.now)
+    mapping?.notify()
+  }
+
+  /** Log mode's own faults: the table down, the mapping stalled, a malformed item in the table. */
+  const logChaos = (log: SimulatedLogTable) => {
+    const draw = random()
+    if (draw < 0.35) {
+      const forMs = between(random, 1_000, 60_000)
+      const how = random() < 0.5 ? 'refused' : 'hang'
+      log.down(forMs, how)
+      note(() => `table down (${how}) for ${forMs.toFixed(0)} ms`)
+    } else if (draw < 0.7) {
+      const forMs = between(random, 5_000, 120_000)
+      mappingStalledUntil = time.now + forMs
+      note(() => `mapping stalled for ${forMs.toFixed(0)} ms`)
+    } else {
+      const copy = Math.floor(random() * (logWorld?.copies ?? 1))
+      const head = log.head(copy)
+      const item = pick(random, hostileItems(`log#${copy}`, head))
+      log.putRaw(item)
+      note(() => `hostile item ${JSON.stringify(item)}`)
+    }
+  }
+
   spawn('chaos', async () => {
     while (finished < containerCount) {
       await time.sleep(gapMs(random) * 4)
+      if (table !== undefined && random() < 0.4) {
+        logChaos(table)
+        continue
+      }
       const draw = random()
       if (draw < 0.25) {
         faults = faults === calm ? storm : calm
         note(() => `faults ${faults === calm ? 'calm' : 'storm'}`)
       } else if (draw < 0.4) {
         const split = stream.split()
+        if (split) resharded()
         note(() => `split: ${split}`)
       } else if (draw < 0.5) {
         const merged = stream.merge()
+        if (merged) resharded()
         note(() => `merge: ${merged}`)
-      } else if (draw < 0.55 && options.recreateStream !== false) {
+      } else if (draw < 0.55 && options.recreateStream !== false && table === undefined) {
         // Deleting a stream and creating it again takes Kinesis over a minute (the reader's
         // identity check relies on it).
         const gap = between(random, 60_000, 300_000)
@@ -515,6 +846,7 @@ export const runSeed = async (
             ? -between(random, 1, options.largeClockSteps === true ? 600_000 : 50_000)
             : between(random, 0, Math.max(0, CLOCK_SKEW_MS - 1_000 - container.offsetMs))
         container.offsetMs += deltaMs
+        container.maxOffsetMs = Math.max(container.maxOffsetMs, container.offsetMs)
         container.steps.push({ at: time.now, deltaMs })
         note(() => `c${container.id} clock steps ${deltaMs.toFixed(0)} ms`)
       }
@@ -527,6 +859,33 @@ export const runSeed = async (
     const settled = await time.run(Number.POSITIVE_INFINITY, () => running === 0)
     if (!settled)
       violate('stuck', `${running} processes never finished (something waited without a deadline)`)
+    if (table !== undefined && logWorld !== undefined) {
+      // The relay never drops an invalidation: calm, the world runs on until every acknowledged
+      // one reached every copy of the log (or an `all` after it did), for up to half an hour.
+      faults = calm
+      mappingStalledUntil = Number.NEGATIVE_INFINITY
+      table.down(0, 'refused')
+      const unrelayed = () => {
+        const missing: string[] = []
+        for (const [key, list] of writes)
+          for (const write of list)
+            if (write.ackedAt !== undefined)
+              for (let copy = 0; copy < logWorld.copies; copy++)
+                if (relayedAt(key, write.version - 1, copy) === undefined)
+                  missing.push(`${key} v${write.version} (copy ${copy})`)
+        return missing
+      }
+      const calmFrom = time.now
+      await time.run(time.now + 30 * 60_000, () => unrelayed().length === 0)
+      const missing = unrelayed()
+      if (missing.length > 0)
+        violate(
+          'lost',
+          `never reached the log, ${((time.now - calmFrom) / 1_000).toFixed(0)} s after the ` +
+            `world calmed: ${missing.slice(0, 5).join(', ')}`,
+        )
+      mapping?.stop()
+    }
   } finally {
     time.uninstall()
   }
@@ -543,6 +902,19 @@ export const runSeed = async (
     trace,
   }
 }
+
+/**
+ * Items no relay writes, put in the table by hand at (or near) a copy's head: wrong types,
+ * strange seqs, a jump far ahead. Containers read each as `all`, skip it, or restart.
+ */
+const hostileItems = (pk: string, head: number): Record<string, AttributeValue>[] => [
+  { pk: { S: pk }, seq: { N: String(head + 1) }, keys: { S: 'items:0' } },
+  { pk: { S: pk }, seq: { N: String(head + 1) }, keys: { L: [{ N: '1' }] }, all: { S: 'yes' } },
+  { pk: { S: pk }, seq: { N: String(head + 1) } },
+  { pk: { S: pk }, seq: { N: String(head + 0.5) }, all: { BOOL: true } },
+  { pk: { S: pk }, seq: { N: String(head + 1_000) }, keys: { L: [{ S: '__proto__' }] } },
+  { pk: { S: pk }, seq: { N: String(head + 1) }, expiresAt: { N: '1' }, upTo: { N: 'NaN' } },
+]
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`
