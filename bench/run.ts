@@ -11,6 +11,7 @@ import { machine } from './lib/machine.js'
 import { loadScache } from './lib/scache.js'
 import { memory } from './memory.js'
 import { middlewareOverhead } from './middleware.js'
+import { readPath } from './read-path.js'
 import { type Results, renderReport, type SectionName, sectionNames } from './report/index.js'
 import { streamCost } from './stream-cost.js'
 
@@ -41,6 +42,8 @@ const runSection = async (name: SectionName): Promise<unknown> => {
       return coldStart()
     case 'memory':
       return memory()
+    case 'readPath':
+      return readPath()
   }
 }
 
@@ -89,6 +92,16 @@ if (child) {
     const logHeadlines = results.sections.fleet?.result.log?.headlines
     if (name === 'fleet' && logHeadlines !== undefined)
       results.headlines = { ...results.headlines, ...logHeadlines }
+    const read = results.sections.readPath?.result
+    if (name === 'readPath' && read !== undefined)
+      results.headlines = {
+        ...results.headlines,
+        pollClientCpuMsPerShard: read.pollClientCpuMsPerShard,
+        pollClientCpuLeanOverSdk: read.leanOverSdk,
+      }
+    const cold = results.sections.coldStart?.result.readerSdkOverWholeSdk
+    if (name === 'coldStart' && cold !== undefined)
+      results.headlines = { ...results.headlines, coldStartImportReaderSdkOverWholeSdk: cold }
     const hit = results.sections.hitPath?.result.ratioToLruCache
     if (name === 'hitPath' && hit !== undefined)
       results.headlines = { ...results.headlines, hitFreshPerInvocationVsLru: hit }

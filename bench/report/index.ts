@@ -3,6 +3,7 @@ import type { FleetBenchResult } from '../fleet/index.js'
 import type { HitPathResult } from '../hit-path.js'
 import type { MemoryResult } from '../memory.js'
 import type { MiddlewareResult } from '../middleware.js'
+import type { ReadPathResult } from '../read-path.js'
 import type { StreamCostResult } from '../stream-cost.js'
 import { coldStartSection, coldStartSummary } from './cold-start.js'
 import { fleetSection, fleetSummary } from './fleet.js'
@@ -10,6 +11,7 @@ import { type Section, table } from './format.js'
 import { hitPathSection, hitPathSummary } from './hit-path.js'
 import { memorySection, memorySummary } from './memory.js'
 import { middlewareSection, middlewareSummary } from './middleware.js'
+import { readPathSection, readPathSummary } from './read-path.js'
 import { streamCostSection, streamCostSummary } from './stream-cost.js'
 
 /**
@@ -23,6 +25,7 @@ export const sectionNames = [
   'fleet',
   'coldStart',
   'memory',
+  'readPath',
 ] as const
 export type SectionName = (typeof sectionNames)[number]
 
@@ -34,6 +37,7 @@ export interface Results {
     fleet?: Section<FleetBenchResult>
     coldStart?: Section<ColdStartResult>
     memory?: Section<MemoryResult>
+    readPath?: Section<ReadPathResult>
   }
 }
 
@@ -54,6 +58,7 @@ them in the same run, on the same machine: read the ratios.
 | Stream cost | Kinesis calls (counted by the limits proxy) and wall time per warm poll, against kinesalite behind the limits proxy (test/support/limits-proxy.ts), both in a child process ([bench/lib/kinesis-host.ts](../bench/lib/kinesis-host.ts)) as a real Kinesis is never in its client's process, reached over loopback HTTP by the real SDK client, built as scache builds its default one: scache (\`pollIntervalMs: 0\`) against the per-request read of a-h/scache (ListShards, then GetShardIterator and GetRecords per shard in sequence; [bench/baseline](../bench/baseline/per-request-reader.ts)). 1 and 4 shards, each reader with its own stream, proxy and client; in each setup the four are polled one after the other, 4 times a second, in an order that rotates; nothing new on the stream; the proxy adds 0 ms (loopback) or 10 ms (about an in-region call) to each call; in a third setup, with 10 ms added, the proxy answers GetRecords itself, at once, instead of kinesalite (\`answerReads\`). Beside the wall time, the CPU both processes spent during each poll (\`process.cpuUsage\`, user + system); medians. | [bench/stream-cost.ts](../bench/stream-cost.ts) |
 | Fleet simulation | N containers running scache's real code in virtual time against a simulated Kinesis that enforces the per-shard limits; see [below](#4-fleet-simulation). | [bench/fleet/](../bench/fleet) |
 | Cold start | The users API handler (examples/users-api/api.ts) bundled with template.yaml's esbuild settings, as \`sam build\` does (minified ESM, ES modules first, all but \`@aws-sdk/*\` inside); and the time a fresh \`node\` process takes to import the package (\`dist/index.js\`), against \`@middy/core\` alone: 25 processes each, interleaved, median. | [bench/cold-start.ts](../bench/cold-start.ts) |
+| Read path | Client CPU (\`process.cpuUsage\`, user + system) per GetRecords through scache's default client, on the SDK path and the lean one, against a local HTTP server in another process answering a page of one 200-byte record: 9 rounds of 400 calls, alternating which path goes first, median. | [bench/read-path.ts](../bench/read-path.ts) |
 | Memory | RSS and \`heapUsed\` after writing 10 × \`maxBytes\` (32 MiB) of values through \`context.cache.set\`, in a child process with \`--expose-gc\` after full collections, against the same process with an empty cache, and against the same process writing the same values through a sink that keeps only the latest (the same allocation); V8's heap space by space and resident memory by kind; objects (user records) and 1 KB strings, decoded from JSON as a handler receives them; median of the runs. | [bench/memory.ts](../bench/memory.ts) |
 `
 
@@ -66,6 +71,7 @@ export const renderReport = (results: Results): string => {
     ...(s.fleet ? fleetSummary(s.fleet) : []),
     ...(s.coldStart ? coldStartSummary(s.coldStart) : []),
     ...(s.memory ? memorySummary(s.memory) : []),
+    ...(s.readPath ? readPathSummary(s.readPath) : []),
   ]
   return `${[
     header,
@@ -76,6 +82,7 @@ export const renderReport = (results: Results): string => {
     s.fleet && fleetSection(s.fleet),
     s.coldStart && coldStartSection(s.coldStart),
     s.memory && memorySection(s.memory),
+    s.readPath && readPathSection(s.readPath),
   ]
     .filter((part): part is string => typeof part === 'string')
     .join('\n')

@@ -20,6 +20,13 @@ import { kinesisSdk, type ReadClient } from './read-client.js'
  */
 export const MAX_RESPONSE_BYTES = 16 << 20
 const TARGET_PREFIX = 'Kinesis_20131202.'
+/** Marks an output the SDK decoded already (a first call): returned as it is. */
+const FROM_SDK = Symbol('fromSdk')
+const decoded = <T>(body: Record<string | symbol, unknown>): T | undefined => {
+  if (body[FROM_SDK] !== true) return undefined
+  const { [FROM_SDK]: _, ...output } = body
+  return output as T
+}
 const CONTENT_TYPE = 'application/x-amz-json-1.1'
 
 export interface LeanReadClientOptions {
@@ -59,29 +66,6 @@ interface Route {
   readonly headers: Record<string, string>
   readonly signer: Signer
 }
-type EndpointFromInstructions = (
-  input: object,
-  instructions: { getEndpointParameterInstructions(): unknown },
-  config: object,
-) => Promise<EndpointV2>
-
-/** The SDK's own endpoint resolution (the endpoint rules, `AWS_ENDPOINT_URL_KINESIS`, `endpoint`). */
-const endpointResolver = async (): Promise<EndpointFromInstructions> => {
-  try {
-    // @smithy/core 3.3x; older SDKs keep it in @smithy/middleware-endpoint.
-    const module = (await import('@smithy/core/endpoints')) as {
-      getEndpointFromInstructions: EndpointFromInstructions
-    }
-    return module.getEndpointFromInstructions
-  } catch {
-    const module = (await import(
-      // @ts-expect-error: present with the SDK versions that predate @smithy/core/endpoints
-      '@smithy/middleware-endpoint'
-    )) as { getEndpointFromInstructions: EndpointFromInstructions }
-    return module.getEndpointFromInstructions
-  }
-}
-
 /** A Kinesis error as the SDK reports one: its name, HTTP status and fault. */
 export class KinesisReadError extends Error {
   readonly $metadata: { readonly httpStatusCode: number; readonly requestId?: string }
@@ -162,7 +146,7 @@ export class LeanReadClient implements ReadClient {
   readonly #requestTimeoutMs: number
   readonly #httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 50 })
   readonly #httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 50 })
-  /** Routes by operation and stream: resolved once, as the SDK resolves them for every call. */
+  /** Routes by operation and stream, as the SDK resolved them for the first such call. */
   readonly #routes = new Map<string, Promise<Route>>()
 
   constructor(client: KinesisClient, options: LeanReadClientOptions = {}) {
@@ -177,6 +161,8 @@ export class LeanReadClient implements ReadClient {
     signal: AbortSignal | undefined,
   ): Promise<Partial<GetRecordsOutput>> {
     const body = await this.#call('GetRecords', input, signal)
+    const sdk = decoded<Partial<GetRecordsOutput>>(body)
+    if (sdk !== undefined) return sdk
     const output: Partial<GetRecordsOutput> = {}
     const records = recordsOf(body.Records)
     if (records !== undefined) output.Records = records
@@ -199,6 +185,8 @@ export class LeanReadClient implements ReadClient {
         ? input
         : { ...input, Timestamp: input.Timestamp.getTime() / 1000 }
     const body = await this.#call('GetShardIterator', wire, signal, input)
+    const sdk = decoded<GetShardIteratorOutput>(body)
+    if (sdk !== undefined) return sdk
     return typeof body.ShardIterator === 'string' ? { ShardIterator: body.ShardIterator } : {}
   }
 
@@ -207,6 +195,8 @@ export class LeanReadClient implements ReadClient {
     signal: AbortSignal | undefined,
   ): Promise<ListShardsOutput> {
     const body = await this.#call('ListShards', input, signal)
+    const sdk = decoded<ListShardsOutput>(body)
+    if (sdk !== undefined) return sdk
     return {
       ...(Array.isArray(body.Shards) ? { Shards: body.Shards as ListShardsOutput['Shards'] } : {}),
       ...(typeof body.NextToken === 'string' ? { NextToken: body.NextToken } : {}),
@@ -218,6 +208,8 @@ export class LeanReadClient implements ReadClient {
     signal: AbortSignal | undefined,
   ): Promise<Partial<DescribeStreamSummaryOutput>> {
     const body = await this.#call('DescribeStreamSummary', input, signal)
+    const sdk = decoded<Partial<DescribeStreamSummaryOutput>>(body)
+    if (sdk !== undefined) return sdk
     const summary = body.StreamDescriptionSummary as Record<string, unknown> | undefined
     if (typeof summary !== 'object' || summary === null) return {}
     const created = epochMs(summary.StreamCreationTimestamp)
@@ -235,27 +227,43 @@ export class LeanReadClient implements ReadClient {
     this.#httpsAgent.destroy()
   }
 
-  #route(operation: Operation, input: Record<string, unknown>): Promise<Route> {
-    const key = `${operation} ${String(input.StreamARN ?? '')} ${String(input.StreamId ?? '')}`
-    let route = this.#routes.get(key)
-    if (route === undefined) {
-      route = this.#resolve(operation, input)
-      // A failed resolution (no region, say) is tried again on the next call.
-      route.catch(() => this.#routes.delete(key))
-      this.#routes.set(key, route)
-    }
-    return route
-  }
-
-  async #resolve(operation: Operation, input: Record<string, unknown>): Promise<Route> {
-    const [sdk, fromInstructions] = await Promise.all([kinesisSdk(), endpointResolver()])
-    const command = sdk[`${operation}Command`]
-    const endpoint = await fromInstructions(input, command, { ...this.#client.config })
-    const headers: Record<string, string> = {}
-    for (const [name, values] of Object.entries(endpoint.headers ?? {}))
-      headers[name.toLowerCase()] = values.join(',')
-    const signer = await this.#config.signer(endpoint.properties?.authSchemes?.[0])
-    return { url: endpoint.url, headers, signer }
+  /**
+   * The first call of each kind (per stream) goes through the SDK, which resolves its endpoint
+   * as it always does (the endpoint rules, \`endpoint\`, \`AWS_ENDPOINT_URL_KINESIS\`, the shared
+   * config file): the endpoint and auth scheme it chose are kept, and later calls sent here.
+   */
+  async #viaSdk(
+    operation: Operation,
+    key: string,
+    input: object,
+    signal: AbortSignal | undefined,
+  ): Promise<Record<string | symbol, unknown>> {
+    const sdk = await kinesisSdk()
+    const Command = sdk[`${operation}Command`] as unknown as new (
+      input: object,
+    ) => { middlewareStack: KinesisClient['middlewareStack'] }
+    const command = new Command(input)
+    command.middlewareStack.add(
+      (next, context) => async (args) => {
+        const endpoint = (context as { endpointV2?: EndpointV2 }).endpointV2
+        if (endpoint !== undefined && !this.#routes.has(key)) {
+          const headers: Record<string, string> = {}
+          for (const [name, values] of Object.entries(endpoint.headers ?? {}))
+            headers[name.toLowerCase()] = values.join(',')
+          const route = this.#config
+            .signer(endpoint.properties?.authSchemes?.[0])
+            .then((signer) => ({ url: endpoint.url, headers, signer }))
+          // A signer that cannot be made is resolved again, through the SDK, by the next call.
+          route.catch(() => this.#routes.delete(key))
+          this.#routes.set(key, route)
+        }
+        return next(args)
+      },
+      { step: 'build', name: 'scacheLeanReadRoute' },
+    )
+    const output: object = await this.#client.send(command as never, { abortSignal: signal })
+    const { $metadata: _, ...rest } = output as { $metadata?: unknown }
+    return { [FROM_SDK]: true, ...rest }
   }
 
   async #call(
@@ -263,9 +271,13 @@ export class LeanReadClient implements ReadClient {
     wire: object,
     signal: AbortSignal | undefined,
     input: object = wire,
-  ): Promise<Record<string, unknown>> {
+  ): Promise<Record<string | symbol, unknown>> {
     signal?.throwIfAborted()
-    const route = await this.#route(operation, input as Record<string, unknown>)
+    const fields = input as Record<string, unknown>
+    const key = `${operation} ${String(fields.StreamARN ?? '')} ${String(fields.StreamId ?? '')}`
+    const known = this.#routes.get(key)
+    if (known === undefined) return this.#viaSdk(operation, key, input, signal)
+    const route = await known
     const { url } = route
     const body = JSON.stringify(wire)
     const request: SignableRequest = {

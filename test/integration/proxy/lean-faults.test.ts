@@ -84,7 +84,7 @@ describe('the lean read path under faults (limits proxy)', () => {
     source.values.set('users:1', 'v1')
     const c = container(source, stream, proxy.client(), {
       pollIntervalMs: 0,
-      pollBudgetMs: 100,
+      pollBudgetMs: 500,
       readPath: 'lean',
     })
     await c.invoke({ op: 'get', key: 'users:1' })
