@@ -30,6 +30,15 @@ export interface ColdStartResult {
   readonly bundleWithoutSdkOverMiddyMs: number
   /** The Kinesis client imported after the DynamoDB client, ms. */
   readonly kinesisAfterDynamoDbMs: number
+  /**
+   * What a reader needs of the Kinesis client (`KinesisClient`: its configuration, credential
+   * chain, endpoint rules and signer; and the four read commands, whose endpoint parameters the
+   * lean path takes), tree-shaken into one bundle from the client's ES modules, over the whole
+   * package (its CommonJS `main`, which Node resolves), import time in the same run.
+   */
+  readonly readerSdkOverWholeSdk: number
+  /** Bytes of that bundle, minified. */
+  readonly readerSdkBundleBytes: number
 }
 
 const sourceOf = (path: string): string => {
@@ -84,10 +93,13 @@ export const coldStart = async (): Promise<ColdStartResult> => {
   const environment = fn.Properties?.Environment as { Variables: Record<string, unknown> }
   const variables = environment.Variables
   const env: Record<string, string> = {}
-  for (const [name, value] of Object.entries(variables))
+  for (const [name, value] of Object.entries(variables)) {
+    // The log mode's variables (`!If [LogMode, …, AWS::NoValue]`) are unset by default.
+    if (isIntrinsic(value) && !isIntrinsic(value, 'Ref')) continue
     env[name] = isIntrinsic(value, 'Ref')
       ? String(template.Parameters[value.args as string]?.Default ?? 'bench')
       : String(value)
+  }
   delete env.NODE_OPTIONS
   const result = await build({
     ...samEsbuildOptions(properties),
@@ -112,9 +124,39 @@ export const coldStart = async (): Promise<ColdStartResult> => {
   const bundled = `${dir}/handler.mjs`
   writeFileSync(bundled, output.contents)
 
+  // Only what the stream reader uses of the Kinesis client, bundled and tree-shaken from the
+  // client's ES modules (their imports have no file extensions: Node cannot load them as they are).
+  const readerSdk = `${dir}/reader-sdk.mjs`
+  const readerBuild = await build({
+    absWorkingDir: root,
+    stdin: {
+      contents: `export { KinesisClient, GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis'`,
+      resolveDir: root,
+      loader: 'js',
+    },
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    mainFields: ['module', 'main'],
+    // The bundle's CommonJS dependencies call require().
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+    write: false,
+    logLevel: 'silent',
+  })
+  const readerOutput = readerBuild.outputFiles[0]
+  if (readerOutput === undefined) throw new Error('bench: esbuild produced no reader bundle')
+  writeFileSync(readerSdk, readerOutput.contents)
+
   const targets: Record<string, { specifier: string; preload?: readonly string[] }> = {
     '@middy/core': { specifier: '@middy/core' },
     '@aws-sdk/client-kinesis': { specifier: '@aws-sdk/client-kinesis' },
+    "a reader's part of the Kinesis client (KinesisClient and 4 read commands, tree-shaken)": {
+      specifier: readerSdk,
+    },
     // What the Kinesis client adds to a function that already uses another SDK client (the
     // users API example reads DynamoDB): the SDK's shared core is loaded once.
     '@aws-sdk/client-kinesis, @aws-sdk/client-dynamodb already imported': {
@@ -156,5 +198,10 @@ export const coldStart = async (): Promise<ColdStartResult> => {
     kinesisAfterDynamoDbMs: of(
       '@aws-sdk/client-kinesis, @aws-sdk/client-dynamodb already imported',
     ),
+    readerSdkOverWholeSdk: sig(
+      of("a reader's part of the Kinesis client (KinesisClient and 4 read commands, tree-shaken)") /
+        of('@aws-sdk/client-kinesis'),
+    ),
+    readerSdkBundleBytes: readerOutput.contents.byteLength,
   }
 }

@@ -14,6 +14,7 @@ import { machine } from './lib/machine.js'
 import { loadScache } from './lib/scache.js'
 import { memory } from './memory.js'
 import { middlewareOverhead } from './middleware.js'
+import { readPath } from './read-path.js'
 import { headlines } from './report/headlines.js'
 import { type Results, renderReport, type SectionName, sectionNames } from './report/index.js'
 import { streamCost } from './stream-cost.js'
@@ -51,6 +52,8 @@ const runSection = async (name: SectionName): Promise<unknown> => {
       return goodput()
     case 'invalidation':
       return invalidationGrowth()
+    case 'readPath':
+      return readPath()
   }
 }
 

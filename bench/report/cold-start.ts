@@ -39,6 +39,12 @@ ${table(
 - In a function that already uses another SDK client, most of the SDK's cost is paid already:
   after \`@aws-sdk/client-dynamodb\`, the Kinesis client adds
   ${n(r.kinesisAfterDynamoDbMs)} ms.
+- What a reader needs of the Kinesis client (\`KinesisClient\` and the four read commands),
+  tree-shaken into one ${kib(r.readerSdkBundleBytes)} bundle, imports in
+  **${n(r.readerSdkOverWholeSdk)}×** the whole client's time. That saving is a bundler's: the
+  template leaves \`@aws-sdk/*\` to the runtime, which loads the whole package. The lean read
+  path does not change what is imported: it still takes its credentials, region, endpoint and
+  signer from a \`KinesisClient\`.
 - Why the SDK is not loaded lazily, at the first poll: that would meet the import target by moving
   the same time from the function's init phase into its first invocation, where a caller waits for
   it. Init is where a cold start's work belongs (provisioned concurrency runs it ahead of any

@@ -15,6 +15,12 @@ export interface Headlines {
   readonly strictHitRatioAt20pctFaults?: number
   /** One prefix invalidation evicting 10 entries at 1M entries over the same at 1k (near 1). */
   readonly prefixInvalidation1MOver1k?: number
+  /** Client CPU ms per GetRecords on the read path scache uses by default (the lean one). */
+  readonly pollClientCpuMsPerShard?: number
+  /** The lean read path's client CPU per GetRecords over the SDK's. */
+  readonly pollClientCpuLeanOverSdk?: number
+  /** Importing what a reader needs of the Kinesis client (tree-shaken) over the whole client. */
+  readonly coldStartImportReaderSdkOverWholeSdk?: number
   /** And any other section's own (the fleet's log mode). */
   readonly [name: string]: number | undefined
 }
@@ -29,6 +35,9 @@ export const headlines = (results: Results): Headlines => {
     warmInvocationUsOverMiddy: s.middleware?.result.warmInvocationUsOverMiddy,
     strictHitRatioAt20pctFaults: s.goodput?.result.strictHitRatioAt20pctFaults,
     prefixInvalidation1MOver1k: s.invalidation?.result.prefixInvalidation1MOver1k,
+    pollClientCpuMsPerShard: s.readPath?.result.pollClientCpuMsPerShard,
+    pollClientCpuLeanOverSdk: s.readPath?.result.leanOverSdk,
+    coldStartImportReaderSdkOverWholeSdk: s.coldStart?.result.readerSdkOverWholeSdk,
   }
   const merged: Record<string, number | undefined> = { ...results.headlines }
   for (const [name, value] of Object.entries(found)) if (value !== undefined) merged[name] = value
@@ -43,6 +52,7 @@ const targets: Record<string, { readonly text: string; readonly met: (value: num
     warmInvocationUsOverMiddy: { text: '≤ 3', met: (v) => v <= 3 },
     strictHitRatioAt20pctFaults: { text: '≥ 0.8, 0 stale', met: (v) => v >= 0.8 },
     prefixInvalidation1MOver1k: { text: '≤ 1.5', met: (v) => v <= 1.5 },
+    pollClientCpuLeanOverSdk: { text: '≤ 0.5', met: (v) => v <= 0.5 },
   }
 
 /** The headlines' rows for the report: name, value, target, met. */

@@ -6,6 +6,7 @@ import type { HitPathResult } from '../hit-path.js'
 import type { InvalidationResult } from '../invalidation.js'
 import type { MemoryResult } from '../memory.js'
 import type { MiddlewareResult } from '../middleware.js'
+import type { ReadPathResult } from '../read-path.js'
 import type { StreamCostResult } from '../stream-cost.js'
 import { coldStartSection, coldStartSummary } from './cold-start.js'
 import { fleetSection, fleetSummary } from './fleet.js'
@@ -17,6 +18,7 @@ import { hitPathSection, hitPathSummary } from './hit-path.js'
 import { invalidationSection, invalidationSummary } from './invalidation.js'
 import { memorySection, memorySummary } from './memory.js'
 import { middlewareSection, middlewareSummary } from './middleware.js'
+import { readPathSection, readPathSummary } from './read-path.js'
 import { streamCostSection, streamCostSummary } from './stream-cost.js'
 
 /**
@@ -33,6 +35,7 @@ export const sectionNames = [
   'growth',
   'goodput',
   'invalidation',
+  'readPath',
 ] as const
 export type SectionName = (typeof sectionNames)[number]
 
@@ -49,6 +52,7 @@ export interface Results {
     growth?: Section<GrowthResult>
     goodput?: Section<GoodputResult>
     invalidation?: Section<InvalidationResult>
+    readPath?: Section<ReadPathResult>
   }
 }
 
@@ -70,6 +74,7 @@ them in the same run, on the same machine: read the ratios.
 | Fleet simulation | N containers running scache's real code in virtual time against a simulated Kinesis that enforces the per-shard limits; see [below](#4-fleet-simulation). | [bench/fleet/](../bench/fleet) |
 | Cold start | The users API handler (examples/users-api/api.ts) bundled with template.yaml's esbuild settings, as \`sam build\` does (minified ESM, ES modules first, all but \`@aws-sdk/*\` inside); and the time a fresh \`node\` process takes to import the package (\`dist/index.js\`), against \`@middy/core\` alone: 25 processes each, interleaved, median. | [bench/cold-start.ts](../bench/cold-start.ts) |
 | Invalidation growth | µs per prefix, tag and pattern invalidation evicting 10 entries from a \`Cache\` of the built package holding 1k, 100k and 1M entries, median of 300 (the entries put back between them); heapUsed per entry at 1M after full collections. | [bench/invalidation.ts](../bench/invalidation.ts) |
+| Read path | Client CPU (\`process.cpuUsage\`, user + system) per GetRecords through scache's default client, on the SDK path and the lean one, against a local HTTP server in another process answering a page of one 200-byte record: 9 rounds of 400 calls, alternating which path goes first, median. | [bench/read-path.ts](../bench/read-path.ts) |
 | Memory | RSS and \`heapUsed\` after writing 10 × \`maxBytes\` (32 MiB) of values through \`context.cache.set\`, in a child process with \`--expose-gc\` after full collections, against the same process with an empty cache, and against the same process writing the same values through a sink that keeps only the latest (the same allocation); V8's heap space by space and resident memory by kind; objects (user records) and 1 KB strings, decoded from JSON as a handler receives them; median of the runs. | [bench/memory.ts](../bench/memory.ts) |
 | Growth | CPU time (\`process.cpuUsage\`) per invocation with an empty poll due (stubbed client), with 1 and with 100,000 entries cached, interleaved in one process. | [bench/growth.ts](../bench/growth.ts) |
 | Goodput under faults | Share of strict-mode reads served from the cache, and stale reads, with 3 containers invoked through the Middy middleware against kinesalite behind the limits proxy (child process, loopback HTTP, the real SDK client) while a writer publishes invalidations: without faults, and with 20% of \`GetRecords\` calls failing (5xx, connection resets, throttles). | [bench/goodput.ts](../bench/goodput.ts) |
@@ -87,6 +92,7 @@ export const renderReport = (results: Results): string => {
     ...(s.growth ? growthSummary(s.growth) : []),
     ...(s.goodput ? goodputSummary(s.goodput) : []),
     ...(s.invalidation ? invalidationSummary(s.invalidation) : []),
+    ...(s.readPath ? readPathSummary(s.readPath) : []),
   ]
   const headlines = headlineRows(results.headlines ?? {})
   return `${[
@@ -104,6 +110,7 @@ export const renderReport = (results: Results): string => {
     s.growth && growthSection(s.growth),
     s.goodput && goodputSection(s.goodput),
     s.invalidation && invalidationSection(s.invalidation),
+    s.readPath && readPathSection(s.readPath),
   ]
     .filter((part): part is string => typeof part === 'string')
     .join('\n')

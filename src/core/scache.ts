@@ -115,6 +115,7 @@ export class Scache {
           : new StreamReader({
               stream,
               client: this.#client,
+              readPath: o.readPath,
               clockSkewMs: o.clockSkewMs,
               decoders: o.decoders,
               secrets: o.secrets,

@@ -1,8 +1,10 @@
-import { GetRecordsCommand, type GetRecordsCommandOutput } from '@aws-sdk/client-kinesis'
+import type { GetRecordsOutput } from '@aws-sdk/client-kinesis'
 import type { InvalidationSource, SourcePosition } from '../source/index.js'
 import { consumeRecord } from './consume.js'
 import { isTransient, MAX_TRANSIENT_RETRIES, TRANSIENT_RETRY_DELAY_MS } from './errors.js'
 import { IDENTITY_CHECK_GAP_MS, UnlistedIdentity } from './identity.js'
+import { LeanReadClient } from './lean.js'
+import { type ReadClient, sdkReadClient } from './read-client.js'
 import { Retention } from './retention.js'
 import {
   adoptChildren,
@@ -59,6 +61,8 @@ export class StreamReader implements InvalidationSource {
   readonly name: string
   readonly #now: () => number
   readonly #recordsPerPage: number
+  /** How the reader's calls are sent (`readPath`). */
+  readonly #client: ReadClient
   #shards: Map<string, ShardState> | undefined
   /** Position of shards not yet listed: the cold start, or the last skip or restart. */
   #start: StartPosition
@@ -85,7 +89,11 @@ export class StreamReader implements InvalidationSource {
       Math.max(1, options.recordsPerPage ?? RECORDS_PER_PAGE),
     )
     this.#positionsAt = this.#now()
-    this.#retention = new Retention(options.client, options.stream)
+    this.#client =
+      options.readPath === 'lean'
+        ? new LeanReadClient(options.client)
+        : sdkReadClient(options.client)
+    this.#retention = new Retention(this.#client, options.stream)
     this.#start = {
       type: 'AT_TIMESTAMP',
       at: (options.startAt ?? this.#positionsAt) - options.clockSkewMs,
@@ -217,7 +225,7 @@ export class StreamReader implements InvalidationSource {
 
   async #list(tally: Tally, signal: AbortSignal | undefined): Promise<void> {
     this.#shards = await listShards(
-      this.#options.client,
+      this.#client,
       this.#options.stream,
       this.#shards,
       this.#start,
@@ -234,20 +242,20 @@ export class StreamReader implements InvalidationSource {
     try {
       for (let page = 0; page < this.#options.maxPagesPerShard; ) {
         const iterator = await iteratorOf(
-          this.#options.client,
+          this.#client,
           this.#options.stream,
           shard,
           this.#now,
           tally,
           options.signal,
         )
-        let response: GetRecordsCommandOutput
+        let response: Partial<GetRecordsOutput>
         const calledAt = this.#now()
         try {
           tally.getRecords++
-          response = await this.#options.client.send(
-            new GetRecordsCommand({ ShardIterator: iterator, Limit: this.#recordsPerPage }),
-            { abortSignal: options.signal },
+          response = await this.#client.getRecords(
+            { ShardIterator: iterator, Limit: this.#recordsPerPage },
+            options.signal,
           )
         } catch (error) {
           const name = nameOf(error)

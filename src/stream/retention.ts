@@ -1,5 +1,5 @@
-import { DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis'
 import { streamParams } from './client.js'
+import type { ReadClient } from './read-client.js'
 import { Restart, type Tally } from './shards.js'
 
 /** Kinesis keeps records at least 24 hours; a shorter gap never needs the stream's retention. */
@@ -10,12 +10,12 @@ const RETENTION_MARGIN_MS = 10 * 60_000
 const RETENTION_CACHE_MS = 3_600_000
 /** What the reader knows of the stream's retention: read only when a long gap needs it. */
 export class Retention {
-  readonly #client: KinesisClient
+  readonly #client: ReadClient
   readonly #stream: string
   /** The stream's retention, from DescribeStreamSummary, and when it was read. */
   #retention: { readonly ms: number; readonly readAt: number } | undefined
 
-  constructor(client: KinesisClient, stream: string) {
+  constructor(client: ReadClient, stream: string) {
     this.#client = client
     this.#stream = stream
   }
@@ -31,9 +31,9 @@ export class Retention {
       this.#retention = undefined
       tally.describeStreamSummary++
       try {
-        const { StreamDescriptionSummary: summary } = await this.#client.send(
-          new DescribeStreamSummaryCommand(streamParams(this.#stream)),
-          { abortSignal: signal },
+        const { StreamDescriptionSummary: summary } = await this.#client.describeStreamSummary(
+          streamParams(this.#stream),
+          signal,
         )
         const hours = summary?.RetentionPeriodHours
         if (typeof hours === 'number' && hours >= 24)

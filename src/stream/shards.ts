@@ -1,15 +1,9 @@
-import {
-  type ChildShard,
-  GetShardIteratorCommand,
-  type GetShardIteratorCommandOutput,
-  type KinesisClient,
-  ListShardsCommand,
-  type Shard,
-} from '@aws-sdk/client-kinesis'
+import type { ChildShard, GetShardIteratorOutput, Shard } from '@aws-sdk/client-kinesis'
 import { describeError } from '../errors.js'
 import type { RestartReason, SourceError } from '../source/index.js'
 import { streamParams } from './client.js'
 import { THROTTLES } from './errors.js'
+import type { ReadClient } from './read-client.js'
 import type { PollResult } from './types.js'
 
 /** Kinesis expires a shard iterator 5 minutes after issuing it; re-acquire a little earlier. */
@@ -130,7 +124,7 @@ export const newShard = (
  * shows the positions cannot be trusted.
  */
 export const listShards = async (
-  client: KinesisClient,
+  client: ReadClient,
   stream: string,
   known: ReadonlyMap<string, ShardState> | undefined,
   start: StartPosition,
@@ -141,11 +135,9 @@ export const listShards = async (
   let nextToken: string | undefined
   do {
     tally.listShards++
-    const page = await client.send(
-      new ListShardsCommand(
-        nextToken === undefined ? streamParams(stream) : { NextToken: nextToken },
-      ),
-      { abortSignal: signal },
+    const page = await client.listShards(
+      nextToken === undefined ? streamParams(stream) : { NextToken: nextToken },
+      signal,
     )
     listed.push(...(page.Shards ?? []))
     nextToken = page.NextToken
@@ -229,7 +221,7 @@ export const childStart = (
 
 /** A live iterator for `shard`: its own, or a new one from its position (`GetShardIterator`). */
 export const iteratorOf = async (
-  client: KinesisClient,
+  client: ReadClient,
   stream: string,
   shard: ShardState,
   now: () => number,
@@ -250,15 +242,11 @@ export const iteratorOf = async (
         : { ShardIteratorType: 'TRIM_HORIZON' as const }
   tally.getShardIterator++
   const issuedAt = now()
-  let response: GetShardIteratorCommandOutput
+  let response: GetShardIteratorOutput
   try {
-    response = await client.send(
-      new GetShardIteratorCommand({
-        ...streamParams(stream),
-        ShardId: shard.id,
-        ...position,
-      }),
-      { abortSignal: signal },
+    response = await client.getShardIterator(
+      { ...streamParams(stream), ShardId: shard.id, ...position },
+      signal,
     )
   } catch (error) {
     // Kinesis rejects a sequence number it cannot place (trimmed, or from another stream).

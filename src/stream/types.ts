@@ -1,11 +1,19 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import type { DecodeResult, EncodedRecord, RecordDecoder } from '../record/index.js'
 import type { SourcePollOptions, SourcePollResult } from '../source/index.js'
+import type { ReadPath } from './read-client.js'
 
 export interface StreamReaderOptions {
   /** Stream name or ARN. */
   readonly stream: string
   readonly client: KinesisClient
+  /**
+   * `'sdk'` (default): calls go through `client.send`, so its middleware (X-Ray tracing, say)
+   * sees them. `'lean'`: the reader signs its calls with the client's signer and credentials and
+   * sends them to the endpoint the client resolves, over its own keep-alive agent, at a fraction
+   * of the CPU; the client's middleware, request handler and retries are not used.
+   */
+  readonly readPath?: ReadPath
   /**
    * Margin subtracted from timestamps used as positions. AT_TIMESTAMP compares the server's
    * arrival time with our clock; re-reading a few records is harmless, missing one is not.

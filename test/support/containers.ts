@@ -56,13 +56,18 @@ export const container = (
   source: Source,
   stream: string,
   client: KinesisClient,
-  options: Omit<ScacheOptions, 'stream' | 'log'> = {},
+  {
+    readPath,
+    ...options
+  }: Omit<ScacheOptions, 'stream' | 'log'> & {
+    readPath?: 'sdk' | 'lean'
+  } = {},
 ) => {
   const logs: InvocationLog[] = []
   const middleware = scache({
     pollIntervalMs: 0,
     ...options,
-    stream: { name: stream, client },
+    stream: { name: stream, client, ...(readPath === undefined ? {} : { readPath }) },
     publisher: createPublisher({
       streamName: stream,
       client,

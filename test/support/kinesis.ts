@@ -123,8 +123,23 @@ export const startKinesis = async (): Promise<LocalKinesis> => {
 }
 
 /**
- * A StreamReader as the engine builds one (5 s skew margin, 5 pages per shard unless given), the
- * invalidations its polls applied, and `poll()`.
+ * The read path the reader tests use, unless a test names one: `'lean'`, scache's default, or
+ * `SCACHE_TEST_READ_PATH=sdk` to run them through the SDK client.
+ */
+export const TEST_READ_PATH: 'sdk' | 'lean' =
+  process.env.SCACHE_TEST_READ_PATH === 'sdk' ? 'sdk' : 'lean'
+/**
+ * A client given test middleware (`countCommands`, `failCommand`, any `scacheTest…`) is read
+ * through the SDK, the only path its middleware sees.
+ */
+const readPathOf = (client: KinesisClient): 'sdk' | 'lean' =>
+  client.middlewareStack.identify().some((name) => name.startsWith('scacheTest'))
+    ? 'sdk'
+    : TEST_READ_PATH
+
+/**
+ * A StreamReader as the engine builds one (5 s skew margin, 5 pages per shard unless given, the
+ * lean read path), the invalidations its polls applied, and `poll()`.
  */
 export const newReader = (
   stream: string,
@@ -136,6 +151,7 @@ export const newReader = (
     client,
     clockSkewMs: 5_000,
     maxPagesPerShard: 5,
+    readPath: readPathOf(client),
     ...options,
   })
   const applied: Invalidation[] = []
@@ -159,6 +175,7 @@ export const readInvalidations = async (
     startAt: since,
     clockSkewMs: 0,
     maxPagesPerShard: 10,
+    readPath: TEST_READ_PATH,
   })
   const applied: Invalidation[] = []
   const skipped: SkippedRecord[] = []

@@ -121,10 +121,12 @@ export const streamFields = {
   client: {
     type: 'KinesisClient',
     default: 'keep-alive HTTP/1.1, 1 s connect and 2 s request timeouts, `maxAttempts: 1`',
-    doc:
-      'Kinesis client for reads, used as given, configured from the environment by default. ' +
-      'Give your own `maxAttempts: 1` too: scache has its own budget and backoff, and SDK ' +
-      'retries sleep inside your request.',
+    doc: 'Kinesis client, used as given: give it `maxAttempts: 1` (scache has its own backoff).',
+  },
+  readPath: {
+    type: "'sdk' | 'lean'",
+    default: "`'lean'`; `'sdk'` with `client`",
+    doc: "`'lean'`: scache signs and sends reads with the client's credentials, not its middleware.",
   },
 } as const satisfies Record<keyof StreamOptions, OptionDefinition>
 

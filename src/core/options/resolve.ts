@@ -135,7 +135,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
       'stream',
       `must be { name | names, client? } (got ${describe(stream)})`,
     )
-  onlyKnown('stream', stream, ['name', 'names', 'client'])
+  onlyKnown('stream', stream, ['name', 'names', 'client', 'readPath'])
   if (stream.name !== undefined && stream.names !== undefined)
     throw new ScacheOptionsError('stream.names', 'is given instead of stream.name, not with it')
   const names = stream.names ?? (stream.name === undefined ? streamsFromEnv() : undefined)
@@ -166,6 +166,27 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
   ) {
     throw new ScacheOptionsError('stream.client', 'must be a KinesisClient')
   }
+  const readPath = stream.readPath ?? (stream.client === undefined ? 'lean' : 'sdk')
+  if (readPath !== 'sdk' && readPath !== 'lean')
+    throw new ScacheOptionsError(
+      'stream.readPath',
+      `must be 'sdk' or 'lean' (got ${describe(readPath)})`,
+    )
+  // The lean path signs with the client's resolved configuration: a client double has none.
+  const config = isObject(stream.client) ? stream.client.config : undefined
+  if (
+    readPath === 'lean' &&
+    stream.client !== undefined &&
+    !(
+      isObject(config) &&
+      typeof config.signer === 'function' &&
+      typeof config.endpointProvider === 'function'
+    )
+  )
+    throw new ScacheOptionsError(
+      'stream.readPath',
+      "'lean' needs a KinesisClient of @aws-sdk/client-kinesis (its signer and endpoint rules)",
+    )
 
   const logTable = resolveLogTable(options.logTable, random)
 
@@ -261,6 +282,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     streamName,
     streamNames: streamNames as string[],
     client: stream.client as KinesisClient | undefined,
+    readPath,
     logTable,
     ttl,
     negativeTtl,

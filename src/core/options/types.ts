@@ -28,12 +28,15 @@ export interface StreamOptions {
    */
   readonly names?: readonly string[]
   /**
-   * Kinesis client for reads, used as given, configured from the environment by default. Give your
-   * own `maxAttempts: 1` too: scache has its own budget and backoff, and SDK retries sleep inside
-   * your request. Default: keep-alive HTTP/1.1, 1 s connect and 2 s request timeouts, `maxAttempts:
-   * 1`.
+   * Kinesis client, used as given: give it `maxAttempts: 1` (scache has its own backoff). Default:
+   * keep-alive HTTP/1.1, 1 s connect and 2 s request timeouts, `maxAttempts: 1`.
    */
   readonly client?: KinesisClient
+  /**
+   * `'lean'`: scache signs and sends reads with the client's credentials, not its middleware.
+   * Default: `'lean'`; `'sdk'` with `client`.
+   */
+  readonly readPath?: 'sdk' | 'lean'
 }
 
 export interface LogTableOptions {
@@ -228,6 +231,7 @@ export interface ResolvedOptions {
   /** Every stream writers publish to: `streamName`, or all of `stream.names`. */
   readonly streamNames: readonly string[]
   readonly client: KinesisClient | undefined
+  readonly readPath: 'sdk' | 'lean'
   /** Read the log table instead of the stream: its name, the copy read, its client. */
   readonly logTable:
     | { readonly name: string; readonly copy: number; readonly client?: DynamoDBClient }

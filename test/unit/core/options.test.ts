@@ -63,6 +63,18 @@ describe('options validation at construction', () => {
       /KinesisClient/,
     ],
     [
+      'stream.readPath unknown',
+      { stream: { ...stream, readPath: 'fast' } },
+      'stream.readPath',
+      /'sdk' or 'lean'/,
+    ],
+    [
+      'stream.readPath lean with a client double',
+      { stream: { name: 's', client: { send: async () => ({}) }, readPath: 'lean' } },
+      'stream.readPath',
+      /KinesisClient of @aws-sdk/,
+    ],
+    [
       'ttl.minMs 0',
       { stream, ttl: { minMs: 0, maxMs: 10 } },
       'ttl.minMs',
@@ -352,6 +364,7 @@ describe('accepted options', () => {
       streamName: 'arn:aws:kinesis:us-east-1:123456789012:stream/s',
       streamNames: ['arn:aws:kinesis:us-east-1:123456789012:stream/s'],
       client,
+      readPath: 'sdk',
       ttl: { minMs: 100, maxMs: 200 },
       negativeTtl: { minMs: 10, maxMs: 20 },
       maxEntries: 7,
@@ -450,6 +463,13 @@ describe('defaults', () => {
       expect(typeof resolved.log).toBe('function')
     }
     expect(fromResolve.client).toBeUndefined()
+  })
+
+  it("read through the lean path with scache's client, through the SDK with one given", () => {
+    expect(resolveOptions({ stream: { name: 's' } }).readPath).toBe('lean')
+    expect(resolveOptions({ stream }).readPath).toBe('sdk')
+    expect(resolveOptions({ stream: { ...stream, readPath: 'lean' } }).readPath).toBe('lean')
+    expect(resolveOptions({ stream: { name: 's', readPath: 'sdk' } }).readPath).toBe('sdk')
   })
 
   it('treat null and undefined options as empty', () => {
