@@ -1,11 +1,12 @@
 import { performance } from 'node:perf_hooks'
 import type { Cache, Lease } from '../cache/index.js'
-import { CircuitOpenError, LoadTimeoutError, redactKey } from '../errors.js'
+import { CircuitOpenError, LoadRateLimitedError, LoadTimeoutError, redactKey } from '../errors.js'
 import { integer } from '../validate.js'
 import { CircuitBreaker } from './breaker.js'
 import { withDeadline } from './deadline.js'
 import type { Counters } from './invocation.js'
 import { MAX_LOAD_TIMEOUT_MS, type ResolvedOptions } from './options/index.js'
+import { LoadRateLimiter } from './rate-limit.js'
 import type { LoadOptions } from './types.js'
 
 interface Load {
@@ -31,7 +32,7 @@ export interface LoadRequest<T> {
 
 type LoadsOptions = Pick<
   ResolvedOptions,
-  'circuitBreaker' | 'loadTimeoutMs' | 'now' | 'redactKeys' | 'staleIfErrorMs'
+  'circuitBreaker' | 'loadTimeoutMs' | 'now' | 'redactKeys' | 'staleIfErrorMs' | 'loadRates'
 >
 
 /**
@@ -42,12 +43,15 @@ type LoadsOptions = Pick<
  * - deadlines: a load slower than its timeout rejects with `LoadTimeoutError`; its late value is
  *   not stored, and nobody joins it any more;
  * - the circuit breaker: a source that keeps failing is refused at once (`CircuitOpenError`);
+ * - the load rate limit: past its keyspace's token bucket, a load is refused at once
+ *   (`LoadRateLimitedError`); a caller joining a load in flight takes no token;
  * - stale-if-error: a failed, timed-out or refused load falls back to the key's expired value.
  */
 export class Loads {
   readonly #cache: Cache
   readonly #options: LoadsOptions
   readonly #breaker: CircuitBreaker | undefined
+  readonly #rate: LoadRateLimiter | undefined
   readonly #inflight = new Map<string, Load>()
 
   constructor(cache: Cache, options: LoadsOptions) {
@@ -57,6 +61,11 @@ export class Loads {
       options.circuitBreaker === undefined
         ? undefined
         : new CircuitBreaker(options.circuitBreaker, options.now)
+    const rates = options.loadRates
+    this.#rate =
+      rates.byKeyspace.size === 0 && rates.default === undefined
+        ? undefined
+        : new LoadRateLimiter(rates.byKeyspace, rates.default, options.now)
   }
 
   /** The load of `key` a caller may join: in flight, and not overtaken by an invalidation. */
@@ -90,6 +99,16 @@ export class Loads {
   /** Starts a load of `key`, registered so that later callers join it. */
   start<T>(request: LoadRequest<T>): Promise<T> {
     const { key, loader, counters, bypassed, ttlMs, timeoutMs } = request
+    const rate = this.#rate
+    const retryInMs = rate === undefined ? 0 : rate.take(key)
+    if (rate !== undefined && retryInMs > 0) {
+      // Over the keyspace's rate: refused before the breaker, so it takes no probe's place.
+      counters.loadRateLimited++
+      return this.#fallBack(
+        request,
+        new LoadRateLimitedError(key, rate.keyspaceOf(key), retryInMs, this.#options.redactKeys),
+      )
+    }
     const breaker = this.#breaker
     const permit = breaker?.admit(key)
     if (breaker !== undefined && permit === undefined) {

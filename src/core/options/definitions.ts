@@ -186,11 +186,12 @@ export const optionDefinitions = {
   maxEntries: integerOptions.maxEntries,
   maxBytes: integerOptions.maxBytes,
   keyspaces: {
-    type: '{ [name]: { ttl?, negativeTtl?, maxEntries?, maxBytes? } }',
+    type: '{ [name]: { ttl?, negativeTtl?, maxEntries?, maxBytes?, loadRate? } }',
     default: '`{}`',
     doc:
       'Per-keyspace settings; a keyspace is the part of a key before its first `:`. With ' +
-      'bounds, a keyspace gets a store and budget of its own (in addition to `maxBytes`).',
+      'bounds, a keyspace gets a store and budget of its own (in addition to `maxBytes`); ' +
+      'with `loadRate`, a load rate limit of its own.',
   },
   sizeOf: {
     type: '(value, key) => bytes',
@@ -249,6 +250,16 @@ export const optionDefinitions = {
       'Circuit breakers around loaders: `failures` (5) consecutive failed loads open a circuit ' +
       '(per keyspace, or one global); its loads are refused with `CircuitOpenError` (or served ' +
       'stale-if-error) until, after `resetMs` (10,000), one probe succeeds.',
+  },
+  loadRate: {
+    type: '{ perSecond, burst }',
+    default: 'none',
+    doc:
+      'A token bucket per keyspace bounding how fast loads start (`keyspaces.<name>.loadRate` ' +
+      "sets one keyspace's; this one, every other keyspace's): `burst` loads at once, then " +
+      '`perSecond` on average. Past it, a load is refused with `LoadRateLimitedError` (or served ' +
+      'stale-if-error); callers joining a load in flight take no token, each key of a ' +
+      '`getOrLoadMany` batch takes one. At most 1,000 buckets are kept.',
   },
   loadTimeoutMs: integerOptions.loadTimeoutMs,
   warm: {

@@ -12,6 +12,13 @@ import type {
 } from '../../telemetry/index.js'
 import type { CircuitBreakerOptions } from '../breaker.js'
 import type { Entries } from '../entries.js'
+import type { LoadRateOptions } from '../rate-limit.js'
+
+/** A keyspace's settings: its cache bounds and TTLs, and its load rate. */
+export interface ScacheKeyspaceOptions extends KeyspaceOptions {
+  /** Token bucket bounding how fast this keyspace's loads start (see `loadRate`). */
+  readonly loadRate?: LoadRateOptions
+}
 
 /** What reads get between a failed poll and `maxStalenessMs`. */
 export type OnStreamError = 'bypass' | 'serve-stale'
@@ -89,9 +96,10 @@ export interface ScacheOptions {
   readonly maxBytes?: number
   /**
    * Per-keyspace settings; a keyspace is the part of a key before its first `:`. With bounds, a
-   * keyspace gets a store and budget of its own (in addition to `maxBytes`). Default: `{}`.
+   * keyspace gets a store and budget of its own (in addition to `maxBytes`); with `loadRate`, a
+   * load rate limit of its own. Default: `{}`.
    */
-  readonly keyspaces?: Readonly<Record<string, KeyspaceOptions>>
+  readonly keyspaces?: Readonly<Record<string, ScacheKeyspaceOptions>>
   /**
    * Estimated bytes of a value, when you know better (a `Buffer`'s length). The estimate sizes
    * plain objects, arrays, `Map`, `Set`, `Date`, typed arrays and `Buffer`; it refuses what it
@@ -158,6 +166,14 @@ export interface ScacheOptions {
    * stale-if-error) until, after `resetMs` (10,000), one probe succeeds. Default: none.
    */
   readonly circuitBreaker?: CircuitBreakerOptions
+  /**
+   * A token bucket per keyspace bounding how fast loads start (`keyspaces.<name>.loadRate` sets one
+   * keyspace's; this one, every other keyspace's): `burst` loads at once, then `perSecond` on
+   * average. Past it, a load is refused with `LoadRateLimitedError` (or served stale-if-error);
+   * callers joining a load in flight take no token, each key of a `getOrLoadMany` batch takes one.
+   * At most 1,000 buckets are kept. Default: none.
+   */
+  readonly loadRate?: LoadRateOptions
   /**
    * Stale-if-error: when a load fails, times out or is refused, serve the key's value if it expired
    * less than this long ago; never an invalidated one, never while bypassed. Expired entries are
@@ -251,6 +267,11 @@ export interface ResolvedOptions {
   readonly loadTimeoutMs: number
   readonly staleIfErrorMs: number
   readonly circuitBreaker: Required<CircuitBreakerOptions> | undefined
+  /** Load rate limits: each keyspace's own, and the one for keyspaces without. */
+  readonly loadRates: {
+    readonly default: LoadRateOptions | undefined
+    readonly byKeyspace: ReadonlyMap<string, LoadRateOptions>
+  }
   readonly warm: WarmOptions | undefined
   readonly publisher: Publisher | undefined
   readonly log: (line: InvocationLog) => void
