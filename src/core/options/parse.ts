@@ -1,4 +1,4 @@
-import type { KeyspaceOptions, TtlRange } from '../../cache/index.js'
+import type { TtlRange } from '../../cache/index.js'
 import { maxEntriesOption } from '../../cache/size.js'
 import { ScacheOptionsError } from '../../errors.js'
 import { type MetricsOptions, reservedNames } from '../../telemetry/index.js'
