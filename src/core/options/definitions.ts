@@ -55,7 +55,9 @@ export const integerOptions = {
   maxBytes: integer(1_024, Number.MAX_SAFE_INTEGER, 64 * 1_048_576, {
     type: 'integer (bytes)',
     default: '64 MiB',
-    doc: 'Byte budget by estimated value size; least recently used entries go first.',
+    doc:
+      'Byte budget by estimated entry size (±20 % of the heap for JSON-like values); least ' +
+      'recently used entries go first.',
   }),
   pollIntervalMs: integer(0, DAY_MS, 1_000, {
     env: 'SCACHE_POLL_INTERVAL_MS',
@@ -190,18 +192,14 @@ export const optionDefinitions = {
     default: '`{}`',
     doc:
       'Per-keyspace settings; a keyspace is the part of a key before its first `:`. With ' +
-      'bounds, a keyspace gets a store and budget of its own (in addition to `maxBytes`); ' +
-      'with `loadRate`, a load rate limit of its own.',
+      'bounds, a keyspace gets a store and budget of its own (in addition to `maxBytes`).',
   },
   sizeOf: {
     type: '(value, key) => bytes',
     default: 'a structural estimate',
     doc:
-      "Estimated bytes of a value, when you know better (a `Buffer`'s length). The estimate " +
-      'sizes plain objects, arrays, `Map`, `Set`, `Date`, typed arrays and `Buffer`; it refuses ' +
-      'what it cannot see into (a class instance, function, getter or proxy) and values of over ' +
-      'a million nodes. A refused value, or a `sizeOf` that throws or returns a non-finite ' +
-      'number, is not stored (`set` returns false).',
+      'Bytes of a value, when you know better. A value the estimate cannot see into (class ' +
+      'instance, function, getter, proxy) or `sizeOf` cannot size (throws, non-finite) is not stored.',
   },
   clock: {
     type: '{ now?, random? }',
@@ -255,11 +253,8 @@ export const optionDefinitions = {
     type: '{ perSecond, burst }',
     default: 'none',
     doc:
-      'A token bucket per keyspace bounding how fast loads start (`keyspaces.<name>.loadRate` ' +
-      "sets one keyspace's; this one, every other keyspace's): `burst` loads at once, then " +
-      '`perSecond` on average. Past it, a load is refused with `LoadRateLimitedError` (or served ' +
-      'stale-if-error); callers joining a load in flight take no token, each key of a ' +
-      '`getOrLoadMany` batch takes one. At most 1,000 buckets are kept.',
+      'Token bucket per keyspace for loads (`keyspaces.<name>.loadRate` for one): ' +
+      '`burst` at once, then `perSecond`; past it, `LoadRateLimitedError` or stale-if-error.',
   },
   loadTimeoutMs: integerOptions.loadTimeoutMs,
   warm: {

@@ -90,22 +90,19 @@ export interface ScacheOptions {
    */
   readonly maxEntries?: number
   /**
-   * Byte budget by estimated value size; least recently used entries go first. From 1,024 to 2^53 −
-   * 1. Default: 64 MiB.
+   * Byte budget by estimated entry size (±20 % of the heap for JSON-like values); least recently
+   * used entries go first. From 1,024 to 2^53 − 1. Default: 64 MiB.
    */
   readonly maxBytes?: number
   /**
    * Per-keyspace settings; a keyspace is the part of a key before its first `:`. With bounds, a
-   * keyspace gets a store and budget of its own (in addition to `maxBytes`); with `loadRate`, a
-   * load rate limit of its own. Default: `{}`.
+   * keyspace gets a store and budget of its own (in addition to `maxBytes`). Default: `{}`.
    */
   readonly keyspaces?: Readonly<Record<string, ScacheKeyspaceOptions>>
   /**
-   * Estimated bytes of a value, when you know better (a `Buffer`'s length). The estimate sizes
-   * plain objects, arrays, `Map`, `Set`, `Date`, typed arrays and `Buffer`; it refuses what it
-   * cannot see into (a class instance, function, getter or proxy) and values of over a million
-   * nodes. A refused value, or a `sizeOf` that throws or returns a non-finite number, is not stored
-   * (`set` returns false). Default: a structural estimate.
+   * Bytes of a value, when you know better. A value the estimate cannot see into (class instance,
+   * function, getter, proxy) or `sizeOf` cannot size (throws, non-finite) is not stored. Default: a
+   * structural estimate.
    */
   readonly sizeOf?: (value: unknown, key: string) => number
   /**
@@ -167,11 +164,8 @@ export interface ScacheOptions {
    */
   readonly circuitBreaker?: CircuitBreakerOptions
   /**
-   * A token bucket per keyspace bounding how fast loads start (`keyspaces.<name>.loadRate` sets one
-   * keyspace's; this one, every other keyspace's): `burst` loads at once, then `perSecond` on
-   * average. Past it, a load is refused with `LoadRateLimitedError` (or served stale-if-error);
-   * callers joining a load in flight take no token, each key of a `getOrLoadMany` batch takes one.
-   * At most 1,000 buckets are kept. Default: none.
+   * Token bucket per keyspace for loads (`keyspaces.<name>.loadRate` for one): `burst` at once,
+   * then `perSecond`; past it, `LoadRateLimitedError` or stale-if-error. Default: none.
    */
   readonly loadRate?: LoadRateOptions
   /**
