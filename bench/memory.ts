@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { retainedShapes } from './lib/retained-shapes.js'
 import { median, sig } from './lib/stats.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -91,7 +92,7 @@ export interface MemoryResult {
   readonly emptyHeapUsed: number
   readonly empty: MemoryParts
   readonly shapes: Record<string, MemoryShape>
-  /** Values of each shape retained, against scache's estimate (bench/memory-retained.ts). */
+  /** Values of each shape retained, against scache's estimate (bench/memory-retained.ts), each shape in a process of its own. */
   readonly retainedCount: number
   readonly retained: Record<string, RetainedShape>
 }
@@ -193,6 +194,11 @@ export const memory = async (): Promise<MemoryResult> => {
     empty: emptyParts,
     shapes,
     retainedCount: RETAINED_COUNT,
-    retained: child('bench/memory-retained.ts', [String(RETAINED_COUNT)]),
+    retained: Object.fromEntries(
+      Object.keys(retainedShapes).map((shape) => [
+        shape,
+        child<RetainedShape>('bench/memory-retained.ts', [String(RETAINED_COUNT), shape]),
+      ]),
+    ),
   }
 }

@@ -12,7 +12,8 @@ import { hitPath } from './hit-path.js'
 import { invalidationGrowth } from './invalidation.js'
 import { machine } from './lib/machine.js'
 import { loadScache } from './lib/scache.js'
-import { memory } from './memory.js'
+import { sig } from './lib/stats.js'
+import { memory, type RetainedShape } from './memory.js'
 import { middlewareOverhead } from './middleware.js'
 import { readPath } from './read-path.js'
 import { headlines } from './report/headlines.js'
@@ -28,6 +29,21 @@ import { streamCost } from './stream-cost.js'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const resultsPath = `${root}bench/results.json`
 const MARKER = '\nbench-result:'
+
+/**
+ * Retained heap over the cache's estimate, over every shape of bench/memory-retained.ts: the
+ * ratio of the totals, and the lowest and highest shape's (target: 0.8 to 1.2 each).
+ */
+const heapOverEstimate = (retained: Record<string, RetainedShape>): Record<string, number> => {
+  const shapes = Object.values(retained)
+  const ratios = shapes.map((v) => v.entry / v.entryEstimate)
+  const total = (pick: (v: RetainedShape) => number) => shapes.reduce((sum, v) => sum + pick(v), 0)
+  return {
+    heapOverEstimate: sig(total((v) => v.entry) / total((v) => v.entryEstimate)),
+    heapOverEstimateLowest: sig(Math.min(...ratios)),
+    heapOverEstimateHighest: sig(Math.max(...ratios)),
+  }
+}
 
 const runSection = async (name: SectionName): Promise<unknown> => {
   switch (name) {
@@ -102,6 +118,9 @@ if (child) {
     Object.assign(results.sections, { [name]: JSON.parse(payload) })
     // The figures the project's targets name, each from the section that measures it.
     results.headlines = headlines(results)
+    const retained = results.sections.memory?.result.retained
+    if (retained !== undefined)
+      results.headlines = { ...results.headlines, ...heapOverEstimate(retained) }
     process.stderr.write(
       `bench: ${name} done in ${((performance.now() - started) / 1_000).toFixed(1)} s\n`,
     )

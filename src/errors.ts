@@ -115,6 +115,32 @@ export class CircuitOpenError extends ScacheError {
 }
 
 /**
+ * A load was refused without running: its keyspace started loads faster than its `loadRate`
+ * allows. Retry after `retryInMs`, or serve something else. (With `staleIfErrorMs`, the key's
+ * expired value is served instead when there is one.)
+ */
+export class LoadRateLimitedError extends ScacheError {
+  readonly key: string
+  /** The keyspace whose rate was exceeded (`''` for keys without one). */
+  readonly keyspace: string
+  /** How long until its bucket has a token again, ms. */
+  readonly retryInMs: number
+
+  /** With `redact` (`redactKeys`), the key and keyspace are shown and kept as `redactKey` hashes. */
+  constructor(key: string, keyspace: string, retryInMs: number, redact = false) {
+    const shownKey = redact ? redactKey(key) : key
+    const shownKeyspace = redact && keyspace !== '' ? redactKey(keyspace) : keyspace
+    super(
+      `scache: not loading ${JSON.stringify(shownKey)}: keyspace ${JSON.stringify(shownKeyspace)} is over its load rate (a token in ${retryInMs} ms)`,
+    )
+    this.name = 'LoadRateLimitedError'
+    this.key = shownKey
+    this.keyspace = shownKeyspace
+    this.retryInMs = retryInMs
+  }
+}
+
+/**
  * Some invalidations were not acknowledged by Kinesis after every retry. The invalidations named
  * here may not reach other containers; the caller decides whether to retry or fail its write.
  */

@@ -31,9 +31,10 @@ const retainedPart = (r: MemoryResult): string => {
   )
   const entryFactors = rows.map(([, v]) => v.entryEstimate / v.entry)
   return `
-**The estimate against the heap.** ${n(r.retainedCount)} distinct values of each shape, held in
+**The estimate against the heap.** ${n(r.retainedCount)} distinct values of each shape, in a
+process of its own per shape, held in
 an array (the value alone, against \`estimateBytes\`), then written through \`context.cache.set\`
-into one cache emptied before each shape (the whole entry: value, key, wrapper and store slot, against the bytes the
+into an empty cache (the whole entry: value, key, wrapper and store slot, against the bytes the
 cache counts); heap is heapUsed plus ArrayBuffer memory after full collections
 ([bench/memory-retained.ts](../bench/memory-retained.ts)). An estimate under the heap an entry
 retains would let the cache hold more than \`maxBytes\`; "under" means by more than
@@ -219,8 +220,9 @@ ${table(
       ([shape, v]) =>
         `${shape} hold ${mib(v.heapGrowth)} of heap for ${mib(v.estimatedBytes)} estimated (the estimate is ${n(v.estimatedBytes / v.heapGrowth)}× what they hold)`,
     )
-    .join('; ')}. \`estimateBytes\` is an upper bound on V8's layouts (strings at 2 bytes a
-  character, objects as dictionary-mode hash tables, ${ENTRY_OVERHEAD_BYTES} bytes an entry)${
+    .join('; ')}. \`estimateBytes\` models V8's layouts (strings at a byte a character, two
+  beyond Latin-1; objects at 24 bytes and 8 a property, their hidden class once per list of keys;
+  ${ENTRY_OVERHEAD_BYTES} bytes an entry)${
     shapes.every(([, v]) => v.heapGrowth <= v.estimatedBytes)
       ? ', so the live cache stays under `maxBytes`'
       : ', yet here the live heap exceeds it: the estimate undercounts these values'

@@ -4,7 +4,7 @@ import { type Invalidation, keyProblem, recordLimits, tagProblem } from '../reco
 import { compilePattern } from '../record/pattern.js'
 import { FillGuard, type Lease } from './fill-guard.js'
 import { KeyIndex } from './key-index.js'
-import { ENTRY_OVERHEAD_BYTES, estimateBytes } from './size.js'
+import { ENTRY_OVERHEAD_BYTES, estimateBytes, keyBytes } from './size.js'
 import type { CacheHit, CacheOptions, SetOptions, TtlRange } from './types.js'
 
 /**
@@ -261,7 +261,7 @@ export class Cache {
     }
     const tags = checkTags(options.tags)
     if (lease !== undefined && !lease.valid) return false
-    const measured = this.#entrySize(key, value)
+    const measured = this.#entrySize(key, value, options.costMs ?? 0)
     if (measured === undefined) return false
     const size = measured + INDEX_BYTES_PER_ENTRY + tagBytes(tags)
     const keyspace = this.#keyspace(key)
@@ -293,7 +293,7 @@ export class Cache {
    * or a `sizeOf` that throws or returns something other than a finite number): such a value is
    * not stored, so the byte bound always holds.
    */
-  #entrySize(key: string, value: unknown): number | undefined {
+  #entrySize(key: string, value: unknown, costMs: number): number | undefined {
     let bytes: number
     try {
       bytes = this.#sizeOf(value, key)
@@ -301,7 +301,9 @@ export class Cache {
       return undefined
     }
     if (typeof bytes !== 'number' || !Number.isFinite(bytes) || bytes < 0) return undefined
-    return Math.ceil(bytes) + key.length * 2 + ENTRY_OVERHEAD_BYTES
+    // A fractional load cost is a heap number of its own.
+    const costBytes = Number.isInteger(costMs) && costMs < 2 ** 30 ? 0 : 16
+    return Math.ceil(bytes) + keyBytes(key) + ENTRY_OVERHEAD_BYTES + costBytes
   }
 
   /** Evicts `key`. Returns true when a live entry was evicted (an expired one is removed too). */

@@ -3,19 +3,23 @@ import { ScacheOptionsError } from '../errors.js'
 import { describe } from '../validate.js'
 
 /**
- * Fixed cost of one entry beyond its key's characters and its value: the entry wrapper (up to
- * 56 bytes, plus 16-byte heap numbers for its expiry and a fractional load cost),
- * its slot in lru-cache's key map (28 bytes, up to 56 while the table is half empty after it
- * doubles) and the key string's header, alignment, or the cons cell of a key built by
- * concatenation (up to 48).
+ * Fixed cost of one entry beyond its key's characters and its value, on V8 64-bit (Node's builds
+ * do not compress pointers: 8-byte slots): the entry wrapper `{ value, costMs, expiresAt }`
+ * (48), the heap number of its expiry (16), its share of lru-cache's key map (28 bytes a slot,
+ * between one and two slots an entry as the table fills and doubles: 40 counted) and the key's
+ * string header (16, with a word of alignment or of the cons cell a concatenated key keeps).
+ * lru-cache's own arrays are allocated when the store is made (see `MAX_ENTRIES`).
  */
-export const ENTRY_OVERHEAD_BYTES = 208
+export const ENTRY_OVERHEAD_BYTES = 128
+
+/** Bytes of an entry's key: a one-byte string takes a byte a character, a two-byte one two. */
+export const keyBytes = (key: string): number => (TWO_BYTE.test(key) ? 2 : 1) * key.length
 
 /**
  * Most entries a store may be given. lru-cache allocates its slots when the store is made, about
  * 36 bytes each (24 on the heap, 12 in typed arrays; measured with lru-cache 11.5 on Node 20):
  * 36 MiB at this cap, which a 128 MB function can afford, where 2^30 slots exhaust any heap. A
- * full store holds at least `ENTRY_OVERHEAD_BYTES` per entry beyond its slot: 200+ MiB here.
+ * full store holds about `ENTRY_OVERHEAD_BYTES` per entry beyond its slot: 128 MiB more here.
  */
 export const MAX_ENTRIES = 1_048_576
 
@@ -38,8 +42,14 @@ export const MAX_ESTIMATED_NODES = 1_000_000
 const SMI_MIN = -(2 ** 30)
 const SMI_MAX = 2 ** 30 - 1
 
+/** A character outside Latin-1: V8 then stores the whole string at two bytes a character. */
+const TWO_BYTE = /[\u0100-\uffff]/
+
 /** V8 allocates in 8-byte words. */
 const words = (bytes: number): number => Math.ceil(bytes / 8) * 8
+
+const isSmi = (item: number): boolean =>
+  Number.isInteger(item) && item >= SMI_MIN && item <= SMI_MAX && !Object.is(item, -0)
 
 /** Prototypes of the views the estimate sizes by their bytes: typed arrays, `Buffer`, `DataView`. */
 const VIEW_PROTOTYPES = new Set<object>(
@@ -61,25 +71,59 @@ const VIEW_PROTOTYPES = new Set<object>(
 )
 
 /**
- * Rough retained size of a value in bytes, an upper bound on how V8 (64-bit) lays it out: a
- * string takes 2 bytes per character (one-byte strings take half) plus a 16-byte header, a
- * fractional or large number a 16-byte heap number; an object is sized as if its properties
- * were in a hash table (dictionary mode: wide objects built property by property, objects with
- * a null prototype), up to 72 bytes a property, an array with the spare capacity `push` leaves
- * (all `length` slots, however sparse). Every own property counts, symbol-keyed and
- * non-enumerable ones too. Counts shared or cyclic references once.
+ * Property lists whose hidden class (map, descriptors and key strings) was already counted. V8
+ * shares one hidden class between the objects built with the same keys in the same order (every
+ * row JSON.parse decodes from one response shape), so the estimate charges it once, not per
+ * object. Bounded: when full it starts again, and counts each list once more (over, never
+ * under).
+ */
+const knownShapes = new Set<string>()
+let knownShapeChars = 0
+/** What `knownShapes` may hold, in characters: about 512 KiB. */
+const MAX_KNOWN_SHAPE_CHARS = 262_144
+/** Lists longer than this are counted in full every time rather than remembered. */
+const MAX_SHAPE_KEY_CHARS = 4_096
+
+/**
+ * Short strings already counted. JSON.parse interns the strings it decodes up to 9 characters
+ * (10 on Node 20), so every entry decoded with `"status": "active"` shares one copy. Bounded
+ * like `knownShapes`. A short string built in code is a copy of its own: 24 or 32 bytes a repeat
+ * go uncounted.
+ */
+const knownStrings = new Set<string>()
+const MAX_KNOWN_STRINGS = 16_384
+const INTERNED_LENGTH = 9
+
+/**
+ * Retained size of a value in bytes as V8 (64-bit, as Node ships it) lays it out, calibrated
+ * against the heap (bench/memory-retained.ts, within ±20 % for the shapes there):
+ * - a string takes a 16-byte header and a byte a character (two for a string with any character
+ *   beyond Latin-1), rounded to 8 bytes; a string of up to 9 characters once (JSON.parse interns
+ *   those);
+ * - a number that is not a small integer a 16-byte heap number (none inside an array of numbers,
+ *   which V8 stores unboxed); `true`, `false`, `null`, `undefined` nothing beyond their slot;
+ * - a plain object 24 bytes and 8 a property, plus its hidden class once per list of keys (the
+ *   keys' strings, 40 bytes of descriptors a key, 104 for the class); an object with a null
+ *   prototype as a hash table (dictionary mode), up to 72 bytes a property;
+ * - an array 48 bytes and 8 a slot, for `length` + `length` / 8 + 16 slots (the spare capacity
+ *   `push` leaves is up to `length` / 2 + 16); `Map` and `Set` by their hash tables; `Date`,
+ *   `ArrayBuffer`, typed arrays, `Buffer` and `DataView` by their heap objects and bytes.
+ * Every own property counts, symbol-keyed and non-enumerable ones too. Counts shared or cyclic
+ * references once.
  *
- * Returns `Infinity`, so that the cache does not store the value, rather than underestimate it:
+ * What it cannot see: whether an object went to dictionary mode (a property deleted, or many
+ * added one by one through a computed key: `o[k] = v` in a loop, past about 16), where it takes
+ * two to three times this; the larger string a sliced string keeps alive; the buffer behind a
+ * view beyond the view's own bytes; properties added to a typed array. Pass your own `sizeOf`
+ * when you know better, or to cache class instances.
+ *
+ * Returns `Infinity`, so that the cache does not store the value, rather than guess:
  * - for more than a million nodes (checked before a node is expanded: an array's `length` counts
  *   in full, so `a[2 ** 32 - 2] = 1` costs nothing to refuse);
  * - for memory it cannot see: a function (its closure), a getter or setter, a proxy, and any
  *   object other than a plain object (prototype `Object.prototype` or null), an array, `Map`,
  *   `Set`, `Date`, `ArrayBuffer`, typed array, `Buffer` or `DataView`. A class instance may keep
  *   any amount in `#private` fields, which no code outside its class can reach.
- *
- * What it does not count: the larger string a sliced string keeps alive, the buffer behind a view
- * beyond the view's own bytes, and properties added to a typed array. Pass your own `sizeOf` when
- * you know better, or to cache class instances.
  */
 export const estimateBytes = (value: unknown): number => {
   const seen = new Set<object>()
@@ -88,28 +132,67 @@ export const estimateBytes = (value: unknown): number => {
   let nodes = 0
   /**
    * Pushes the values of an object's own properties, every one (symbol-keyed and non-enumerable
-   * too), and counts their keys and, for properties beyond `isElement`'s, their hash table.
+   * too), and counts their slots and, for properties beyond `isElement`'s, their keys: in a
+   * hidden class shared by objects with the same keys (`layout` 'fast'), or in a hash table of
+   * the object's own ('dictionary'), or, for the extra properties of a built-in, either.
    * Returns false when it cannot size them: too many, or an accessor.
    */
-  const pushProperties = (object: object, isElement: (key: string) => boolean): boolean => {
+  const pushProperties = (
+    object: object,
+    isElement: (key: string) => boolean,
+    layout: 'fast' | 'dictionary' | 'extras',
+  ): boolean => {
     const keys = Reflect.ownKeys(object)
     if (nodes + stack.length + keys.length > MAX_ESTIMATED_NODES) return false
     let properties = 0
+    let elements = 0
+    let keyChars = 0
+    // The hidden class's key, while it stays short enough to remember.
+    let shape: string | undefined = layout === 'fast' ? '' : undefined
     for (const key of keys) {
       const descriptor = Object.getOwnPropertyDescriptor(object, key)
       // An accessor's value lives in its closure, out of sight; reading it would run user code.
       if (descriptor === undefined || !('value' in descriptor)) return false
       if (typeof key === 'string' && isElement(key)) {
         if (key !== 'length') stack.push(descriptor.value)
+        elements++
         continue
       }
       properties++
-      bytes += typeof key === 'string' ? key.length * 2 : 4
       stack.push(descriptor.value)
+      if (typeof key === 'symbol') {
+        // Its description is not part of a key list this can remember.
+        keyChars += 32
+        shape = undefined
+        continue
+      }
+      keyChars += stringBytes(key)
+      if (shape !== undefined) {
+        shape = shape.length + key.length < MAX_SHAPE_KEY_CHARS ? `${shape}${key}\u0000` : undefined
+      }
+    }
+    if (layout === 'fast') {
+      // The object (24 bytes: hidden class, properties, elements) and a slot a property. Integer
+      // keys live in the elements store: a slot and its share of a table each.
+      bytes += 24 + 8 * properties + 24 * elements
+      if (shape !== undefined && knownShapes.has(shape)) return true
+      bytes += 104 + 40 * properties + keyChars
+      if (shape !== undefined) {
+        if (knownShapeChars + shape.length > MAX_KNOWN_SHAPE_CHARS) {
+          knownShapes.clear()
+          knownShapeChars = 0
+        }
+        knownShapes.add(shape)
+        knownShapeChars += shape.length
+      }
+      return true
     }
     // Dictionary mode: the object (24) and its table's header (64), then 24-byte slots, the
-    // table between a third and two thirds full (at least 4 slots), so up to 72 a property.
-    if (properties > 0 || isElement === none) bytes += 88 + 72 * Math.max(2, properties)
+    // table between a third and two thirds full (at least 4 slots), so up to 72 a property. The
+    // keys are counted: a dictionary's keys are not shared through a hidden class.
+    if (properties > 0 || layout === 'dictionary') {
+      bytes += 88 + 72 * Math.max(2, properties) + keyChars
+    }
     return true
   }
   while (stack.length > 0) {
@@ -118,13 +201,15 @@ export const estimateBytes = (value: unknown): number => {
     nodes++
     switch (typeof item) {
       case 'string':
-        bytes += words(16 + item.length * 2)
+        if (item.length <= INTERNED_LENGTH) {
+          if (knownStrings.has(item)) continue
+          if (knownStrings.size >= MAX_KNOWN_STRINGS) knownStrings.clear()
+          knownStrings.add(item)
+        }
+        bytes += stringBytes(item)
         continue
       case 'number':
-        bytes +=
-          Number.isInteger(item) && item >= SMI_MIN && item <= SMI_MAX && !Object.is(item, -0)
-            ? 8
-            : 16
+        if (!isSmi(item)) bytes += 16
         continue
       case 'bigint': {
         // A 16-byte header and a 64-bit word per 16 hex digits of magnitude.
@@ -138,15 +223,11 @@ export const estimateBytes = (value: unknown): number => {
         continue
       case 'boolean':
       case 'undefined':
-        bytes += 4
         continue
       case 'function':
         return Number.POSITIVE_INFINITY
     }
-    if (item === null || seen.has(item as object)) {
-      bytes += 4
-      continue
-    }
+    if (item === null || seen.has(item as object)) continue
     const object = item as object
     seen.add(object)
     if (types.isProxy(object)) return Number.POSITIVE_INFINITY
@@ -157,39 +238,59 @@ export const estimateBytes = (value: unknown): number => {
       // is the work of walking it and the size of the store V8 may allocate for it.
       const length = object.length
       if (nodes + stack.length + length > MAX_ESTIMATED_NODES) return Number.POSITIVE_INFINITY
-      // Header (32) and backing store header (16); `push` grows the store to n + n/2 + 16 slots.
-      bytes += 48 + 8 * (length + Math.floor(length / 2) + 16)
+      // Header (32) and backing store header (16), and its slots: exactly `length` for an array
+      // JSON.parse, `map` or a literal made, up to n + n/2 + 16 for one grown by `push`.
+      bytes += 48 + 8 * (length + Math.floor(length / 8) + 16)
+      const mark = stack.length
       // Elements, and any other property, are own properties; only `length` is not data.
-      if (!pushProperties(object, isArrayElement)) return Number.POSITIVE_INFINITY
+      if (!pushProperties(object, isArrayElement, 'extras')) return Number.POSITIVE_INFINITY
+      // An array of numbers only keeps them unboxed, in its slots (double elements).
+      let numbers = true
+      for (let i = mark; i < stack.length && numbers; i++) numbers = typeof stack[i] === 'number'
+      if (numbers) {
+        nodes += stack.length - mark
+        stack.length = mark
+      }
       continue
     }
     if (prototype !== null && VIEW_PROTOTYPES.has(prototype as object)) {
       // The view and its buffer object on the heap; the bytes themselves (off the heap past 64).
-      bytes += 256 + (object as ArrayBufferView).byteLength
+      bytes += 176 + (object as ArrayBufferView).byteLength
       continue
     }
     let sized = true
     if (prototype === ArrayBuffer.prototype || prototype === SharedArrayBuffer.prototype) {
       bytes += 128 + (object as ArrayBuffer).byteLength
-      sized = pushProperties(object, extrasOnly)
+      sized = pushProperties(object, none, 'extras')
     } else if (prototype === Date.prototype) {
       bytes += 112
-      sized = pushProperties(object, extrasOnly)
+      sized = pushProperties(object, none, 'extras')
     } else if (prototype === Map.prototype) {
       const map = object as Map<unknown, unknown>
       if (nodes + stack.length + 2 * map.size > MAX_ESTIMATED_NODES) return Number.POSITIVE_INFINITY
-      // An ordered hash table: 28 bytes a slot, at least 4 slots, at most twice the entries.
-      bytes += 72 + 28 * Math.max(4, 2 * map.size)
-      for (const [k, v] of map) stack.push(k, v)
-      sized = pushProperties(object, extrasOnly)
+      // An ordered hash table: 28 bytes a slot, a power of two at least the entries (4 or more).
+      bytes += 72 + 28 * slotsFor(map.size, 4)
+      for (const [k, v] of map) {
+        if (isShortString(k)) bytes += stringBytes(k)
+        else stack.push(k)
+        if (isShortString(v)) bytes += stringBytes(v)
+        else stack.push(v)
+      }
+      sized = pushProperties(object, none, 'extras')
     } else if (prototype === Set.prototype) {
       const set = object as Set<unknown>
       if (nodes + stack.length + set.size > MAX_ESTIMATED_NODES) return Number.POSITIVE_INFINITY
-      bytes += 72 + 20 * Math.max(8, 2 * set.size)
-      for (const v of set) stack.push(v)
-      sized = pushProperties(object, extrasOnly)
-    } else if (prototype === Object.prototype || prototype === null) {
-      sized = pushProperties(object, none)
+      bytes += 72 + 20 * slotsFor(set.size, 8)
+      for (const v of set) {
+        if (isShortString(v)) bytes += stringBytes(v)
+        else stack.push(v)
+      }
+      sized = pushProperties(object, none, 'extras')
+    } else if (prototype === Object.prototype) {
+      sized = pushProperties(object, isIndex, 'fast')
+    } else if (prototype === null) {
+      // V8 makes an object with a null prototype in dictionary mode.
+      sized = pushProperties(object, none, 'dictionary')
     } else {
       // A class instance (or another built-in): its `#private` fields cannot be seen from here.
       return Number.POSITIVE_INFINITY
@@ -199,13 +300,27 @@ export const estimateBytes = (value: unknown): number => {
   return bytes
 }
 
-/** For `pushProperties`: a plain object, whose table is paid for even when empty. */
+/** A string's bytes: a 16-byte header, then one or two bytes a character, in whole words. */
+const stringBytes = (item: string): number =>
+  words(16 + (TWO_BYTE.test(item) ? 2 : 1) * item.length)
+
+/**
+ * A short string in a `Map` or `Set`: JSON.parse makes neither, so such a string was built in
+ * code, a copy of its own, which `knownStrings` must not count only once.
+ */
+const isShortString = (item: unknown): item is string =>
+  typeof item === 'string' && item.length <= INTERNED_LENGTH
+
+/** A hash table's slots for `size` entries: a power of two, at least `least`. */
+const slotsFor = (size: number, least: number): number =>
+  size <= least ? least : 2 ** Math.ceil(Math.log2(size))
+
+/** For `pushProperties`: no property is an element. */
 const none = (): boolean => false
-/** A `Map`, `Set`, `Date` or `ArrayBuffer`: a table only for properties added to it. */
-const extrasOnly = (): boolean => false
-/** An array's elements (their slots are counted with the array) and `length`. */
-const isArrayElement = (key: string): boolean => {
-  if (key === 'length') return true
+/** An array index: what V8 keeps in an object's or array's elements, not its properties. */
+const isIndex = (key: string): boolean => {
   const index = Number(key)
   return Number.isInteger(index) && index >= 0 && index < 2 ** 32 - 1 && String(index) === key
 }
+/** An array's elements (their slots are counted with the array) and `length`. */
+const isArrayElement = (key: string): boolean => key === 'length' || isIndex(key)

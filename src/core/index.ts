@@ -4,11 +4,13 @@ export type {
   Clock,
   LogTableOptions,
   OnStreamError,
+  ScacheKeyspaceOptions,
   ScacheOptions,
   StreamOptions,
   WarmOptions,
 } from './options/index.js'
 export { defaults } from './options/index.js'
+export type { LoadRateOptions } from './rate-limit.js'
 export { createScache, Scache } from './scache.js'
 export type {
   CachedEntry,

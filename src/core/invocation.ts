@@ -19,6 +19,7 @@ export interface Counters {
   loadTimeouts: number
   staleIfError: number
   circuitOpen: number
+  loadRateLimited: number
   evicted: number
   /** Polls made after the invocation began, by reads that found one due. */
   repolls: number
@@ -35,6 +36,7 @@ export const newCounters = (): Counters => ({
   loadTimeouts: 0,
   staleIfError: 0,
   circuitOpen: 0,
+  loadRateLimited: 0,
   evicted: 0,
   repolls: 0,
   cleared: undefined,
@@ -88,6 +90,7 @@ export const logLine = (
   if (counters.loadTimeouts !== 0) line.loadTimeouts = counters.loadTimeouts
   if (counters.staleIfError !== 0) line.staleIfError = counters.staleIfError
   if (counters.circuitOpen !== 0) line.circuitOpen = counters.circuitOpen
+  if (counters.loadRateLimited !== 0) line.loadRateLimited = counters.loadRateLimited
   if (counters.repolls !== 0) line.repolls = counters.repolls
   line.evicted = counters.evicted
   line.records = poll?.records ?? 0

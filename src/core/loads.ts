@@ -1,12 +1,19 @@
 import { performance } from 'node:perf_hooks'
 import { type Cache, checkTags, type Lease } from '../cache/index.js'
-import { CircuitOpenError, InvalidKeyError, LoadTimeoutError, redactKey } from '../errors.js'
+import {
+  CircuitOpenError,
+  InvalidKeyError,
+  LoadRateLimitedError,
+  LoadTimeoutError,
+  redactKey,
+} from '../errors.js'
 import { recordLimits } from '../record/index.js'
 import { integer } from '../validate.js'
 import { CircuitBreaker } from './breaker.js'
 import { withDeadline } from './deadline.js'
 import type { Counters } from './invocation.js'
 import { MAX_LOAD_TIMEOUT_MS, type ResolvedOptions } from './options/index.js'
+import { LoadRateLimiter } from './rate-limit.js'
 import type { LoadContext, LoadOptions } from './types.js'
 
 /** The loader's context: tags it adds go to its lease, which the fill guard checks. */
@@ -62,7 +69,7 @@ export interface LoadRequest<T> extends LoadCaller {
 
 type LoadsOptions = Pick<
   ResolvedOptions,
-  'circuitBreaker' | 'loadTimeoutMs' | 'now' | 'redactKeys' | 'staleIfErrorMs'
+  'circuitBreaker' | 'loadTimeoutMs' | 'now' | 'redactKeys' | 'staleIfErrorMs' | 'loadRates'
 >
 
 /**
@@ -76,12 +83,15 @@ type LoadsOptions = Pick<
  * - deadlines: a load slower than its timeout rejects with `LoadTimeoutError`; its late value is
  *   not stored, and nobody joins it any more;
  * - the circuit breaker: a source that keeps failing is refused at once (`CircuitOpenError`);
+ * - the load rate limit: past its keyspace's token bucket, a load is refused at once
+ *   (`LoadRateLimitedError`); a caller joining a load in flight takes no token;
  * - stale-if-error: a failed, timed-out or refused load falls back to the key's expired value.
  */
 export class Loads {
   readonly #cache: Cache
   readonly #options: LoadsOptions
   readonly #breaker: CircuitBreaker | undefined
+  readonly #rate: LoadRateLimiter | undefined
   readonly #inflight = new Map<string, Load>()
 
   constructor(cache: Cache, options: LoadsOptions) {
@@ -91,6 +101,11 @@ export class Loads {
       options.circuitBreaker === undefined
         ? undefined
         : new CircuitBreaker(options.circuitBreaker, options.now)
+    const rates = options.loadRates
+    this.#rate =
+      rates.byKeyspace.size === 0 && rates.default === undefined
+        ? undefined
+        : new LoadRateLimiter(rates.byKeyspace, rates.default, options.now)
   }
 
   /**
@@ -133,6 +148,16 @@ export class Loads {
   /** Starts a load of `key`, registered so that later callers join it. */
   start<T>(request: LoadRequest<T>): Promise<T> {
     const { key, loader, counters, bypassed, ttlMs, timeoutMs, tags } = request
+    const rate = this.#rate
+    const retryInMs = rate === undefined ? 0 : rate.take(key)
+    if (rate !== undefined && retryInMs > 0) {
+      // Over the keyspace's rate: refused before the breaker, so it takes no probe's place.
+      counters.loadRateLimited++
+      return this.#fallBack(
+        request,
+        new LoadRateLimitedError(key, rate.keyspaceOf(key), retryInMs, this.#options.redactKeys),
+      )
+    }
     const breaker = this.#breaker
     const permit = breaker?.admit(key)
     if (breaker !== undefined && permit === undefined) {

@@ -40,6 +40,8 @@ export interface InvocationLog {
   readonly warm?: WarmReport
   /** Loads refused because their circuit was open (`circuitBreaker`). */
   readonly circuitOpen?: number
+  /** Loads refused because their keyspace was over its `loadRate`. */
+  readonly loadRateLimited?: number
   /** Failed loads answered with the key's expired value (`staleIfErrorMs`). */
   readonly staleIfError?: number
   /** Loads given up after their timeout (`LoadTimeoutError`). */

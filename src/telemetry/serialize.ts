@@ -43,6 +43,7 @@ export const serializeLogLine = (l: InvocationLog): string => {
   out += opt('loadTimeouts', l.loadTimeouts)
   out += opt('staleIfError', l.staleIfError)
   out += opt('circuitOpen', l.circuitOpen)
+  out += opt('loadRateLimited', l.loadRateLimited)
   out += opt('repolls', l.repolls)
   out += `,"evicted":${num(l.evicted)},"records":${num(l.records)}`
   out += `,"skippedRecords":${num(l.skippedRecords)}`

@@ -55,7 +55,9 @@ export const integerOptions = {
   maxBytes: integer(1_024, Number.MAX_SAFE_INTEGER, 64 * 1_048_576, {
     type: 'integer (bytes)',
     default: '64 MiB',
-    doc: 'Byte budget by estimated value size; least recently used entries go first.',
+    doc:
+      'Byte budget by estimated entry size (±20 % of the heap for JSON-like values); least ' +
+      'recently used entries go first.',
   }),
   pollIntervalMs: integer(0, DAY_MS, 1_000, {
     env: 'SCACHE_POLL_INTERVAL_MS',
@@ -189,7 +191,7 @@ export const optionDefinitions = {
   maxEntries: integerOptions.maxEntries,
   maxBytes: integerOptions.maxBytes,
   keyspaces: {
-    type: '{ [name]: { ttl?, negativeTtl?, maxEntries?, maxBytes? } }',
+    type: '{ [name]: { ttl?, negativeTtl?, maxEntries?, maxBytes?, loadRate? } }',
     default: '`{}`',
     doc:
       'Per-keyspace settings; a keyspace is the part of a key before its first `:`. With ' +
@@ -199,11 +201,8 @@ export const optionDefinitions = {
     type: '(value, key) => bytes',
     default: 'a structural estimate',
     doc:
-      "Estimated bytes of a value, when you know better (a `Buffer`'s length). The estimate " +
-      'sizes plain objects, arrays, `Map`, `Set`, `Date`, typed arrays and `Buffer`; it refuses ' +
-      'what it cannot see into (a class instance, function, getter or proxy) and values of over ' +
-      'a million nodes. A refused value, or a `sizeOf` that throws or returns a non-finite ' +
-      'number, is not stored (`set` returns false).',
+      'Bytes of a value, when you know better. A value the estimate cannot see into (class ' +
+      'instance, function, getter, proxy) or `sizeOf` cannot size (throws, non-finite) is not stored.',
   },
   clock: {
     type: '{ now?, random? }',
@@ -252,6 +251,13 @@ export const optionDefinitions = {
       'Circuit breakers around loaders: `failures` (5) consecutive failed loads open a circuit ' +
       '(per keyspace, or one global); its loads are refused with `CircuitOpenError` (or served ' +
       'stale-if-error) until, after `resetMs` (10,000), one probe succeeds.',
+  },
+  loadRate: {
+    type: '{ perSecond, burst }',
+    default: 'none',
+    doc:
+      'Token bucket per keyspace for loads (`keyspaces.<name>.loadRate` for one): ' +
+      '`burst` at once, then `perSecond`; past it, `LoadRateLimitedError` or stale-if-error.',
   },
   loadTimeoutMs: integerOptions.loadTimeoutMs,
   warm: {

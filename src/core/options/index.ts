@@ -12,6 +12,7 @@ export type {
   LogTableOptions,
   OnStreamError,
   ResolvedOptions,
+  ScacheKeyspaceOptions,
   ScacheOptions,
   StreamOptions,
   WarmOptions,

@@ -1,11 +1,12 @@
-import type { KeyspaceOptions, TtlRange } from '../../cache/index.js'
+import type { TtlRange } from '../../cache/index.js'
 import { maxEntriesOption } from '../../cache/size.js'
 import { ScacheOptionsError } from '../../errors.js'
 import { type MetricsOptions, reservedNames } from '../../telemetry/index.js'
 import { describe, integer, isObject, onlyKnown } from '../../validate.js'
 import type { CircuitBreakerOptions } from '../breaker.js'
+import type { LoadRateOptions } from '../rate-limit.js'
 import { MAX_LOAD_TIMEOUT_MS } from './definitions.js'
-import type { WarmOptions } from './types.js'
+import type { ScacheKeyspaceOptions, WarmOptions } from './types.js'
 
 /** The options with a structure of their own, each validated here and given its defaults. */
 
@@ -36,8 +37,8 @@ export const fn = <T>(path: string, value: unknown): T => {
 export const toList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value])
 
 /** `keyspaces`: per-keyspace TTL ranges and bounds. */
-export const keyspacesOption = (value: unknown): Record<string, KeyspaceOptions> => {
-  const keyspaces: Record<string, KeyspaceOptions> = {}
+export const keyspacesOption = (value: unknown): Record<string, ScacheKeyspaceOptions> => {
+  const keyspaces: Record<string, ScacheKeyspaceOptions> = {}
   if (value !== undefined) {
     if (!isObject(value))
       throw new ScacheOptionsError('keyspaces', 'must be an object of keyspace names')
@@ -46,8 +47,11 @@ export const keyspacesOption = (value: unknown): Record<string, KeyspaceOptions>
       if (name === '' || name.includes(':'))
         throw new ScacheOptionsError(path, 'must be a keyspace name: non-empty, without ":"')
       if (!isObject(keyspace))
-        throw new ScacheOptionsError(path, `must be { ttl?, negativeTtl?, maxEntries?, maxBytes? }`)
-      onlyKnown(path, keyspace, ['ttl', 'negativeTtl', 'maxEntries', 'maxBytes'])
+        throw new ScacheOptionsError(
+          path,
+          `must be { ttl?, negativeTtl?, maxEntries?, maxBytes?, loadRate? }`,
+        )
+      onlyKnown(path, keyspace, ['ttl', 'negativeTtl', 'maxEntries', 'maxBytes', 'loadRate'])
       keyspaces[name] = {
         ...(keyspace.ttl === undefined ? {} : { ttl: ttlRange(`${path}.ttl`, keyspace.ttl) }),
         ...(keyspace.negativeTtl === undefined
@@ -66,10 +70,36 @@ export const keyspacesOption = (value: unknown): Record<string, KeyspaceOptions>
                 Number.MAX_SAFE_INTEGER,
               ),
             }),
+        ...(keyspace.loadRate === undefined
+          ? {}
+          : { loadRate: loadRateOption(`${path}.loadRate`, keyspace.loadRate) }),
       }
     }
   }
   return keyspaces
+}
+
+/** Most loads a second a bucket may allow, and most tokens it may hold. */
+const MAX_LOAD_RATE = 1_000_000
+
+/** `loadRate` (or a keyspace's): a token bucket, `{ perSecond, burst }`. */
+export const loadRateOption = (path: string, value: unknown): LoadRateOptions => {
+  if (!isObject(value))
+    throw new ScacheOptionsError(path, `must be { perSecond, burst } (got ${describe(value)})`)
+  onlyKnown(path, value, ['perSecond', 'burst'])
+  const perSecond = value.perSecond
+  // Fractional rates are useful (one load every 2 s is 0.5); 0 would refuse every load forever.
+  if (
+    typeof perSecond !== 'number' ||
+    !Number.isFinite(perSecond) ||
+    perSecond <= 0 ||
+    perSecond > MAX_LOAD_RATE
+  )
+    throw new ScacheOptionsError(
+      `${path}.perSecond`,
+      `must be a number above 0 and at most ${MAX_LOAD_RATE} (got ${describe(perSecond)})`,
+    )
+  return { perSecond, burst: integer(`${path}.burst`, value.burst, 1, MAX_LOAD_RATE) }
 }
 
 /** `circuitBreaker`, with its defaults; undefined when off. */

@@ -17,11 +17,13 @@ import {
 } from '../../telemetry/index.js'
 import { describe, integer, isObject, onlyKnown } from '../../validate.js'
 import { perRunClock } from '../clock.js'
+import type { LoadRateOptions } from '../rate-limit.js'
 import { type IntegerDefinition, integerOptions, optionNames } from './definitions.js'
 import {
   circuitBreakerOption,
   fn,
   keyspacesOption,
+  loadRateOption,
   metricsOption,
   toList,
   ttlRange,
@@ -247,6 +249,15 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
 
   const circuitBreaker = circuitBreakerOption(options.circuitBreaker)
 
+  const byKeyspace = new Map<string, LoadRateOptions>()
+  for (const [name, keyspace] of Object.entries(keyspaces))
+    if (keyspace.loadRate !== undefined) byKeyspace.set(name, keyspace.loadRate)
+  const loadRates = {
+    default:
+      options.loadRate === undefined ? undefined : loadRateOption('loadRate', options.loadRate),
+    byKeyspace,
+  }
+
   const warm = warmOption(options.warm)
 
   const publisher = options.publisher
@@ -303,6 +314,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
     loadTimeoutMs,
     staleIfErrorMs,
     circuitBreaker,
+    loadRates,
     warm,
     publisher: publisher as Publisher | undefined,
     metrics,

@@ -12,6 +12,13 @@ import type {
 } from '../../telemetry/index.js'
 import type { CircuitBreakerOptions } from '../breaker.js'
 import type { Entries } from '../entries.js'
+import type { LoadRateOptions } from '../rate-limit.js'
+
+/** A keyspace's settings: its cache bounds and TTLs, and its load rate. */
+export interface ScacheKeyspaceOptions extends KeyspaceOptions {
+  /** Token bucket bounding how fast this keyspace's loads start (see `loadRate`). */
+  readonly loadRate?: LoadRateOptions
+}
 
 /** What reads get between a failed poll and `maxStalenessMs`. */
 export type OnStreamError = 'bypass' | 'serve-stale'
@@ -86,21 +93,19 @@ export interface ScacheOptions {
    */
   readonly maxEntries?: number
   /**
-   * Byte budget by estimated value size; least recently used entries go first. From 1,024 to 2^53 −
-   * 1. Default: 64 MiB.
+   * Byte budget by estimated entry size (±20 % of the heap for JSON-like values); least recently
+   * used entries go first. From 1,024 to 2^53 − 1. Default: 64 MiB.
    */
   readonly maxBytes?: number
   /**
    * Per-keyspace settings; a keyspace is the part of a key before its first `:`. With bounds, a
    * keyspace gets a store and budget of its own (in addition to `maxBytes`). Default: `{}`.
    */
-  readonly keyspaces?: Readonly<Record<string, KeyspaceOptions>>
+  readonly keyspaces?: Readonly<Record<string, ScacheKeyspaceOptions>>
   /**
-   * Estimated bytes of a value, when you know better (a `Buffer`'s length). The estimate sizes
-   * plain objects, arrays, `Map`, `Set`, `Date`, typed arrays and `Buffer`; it refuses what it
-   * cannot see into (a class instance, function, getter or proxy) and values of over a million
-   * nodes. A refused value, or a `sizeOf` that throws or returns a non-finite number, is not stored
-   * (`set` returns false). Default: a structural estimate.
+   * Bytes of a value, when you know better. A value the estimate cannot see into (class instance,
+   * function, getter, proxy) or `sizeOf` cannot size (throws, non-finite) is not stored. Default: a
+   * structural estimate.
    */
   readonly sizeOf?: (value: unknown, key: string) => number
   /**
@@ -161,6 +166,11 @@ export interface ScacheOptions {
    * stale-if-error) until, after `resetMs` (10,000), one probe succeeds. Default: none.
    */
   readonly circuitBreaker?: CircuitBreakerOptions
+  /**
+   * Token bucket per keyspace for loads (`keyspaces.<name>.loadRate` for one): `burst` at once,
+   * then `perSecond`; past it, `LoadRateLimitedError` or stale-if-error. Default: none.
+   */
+  readonly loadRate?: LoadRateOptions
   /**
    * Stale-if-error: when a load fails, times out or is refused, serve the key's value if it expired
    * less than this long ago; never an invalidated one, never while bypassed. Expired entries are
@@ -255,6 +265,11 @@ export interface ResolvedOptions {
   readonly loadTimeoutMs: number
   readonly staleIfErrorMs: number
   readonly circuitBreaker: Required<CircuitBreakerOptions> | undefined
+  /** Load rate limits: each keyspace's own, and the one for keyspaces without. */
+  readonly loadRates: {
+    readonly default: LoadRateOptions | undefined
+    readonly byKeyspace: ReadonlyMap<string, LoadRateOptions>
+  }
   readonly warm: WarmOptions | undefined
   readonly publisher: Publisher | undefined
   readonly log: (line: InvocationLog) => void

@@ -81,7 +81,8 @@ describe('estimateBytes: what it cannot see, it refuses', () => {
   })
 
   it('counts symbol-keyed, non-enumerable and extra array properties', () => {
-    const floor = 2 * big.length
+    // One-byte strings: a byte a character.
+    const floor = big.length
     expect(estimateBytes({ [Symbol('payload')]: big })).toBeGreaterThanOrEqual(floor)
     expect(
       estimateBytes(Object.defineProperty({}, 'hidden', { value: big, enumerable: false })),
@@ -139,4 +140,46 @@ describe('maxBytes holds for values with hidden fields', () => {
     expect(sized.size).toBeGreaterThan(0)
     expect(sized.size * 2 * big.length).toBeLessThanOrEqual(maxBytes)
   })
+})
+
+describe('estimateBytes against the heap', () => {
+  // Entries written through a Cache in a clean child (--expose-gc), heap measured after full
+  // collections, against the bytes the cache counts: the calibration bench/memory-retained.ts
+  // measures for more shapes. The band is the target (±20 %) with a margin for the measurement.
+  const cacheModule = join(import.meta.dirname, '../../../src/cache/index.ts')
+  const shapes: Record<string, string> = {
+    'user record': `({ id: i, name: 'user ' + i, email: 'user' + i + '@example.com', roles: ['reader', 'writer'], address: { street: i + ' Main Street', city: 'Springfield', zip: String(10000 + i) }, bio: 'y'.repeat(600) })`,
+    '1 KB string': `i + ':' + 'x'.repeat(1000)`,
+    'object of 30 numbers': `Object.fromEntries(Array.from({ length: 30 }, (_, k) => ['f' + k, i + k]))`,
+    'array of 20 objects': `Array.from({ length: 20 }, (_, k) => ({ id: i * 20 + k, tag: 't' + k }))`,
+  }
+  for (const [shape, make] of Object.entries(shapes)) {
+    it(`holds ${shape} entries within 0.75 to 1.25 of the estimate`, () => {
+      const code = `
+import { Cache } from ${JSON.stringify(cacheModule)}
+const count = 10000
+const cache = new Cache({ ttl: { minMs: 3600000, maxMs: 3600000 }, maxEntries: count, maxBytes: 2 ** 31 })
+const heap = () => { const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers }
+const settle = () => { for (let i = 0; i < 4; i++) globalThis.gc() }
+settle()
+const before = heap()
+for (let i = 0; i < count; i++) cache.set('users:' + i, JSON.parse(JSON.stringify(${make})))
+settle()
+console.log(JSON.stringify({ held: heap() - before, counted: cache.bytes, size: cache.size }))`
+      const result = spawnSync(
+        process.execPath,
+        ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', code],
+        { encoding: 'utf8', timeout: 120_000 },
+      )
+      expect(result.status, result.stderr).toBe(0)
+      const { held, counted, size } = JSON.parse(result.stdout) as {
+        held: number
+        counted: number
+        size: number
+      }
+      expect(size).toBe(10_000)
+      expect(held / counted).toBeGreaterThan(0.75)
+      expect(held / counted).toBeLessThan(1.25)
+    })
+  }
 })

@@ -61,6 +61,7 @@ const counters: fc.Arbitrary<Counters> = fc.record({
   loadTimeouts: count,
   staleIfError: count,
   circuitOpen: count,
+  loadRateLimited: count,
   repolls: count,
   evicted: count,
   cleared: fc.option(fc.constantFrom<ClearReason>('invalidate-all', 'behind', 'replica-switched'), {
