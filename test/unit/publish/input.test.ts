@@ -1,10 +1,16 @@
 import { KinesisClient, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis'
 import { describe, expect, it } from 'vitest'
 import { InvalidKeyError } from '../../../src/errors.js'
-import { createPublisher, type Publisher } from '../../../src/publish/index.js'
+import {
+  createPublisher,
+  type Publisher,
+  type PublisherOptions,
+} from '../../../src/publish/index.js'
 
 /** A real client whose PutRecords requests are recorded and acknowledged before anything is sent. */
-const recordingPublisher = (): { publisher: Publisher; requests: PutRecordsCommandInput[] } => {
+const recordingPublisher = (
+  options: Omit<PublisherOptions, 'streamName' | 'client'> = {},
+): { publisher: Publisher; requests: PutRecordsCommandInput[] } => {
   const client = new KinesisClient({ region: 'us-east-1' })
   const requests: PutRecordsCommandInput[] = []
   client.middlewareStack.add(
@@ -19,7 +25,7 @@ const recordingPublisher = (): { publisher: Publisher; requests: PutRecordsComma
     },
     { step: 'initialize' },
   )
-  return { publisher: createPublisher({ streamName: 's', client }), requests }
+  return { publisher: createPublisher({ ...options, streamName: 's', client }), requests }
 }
 
 /** What JavaScript callers can pass where the types say otherwise. */
@@ -117,23 +123,7 @@ describe('tags and patterns', () => {
   })
 
   it('many tags are split within the per-record limits', async () => {
-    const client = new KinesisClient({ region: 'us-east-1' })
-    const requests: PutRecordsCommandInput[] = []
-    client.middlewareStack.add(
-      (_next) => async (args) => {
-        const input = args.input as PutRecordsCommandInput
-        requests.push(input)
-        const Records = (input.Records ?? []).map((_, i) => ({
-          SequenceNumber: String(i + 1),
-          ShardId: 'shardId-000000000000',
-        }))
-        return { output: { Records, FailedRecordCount: 0, $metadata: {} }, response: {} }
-      },
-      { step: 'initialize' },
-    )
-    const publisher = createPublisher({
-      streamName: 's',
-      client,
+    const { publisher, requests } = recordingPublisher({
       maxKeysPerRecord: 100,
       maxRecordBytes: 8_192,
       secret: 'a-secret-of-enough-length',
