@@ -1,6 +1,6 @@
 import { describeError } from '../errors.js'
 import { dynamoDb, type LogClient } from './client.js'
-import { appendInput, fromItem, headQuery, type LogEntry } from './entry.js'
+import { appendInput, headQuery, headSeqOf, type LogEntry } from './entry.js'
 import type { PendingEntry } from './pack.js'
 
 /** First delay between attempts after an error other than a conflict, ms; it doubles… */
@@ -53,14 +53,15 @@ export class AppendError extends Error {
 /**
  * Appends entries to the copies of the log, densely, in order, without transactions: each entry
  * is a conditional PutItem at head + 1; a conflict (another relay took that seq) re-reads the
- * head, strongly consistent, and tries again above it. The head is remembered between batches,
- * so a relay that is the only writer makes one call per entry. Other errors (throttling, 5xx, a
- * timeout) are retried with backoff until the deadline, then thrown, so that the caller can
- * have the whole batch redelivered: entries already appended are appended again, harmlessly.
+ * head, strongly consistent, and tries again above it. The head is read once per batch and
+ * remembered through it, so a relay that is the only writer makes one call per entry (and one
+ * Query per batch). Other errors (throttling, 5xx, a timeout) are retried with backoff until the
+ * deadline, then thrown, so that the caller can have the whole batch redelivered: entries
+ * already appended are appended again, harmlessly.
  */
 export class Appender {
   readonly #options: AppenderOptions
-  /** Last seq known taken, per copy; undefined: read it first. */
+  /** Last seq known taken, per copy, in this batch; undefined: read it first. */
   readonly #heads = new Map<number, number>()
 
   constructor(options: AppenderOptions) {
@@ -79,6 +80,12 @@ export class Appender {
     tally: AppendTally,
     signal?: AbortSignal,
   ): Promise<void> {
+    // Each batch starts from a fresh head read. A head remembered from an earlier batch can be
+    // stale in ways no conflict reveals: entries above it expired and deleted by TTL (in any
+    // order), or an item put far above it by anything but a relay. An append at that head + 1
+    // would land below the real head, where readers already past it never look. A batch ends
+    // within `appendTimeoutMs`, under half the retention, so nothing above expires during one.
+    if (entries.length > 0) this.#heads.delete(copy)
     for (const pending of entries) await this.#appendOne(copy, pending, deadline, tally, signal)
   }
 
@@ -104,6 +111,10 @@ export class Appender {
   ) {
     const { table, now } = this.#options
     const options = signal === undefined ? undefined : { abortSignal: signal }
+    // A conflict at seq s proves s taken: the next attempt goes above it even if the head read
+    // says otherwise, so every conflict moves the attempt up and none can repeat forever.
+    let taken = 0
+    let seq = 0
     for (let failures = 0; ; ) {
       try {
         const client = await this.#options.client()
@@ -112,24 +123,29 @@ export class Appender {
         if (head === undefined) {
           tally.headReads++
           const { Items } = await client.send(new QueryCommand(headQuery(table, copy)), options)
-          head = Items?.[0] === undefined ? 0 : (fromItem(Items[0])?.seq ?? 0)
+          head = Math.max(taken, Items?.[0] === undefined ? 0 : (headSeqOf(Items[0]) ?? 0))
           this.#heads.set(copy, head)
         }
+        if (!Number.isSafeInteger(head + 1))
+          throw new AppendError(`${table} copy ${copy} has an item at seq ${head}: past 2^53`)
+        seq = head + 1
         const at = now()
         const entry: LogEntry = {
           ...pending,
-          seq: head + 1,
+          seq,
           at,
           expiresAt: Math.ceil((at + this.#options.retentionMs) / 1_000),
         }
         await client.send(new PutItemCommand(appendInput(table, copy, entry)), options)
-        this.#heads.set(copy, entry.seq)
+        this.#heads.set(copy, seq)
         tally.appended++
         return
       } catch (error) {
+        if (error instanceof AppendError) throw error
         const described = describeError(error)
         if (described.name === 'ConditionalCheckFailedException') {
           // Someone else appended at that seq: find the head again. Not a failure: the log moved.
+          taken = Math.max(taken, seq)
           tally.conflicts++
           this.#heads.delete(copy)
           if (now() < deadline) continue

@@ -148,6 +148,16 @@ const number = (value: AttributeValue | undefined): number | undefined => {
   return Number.isFinite(parsed) ? parsed : undefined
 }
 
+/**
+ * The seq an appender must go above, from the newest item of a copy, whatever else that item
+ * holds: a malformed item (a fractional seq, missing fields) still takes its place in the sort
+ * order, so the next entry goes at its floor + 1. Undefined when the item has no numeric seq.
+ */
+export const headSeqOf = (item: Item): number | undefined => {
+  const seq = number(item.seq)
+  return seq === undefined ? undefined : Math.max(0, Math.floor(seq))
+}
+
 /** Valid keys of a list attribute; undefined when the attribute is malformed. */
 const keyList = (value: AttributeValue | undefined): string[] | undefined => {
   if (value === undefined) return []

@@ -53,7 +53,7 @@ export interface RelayOptions {
   readonly secret?: string | readonly string[]
   /** How long entries are kept (the TTL), ms. Default 24 h. */
   readonly retentionMs?: number
-  /** Most time spent retrying appends in one invocation, ms. Default 30 s. */
+  /** Most time spent retrying appends in one invocation, ms: at most half of `retentionMs`. Default 30 s. */
   readonly appendTimeoutMs?: number
   readonly client?: LogClient
   readonly now?: () => number
@@ -255,23 +255,31 @@ const resolveRelayOptions = (options: unknown): ResolvedRelayOptions => {
   for (const name of ['now', 'sleep', 'random', 'log'] as const)
     if (options[name] !== undefined && typeof options[name] !== 'function')
       throw new ScacheOptionsError(name, 'must be a function')
+  const retentionMs = integer(
+    'retentionMs',
+    options.retentionMs ?? DEFAULT_RETENTION_MS,
+    60_000,
+    365 * 86_400_000,
+  )
+  const appendTimeoutMs = integer(
+    'appendTimeoutMs',
+    options.appendTimeoutMs ?? DEFAULT_APPEND_TIMEOUT_MS,
+    100,
+    900_000,
+  )
+  // A batch holds the head it read until it ends: nothing above that head may expire meanwhile.
+  if (appendTimeoutMs > retentionMs / 2)
+    throw new ScacheOptionsError(
+      'appendTimeoutMs',
+      `must be at most half of retentionMs (${retentionMs}); got ${appendTimeoutMs}`,
+    )
   return {
     table: options.table,
     copies: integer('copies', options.copies ?? 1, 1, MAX_COPIES),
     decoders: decoders as RecordDecoder[],
     secrets: secrets as string[],
-    retentionMs: integer(
-      'retentionMs',
-      options.retentionMs ?? DEFAULT_RETENTION_MS,
-      60_000,
-      365 * 86_400_000,
-    ),
-    appendTimeoutMs: integer(
-      'appendTimeoutMs',
-      options.appendTimeoutMs ?? DEFAULT_APPEND_TIMEOUT_MS,
-      100,
-      900_000,
-    ),
+    retentionMs,
+    appendTimeoutMs,
     client: client as LogClient | undefined,
     now: (options.now as (() => number) | undefined) ?? Date.now,
     sleep: (options.sleep as Sleep | undefined) ?? timerSleep,

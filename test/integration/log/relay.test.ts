@@ -1,4 +1,4 @@
-import { PutItemCommand } from '@aws-sdk/client-dynamodb'
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb'
 import { describe, expect, it } from 'vitest'
 import { RelayDriver } from '../../../infra/local/relay.js'
 import {
@@ -23,10 +23,14 @@ const setUp = async (
     client?: unknown
     secret?: string
     appendTimeoutMs?: number
+    /** An existing log table (a second relay on it, with its own stream). */
+    table?: string
+    now?: () => number
+    retentionMs?: number
   } = {},
 ) => {
   const stream = await kinesis.createStream(options.shards ?? 1)
-  const table = await log.createTable()
+  const table = options.table ?? (await log.createTable())
   const lines: RelayLogLine[] = []
   const relay = createRelay({
     table,
@@ -35,6 +39,8 @@ const setUp = async (
     // Long enough for a busy machine's dynalite: a call in flight at the deadline is abandoned.
     appendTimeoutMs: options.appendTimeoutMs ?? 5_000,
     ...(options.secret === undefined ? {} : { secret: options.secret }),
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
     log: (line) => lines.push(line),
   })
   const driver = new RelayDriver({
@@ -222,6 +228,82 @@ describe('the relay (kinesalite → dynalite, driven as the event source mapping
     const entries = await log.entries(table)
     expect(seqs(entries)).toEqual([1, 2, 3])
     expect(keysOf(entries)).toEqual(['a:1', 'other:1', 'a:2'])
+  })
+
+  it('appends above a malformed item at the head, at once, instead of from seq 1', async () => {
+    const first = await setUp()
+    await first.publisher.invalidate(['a:1'])
+    await first.driver.drain()
+    // Nothing a relay writes: a fractional seq with no fields, newest in the copy.
+    await log.client().send(
+      new PutItemCommand({
+        TableName: first.table,
+        Item: { pk: { S: 'log#0' }, seq: { N: '1.5' } },
+      }),
+    )
+    // A cold relay reads the head: the next entry goes above the malformed item (seq 2) with
+    // no conflict to climb through (read as seq 0, it would conflict its way up from seq 1).
+    const cold = await setUp({ table: first.table })
+    await cold.publisher.invalidate(['a:2'])
+    expect((await cold.driver.drain()).failedInvocations).toBe(0)
+    expect(cold.lines.at(-1)).toMatchObject({ appended: 1, conflicts: 0, headReads: 1 })
+    const entries = await log.entries(first.table)
+    expect(keysOf(entries)).toEqual(['a:1', 'a:2'])
+    expect(entries.at(-1)?.seq).toBe(2)
+  })
+
+  it('a head read that lags behind the table still makes progress: each conflict moves up', async () => {
+    const first = await setUp()
+    for (const key of ['a:1', 'a:2', 'a:3']) {
+      await first.publisher.invalidate([key])
+      await first.driver.drain()
+    }
+    expect(seqs(await log.entries(first.table))).toEqual([1, 2, 3])
+    // A relay whose head reads see an empty copy (a lagging replica, say): the truth is seq 3.
+    // Without the conflicts' own evidence it would try seq 1 until its deadline.
+    const real = log.client()
+    const lagging = {
+      send: ((command: { input?: { Limit?: number; ScanIndexForward?: boolean } }, options) =>
+        command.input?.Limit === 1 && command.input.ScanIndexForward === false
+          ? Promise.resolve({ Items: [] })
+          : (real.send as (c: unknown, o?: unknown) => Promise<unknown>)(
+              command,
+              options,
+            )) as typeof real.send,
+    }
+    const cold = await setUp({ table: first.table, client: lagging })
+    await cold.publisher.invalidate(['b:1'])
+    expect((await cold.driver.drain()).failedInvocations).toBe(0)
+    expect(cold.lines.at(-1)).toMatchObject({ appended: 1, conflicts: 3 })
+    expect(seqs(await log.entries(first.table))).toEqual([1, 2, 3, 4])
+  })
+
+  it('reads the head again after half the retention: never appends into a hole TTL left', async () => {
+    let clock = Date.now()
+    const idle = await setUp({ now: () => clock, retentionMs: 60_000 })
+    await idle.publisher.invalidate(['a:1'])
+    await idle.driver.drain()
+    // While this relay idles, another appends seq 2 and 3, and TTL deletes seq 2 (expired
+    // entries go in any order).
+    const busy = await setUp({ table: idle.table })
+    for (const key of ['b:1', 'b:2']) {
+      await busy.publisher.invalidate([key])
+      await busy.driver.drain()
+    }
+    await log.client().send(
+      new DeleteItemCommand({
+        TableName: idle.table,
+        Key: { pk: { S: 'log#0' }, seq: { N: '2' } },
+      }),
+    )
+    clock += 31_000
+    await idle.publisher.invalidate(['a:2'])
+    await idle.driver.drain()
+    // At seq 2 (its remembered head + 1) it would land behind seq 3, unseen by readers past it.
+    const entries = await log.entries(idle.table)
+    expect(seqs(entries)).toEqual([1, 3, 4])
+    expect(keysOf(entries)).toEqual(['a:1', 'b:2', 'a:2'])
+    expect(idle.lines.at(-1)).toMatchObject({ appended: 1, conflicts: 0, headReads: 1 })
   })
 
   it('the heartbeat beats through its minute; each beat reaches the log as progress', async () => {

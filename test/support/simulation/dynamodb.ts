@@ -85,6 +85,11 @@ export interface SimulatedLogTableOptions {
   readonly time: VirtualTime
   readonly random: () => number
   readonly copies: number
+  /**
+   * How long a relay invocation may hold the head it read: an item put by hand within that
+   * long is not yet the head the relay's appends are checked against (its next batch sees it).
+   */
+  readonly batchMs: number
   readonly note?: (line: () => string) => void
 }
 
@@ -98,6 +103,11 @@ export class SimulatedLogTable {
   #downHow: 'refused' | 'hang' = 'refused'
   /** Every entry appended, in order, per copy. */
   readonly appended: Appended[][]
+  /**
+   * Entries appended below the newest item their copy held then (into a hole TTL left): a
+   * reader already past that seq never reads them.
+   */
+  readonly belowHead: Appended[] = []
   readonly calls: Record<string, number> = {}
   readonly faults: Record<string, number> = {}
 
@@ -135,8 +145,12 @@ export class SimulatedLogTable {
     return Number(items.at(-1)?.seq?.N ?? 0)
   }
 
+  /** When each item put by hand was put, by `copy#seq`. */
+  readonly #putByHandAt = new Map<string, number>()
+
   /** A PutItem by someone other than the relay, unconditional, answered now. */
   putRaw(item: Item): void {
+    this.#putByHandAt.set(`${item.pk?.S}#${item.seq?.N}`, this.#options.time.now)
     this.#db.handle(
       new PutItemCommand({ TableName: LOG_TABLE, Item: item }),
       this.#options.time.now,
@@ -179,8 +193,10 @@ export class SimulatedLogTable {
         if (fault !== undefined) outcome = { ok: false, error: faultError(fault) }
         else
           try {
+            const item = command instanceof PutItemCommand ? command.input.Item : undefined
+            const headBefore = item === undefined ? 0 : this.#headOf(item)
             outcome = { ok: true, output: this.#db.handle(command, time.now) }
-            if (command instanceof PutItemCommand) this.#record(command.input.Item ?? {})
+            if (item !== undefined) this.#record(item, headBefore)
           } catch (error) {
             outcome = { ok: false, error }
           }
@@ -196,12 +212,25 @@ export class SimulatedLogTable {
     return { send } as unknown as DynamoDBClient
   }
 
-  #record(item: Item): void {
+  /** The head a relay's append at `item` must not fall below (see `batchMs`). */
+  #headOf(item: Item): number {
+    const now = this.#options.time.now
+    const items = this.#db.items(LOG_TABLE, item.pk?.S ?? '')
+    for (let i = items.length - 1; i >= 0; i--) {
+      const put = this.#putByHandAt.get(`${items[i]?.pk?.S}#${items[i]?.seq?.N}`)
+      if (put === undefined || now - put > this.#options.batchMs) return Number(items[i]?.seq?.N)
+    }
+    return 0
+  }
+
+  #record(item: Item, headBefore: number): void {
     const copy = Number(/^log#(\d+)$/.exec(item.pk?.S ?? '')?.[1])
     const entry = fromItem(item)
     const list = this.appended[copy]
     if (entry !== undefined && list !== undefined) {
-      list.push({ copy, entry, at: this.#options.time.now })
+      const appended = { copy, entry, at: this.#options.time.now }
+      if (entry.seq < headBefore) this.belowHead.push(appended)
+      list.push(appended)
       this.#options.note?.(
         () =>
           `appended log#${copy} seq ${entry.seq}: ${entry.all ? 'all ' : ''}` +

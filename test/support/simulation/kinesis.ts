@@ -120,7 +120,7 @@ export interface SimulatedStreamOptions {
   /** A closed shard's last GetRecords names its children (as Kinesis does), or not (emulators). */
   readonly childShards: boolean
   /** Called after every record put (the simulated event source mapping wakes on it). */
-  readonly onPut?: () => void
+  readonly onPut?: (shardId: string) => void
 }
 
 export class SimulatedStream {
@@ -228,7 +228,7 @@ export class SimulatedStream {
       arrivedAt: this.#now,
     }
     shard.records.push(record)
-    this.#options.onPut?.()
+    this.#options.onPut?.(shard.id)
     return { shardId: shard.id, sequenceNumber: record.sequenceNumber }
   }
 

@@ -93,6 +93,8 @@ export class SimulatedMapping {
   readonly #instances = new Map<string, { handler: RelayHandler; alive: boolean }>()
   #stopped = false
   #waiting: (() => void)[] = []
+  /** Puts (and reshards) so far: a poller idles only after empty polls with none between. */
+  #puts = 0
 
   constructor(options: SimulatedMappingOptions) {
     this.#o = options
@@ -109,6 +111,7 @@ export class SimulatedMapping {
 
   /** Something was put on the stream, or it was resharded: idle pollers look again. */
   notify(): void {
+    this.#puts++
     const waiting = this.#waiting
     this.#waiting = []
     for (const wake of waiting) wake()
@@ -175,6 +178,7 @@ export class SimulatedMapping {
     let checkpoint: string | undefined
     let iterator: string | undefined
     let empty = 0
+    let puts = this.#puts
     while (!this.#stopped) {
       const changed = this.#changed()
       try {
@@ -214,7 +218,10 @@ export class SimulatedMapping {
           return
         }
         iterator = page.NextShardIterator
-        empty = records.length === 0 ? empty + 1 : 0
+        // A put since the last look may not be readable yet (the stream's visibility delay):
+        // count the empty polls again from it.
+        empty = records.length === 0 && puts === this.#puts ? empty + 1 : 0
+        puts = this.#puts
         if (records.length >= o.batchSize) continue
         if (empty >= IDLE_POLLS) await changed
       } catch {

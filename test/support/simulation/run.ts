@@ -47,6 +47,8 @@ import { VirtualTime } from './time.js'
 const EPOCH_MS = Date.UTC(2026, 0, 1)
 const SECRET = 'simulation-secret-0123456789'
 const CLOCK_SKEW_MS = 5_000
+/** No request or publish in a world runs this long: each has a deadline well inside it. */
+const STEP_LIMIT_MS = 15 * 60_000
 
 export type ViolationKind =
   /** Served a value invalidated more than `maxStalenessMs` (+ visibility delay) before the read. */
@@ -59,6 +61,8 @@ export type ViolationKind =
   | 'relayed'
   /** Log mode: an acknowledged invalidation never reached a copy of the log. */
   | 'lost'
+  /** Log mode: the relay appended below a copy's head, where readers past it never look. */
+  | 'below-head'
   /** A request never finished: something awaited without a deadline. */
   | 'stuck'
   /** `begin`, `get` or `end` threw. */
@@ -236,7 +240,10 @@ export const runSeed = async (
     random,
     visibilityDelayMs,
     childShards: random() < 0.5,
-    onPut: () => mapping?.notify(),
+    onPut: (shardId) => {
+      note(() => `put on ${shardId}`)
+      mapping?.notify()
+    },
   })
   const logWorld: LogWorld | undefined = logMode
     ? {
@@ -272,7 +279,13 @@ export const runSeed = async (
   const table =
     logWorld === undefined
       ? undefined
-      : new SimulatedLogTable({ time, random, copies: logWorld.copies, note })
+      : new SimulatedLogTable({
+          time,
+          random,
+          copies: logWorld.copies,
+          batchMs: logWorld.functionTimeoutMs,
+          note,
+        })
   let mappingStalledUntil = Number.NEGATIVE_INFINITY
   // Set below, once the stream (which wakes it) exists.
   let mapping: SimulatedMapping | undefined
@@ -739,6 +752,28 @@ export const runSeed = async (
     )
   }
 
+  /**
+   * What each process is doing and since when, for work that must end by a deadline (a request,
+   * a publish). A step still running STEP_LIMIT_MS later waited on something without one: the
+   * run stops there and names it, instead of running virtual time on forever (the heartbeat and
+   * the mapping keep it moving).
+   */
+  const busy = new Map<string, { readonly what: string; readonly since: number }>()
+  const step = async <T>(name: string, what: string, work: () => Promise<T>): Promise<T> => {
+    busy.set(name, { what, since: time.now })
+    try {
+      return await work()
+    } finally {
+      busy.delete(name)
+    }
+  }
+  const stuck = (): string | undefined => {
+    for (const [name, { what, since }] of busy)
+      if (time.now - since > STEP_LIMIT_MS)
+        return `${name}: ${what} began at +${since - EPOCH_MS} ms and never ended`
+    return undefined
+  }
+
   let finished = 0
   for (const container of containers)
     spawn(`container ${container.id}`, async () => {
@@ -746,7 +781,7 @@ export const runSeed = async (
         const gap = gapMs(random)
         wakeAt[container.id] = time.now + gap
         await time.sleep(gap)
-        await request(container)
+        await step(`container ${container.id}`, `request ${n}`, () => request(container))
       }
       wakeAt[container.id] = Number.POSITIVE_INFINITY
       finished++
@@ -762,15 +797,15 @@ export const runSeed = async (
         if (draw < 0.85) {
           const key = pick(random, keys)
           const done = bump([key])
-          await writerPublisher.invalidate(key)
+          await step('writer', 'publish', () => writerPublisher.invalidate(key))
           acknowledge(done)
         } else if (draw < 0.95) {
           const done = bump(keys.filter((key) => key.startsWith('items:1')))
-          await writerPublisher.invalidatePrefix('items:1')
+          await step('writer', 'publish', () => writerPublisher.invalidatePrefix('items:1'))
           acknowledge(done)
         } else {
           const done = bump(keys)
-          await writerPublisher.invalidateAll()
+          await step('writer', 'publish', () => writerPublisher.invalidateAll())
           acknowledge(done)
         }
       } catch {
@@ -856,8 +891,13 @@ export const runSeed = async (
   const startedAt = time.now
   time.install(seededRandom(seed ^ 0x5eed))
   try {
-    const settled = await time.run(Number.POSITIVE_INFINITY, () => running === 0)
-    if (!settled)
+    const settled = await time.run(
+      Number.POSITIVE_INFINITY,
+      () => running === 0 || stuck() !== undefined,
+    )
+    const hung = stuck()
+    if (hung !== undefined) violate('stuck', `${hung} (something waited without a deadline)`)
+    else if (!settled)
       violate('stuck', `${running} processes never finished (something waited without a deadline)`)
     if (table !== undefined && logWorld !== undefined) {
       // The relay never drops an invalidation: calm, the world runs on until every acknowledged
@@ -885,6 +925,11 @@ export const runSeed = async (
             `world calmed: ${missing.slice(0, 5).join(', ')}`,
         )
       mapping?.stop()
+      for (const { copy, entry, at } of table.belowHead.slice(0, 5))
+        violate(
+          'below-head',
+          `copy ${copy} seq ${entry.seq} appended at +${at - EPOCH_MS} ms, below its head`,
+        )
     }
   } finally {
     time.uninstall()

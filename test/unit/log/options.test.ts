@@ -74,6 +74,13 @@ describe('createRelay options', () => {
     expect(optionOf(() => createRelay({ table: 't', decoders: [{}] as never }))).toBe('decoders')
     expect(optionOf(() => createRelay({ table: 't', retentionMs: 1 }))).toBe('retentionMs')
     expect(optionOf(() => createRelay({ table: 't', bogus: 1 } as never))).toBe('bogus')
+    // A batch must end before anything above the head it read could expire.
+    expect(
+      optionOf(() => createRelay({ table: 't', retentionMs: 60_000, appendTimeoutMs: 30_001 })),
+    ).toBe('appendTimeoutMs')
+    expect(typeof createRelay({ table: 't', retentionMs: 60_000, appendTimeoutMs: 30_000 })).toBe(
+      'function',
+    )
     expect(typeof createRelay({ table: 't' })).toBe('function')
   })
 })
