@@ -53,7 +53,10 @@ export interface RelayOptions {
   readonly secret?: string | readonly string[]
   /** How long entries are kept (the TTL), ms. Default 24 h. */
   readonly retentionMs?: number
-  /** Most time spent retrying appends in one invocation, ms: at most half of `retentionMs`. Default 30 s. */
+  /**
+   * Most time spent retrying appends in one invocation, ms: at most half of `retentionMs`.
+   * Default 30 s.
+   */
   readonly appendTimeoutMs?: number
   readonly client?: LogClient
   readonly now?: () => number
