@@ -292,7 +292,7 @@ export class Scache {
       // Joined: the poll is another invocation's; its reads and calls are on that one's line.
       pollJoined = this.#poller.inFlight
       const run = () => this.#poller.poll(context, counters, skipped)
-      const result = span === undefined ? await run() : await span.poll(run)
+      const result = span === undefined ? await run() : await span.poll(run, pollJoined)
       if (!pollJoined) poll = result
     }
     // A poll owed but held back by the backoff: the cache is no fresher than after a failed

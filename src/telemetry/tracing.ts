@@ -56,12 +56,22 @@ export class InvocationSpan {
     })
   }
 
-  /** Times `poll` as a `scache.poll` subsegment, annotated with what it read; a failure is its error. */
-  async poll<T extends PollSummary>(poll: () => Promise<T>): Promise<T> {
+  /**
+   * Times `poll` as a `scache.poll` subsegment, annotated with what it read; a failure is its
+   * error. A poll `joined` (another concurrent invocation's, waited for) is annotated
+   * `scache_poll_joined` instead: its reads are on the subsegment of the invocation that ran it,
+   * and counting them twice would overstate the stream's traffic.
+   */
+  async poll<T extends PollSummary>(poll: () => Promise<T>, joined = false): Promise<T> {
     const segment = safely(() => this.#segment.addNewSubsegment('scache.poll'))
     const result = await poll()
     if (segment === undefined) return result
     safely(() => {
+      if (joined) {
+        segment.addAnnotation('scache_poll_joined', true)
+        segment.close()
+        return
+      }
       segment.addAnnotation('scache_records', result.records)
       segment.addAnnotation('scache_shards', result.shardsPolled)
       if (result.throttled) segment.addAnnotation('scache_throttled', true)

@@ -132,6 +132,28 @@ describe('X-Ray through Powertools Tracer (the real Tracer and X-Ray SDK, no har
     expect(lines[1]).toMatchObject({ polled: true, evicted: 1, misses: 1 })
   })
 
+  it('concurrent invocations (Managed Instances) joining one poll do not count its reads twice', async () => {
+    const { Tracer } = await import('@aws-lambda-powertools/tracer')
+    const tracer = new Tracer({ serviceName: 'users-api' })
+    const { invoke, lines, publisher } = await usersApi({ tracer })
+    await invoke({ id: '1' })
+    await publisher.invalidate('users:1')
+    documents = []
+    await Promise.all([invoke({ id: '1' }), invoke({ id: '1' }), invoke({ id: '1' })])
+    const polls = (await sent(9)).filter((doc) => doc.name === 'scache.poll')
+    expect(polls).toHaveLength(3)
+    const joined = lines.slice(1).filter((line) => line.pollJoined === true)
+    expect(joined).toHaveLength(2)
+    // One poll read the record; the two that waited for it say so, and read nothing themselves.
+    expect(polls.map((poll) => poll.annotations)).toEqual(
+      expect.arrayContaining([
+        { scache_records: 1, scache_shards: 1 },
+        { scache_poll_joined: true },
+        { scache_poll_joined: true },
+      ]),
+    )
+  })
+
   it('a failed poll is the poll subsegment’s fault, and the invocation is annotated', async () => {
     const { Tracer } = await import('@aws-lambda-powertools/tracer')
     const tracer = new Tracer({ serviceName: 'users-api' })
