@@ -217,7 +217,10 @@ export class LogSource implements InvalidationSource {
         if (entry === undefined) continue
         head = Math.max(head, entry.seq)
         this.#noteProgress(entry)
-        if (entry.at < since) {
+        // The first entry older than the anchor ends the read: what is below it is older still,
+        // in a log only relays write. An item without a time (`at` 0: none a relay writes)
+        // says nothing of what is below it, so the read goes on past it.
+        if (entry.at > 0 && entry.at < since) {
           this.#settle(young, head, entry, tally, options)
           return young.length
         }

@@ -1,3 +1,4 @@
+import { PutItemCommand } from '@aws-sdk/client-dynamodb'
 import { describe, expect, it } from 'vitest'
 import { RelayDriver } from '../../../infra/local/relay.js'
 import { createRelay, LogSource } from '../../../src/index.js'
@@ -57,6 +58,31 @@ describe('containers reading the log table (kinesalite → relay → dynalite)',
     expect(await b.invoke({ op: 'get', key: 'k:1' })).toBe('v1')
     await writer.invoke({ op: 'put', key: 'k:1', value: 'v2' })
     await heartbeat()
+    expect(await b.invoke({ op: 'get', key: 'k:1' })).toBe('v2')
+    expect(b.lastLog()).toMatchObject({ evicted: 1 })
+  })
+
+  it('an item without a time does not end the anchoring read: entries below it still apply', async () => {
+    const { table, driver, heartbeat, source, reader } = await setUp()
+    await heartbeat()
+    const writer = reader()
+    const b = reader()
+    source.values.set('k:1', 'v1')
+    // b's first request skips its poll (nothing cached) and anchors at now; its next poll reads
+    // the newest entries back to that time.
+    expect(await b.invoke({ op: 'get', key: 'k:1' })).toBe('v1')
+    await writer.invoke({ op: 'put', key: 'k:1', value: 'v2' })
+    await driver.drain()
+    // Above the invalidation, an item no relay writes: no `at`, nothing else.
+    const head = (await log.entries(table)).at(-1)?.seq ?? 0
+    await log.client().send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: 'log#0' }, seq: { N: String(head + 1) } },
+      }),
+    )
+    await heartbeat()
+    // Read as "older than the anchor", it would end the read above the invalidation.
     expect(await b.invoke({ op: 'get', key: 'k:1' })).toBe('v2')
     expect(b.lastLog()).toMatchObject({ evicted: 1 })
   })
