@@ -7,13 +7,13 @@ import {
   createPublisher,
   createScache,
   type InvocationLog,
-  type Publisher,
   scache,
   type WithCache,
 } from '../../../src/index.js'
 import { lambdaContext } from '../../support/containers.js'
 import { useKinesis } from '../../support/kinesis.js'
 import { seededRandom } from '../../support/prng.js'
+import { VersionedSource } from '../../support/versioned-source.js'
 
 /**
  * Lambda Managed Instances: one execution environment runs many invocations at once, and the
@@ -24,30 +24,6 @@ import { seededRandom } from '../../support/prng.js'
  */
 
 const kinesis = useKinesis()
-
-/** The source of truth: a version per key, and when each version's invalidation was acknowledged. */
-class VersionedSource {
-  readonly versions = new Map<string, number>()
-  readonly acks = new Map<string, { version: number; at: number }[]>()
-
-  read(key: string): number {
-    return this.versions.get(key) ?? 0
-  }
-
-  async write(key: string, publisher: Publisher): Promise<void> {
-    const version = this.read(key) + 1
-    this.versions.set(key, version)
-    await publisher.invalidate(key)
-    const acks = this.acks.get(key) ?? []
-    acks.push({ version, at: Date.now() })
-    this.acks.set(key, acks)
-  }
-
-  /** When the first version newer than `version` was acknowledged, if one was. */
-  overtakenAt(key: string, version: number): number | undefined {
-    return this.acks.get(key)?.find((ack) => ack.version > version)?.at
-  }
-}
 
 /**
  * The most Kinesis read calls in flight at once on `client`, and how many there were. Each answer

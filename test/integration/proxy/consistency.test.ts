@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest'
 import {
   createPublisher,
   type InvocationLog,
-  type Publisher,
   type ScacheOptions,
   type WithCache,
 } from '../../../src/index.js'
@@ -13,6 +12,7 @@ import { DATABASE, type VersionedDatabase } from '../../support/functions/databa
 import { useKinesis } from '../../support/kinesis.js'
 import { type LimitsProxy, startLimitsProxy } from '../../support/limits-proxy.js'
 import { seededRandom } from '../../support/prng.js'
+import { VersionedSource } from '../../support/versioned-source.js'
 
 /**
  * A randomized consistency check. Several containers (each its own instance of a function module:
@@ -23,30 +23,6 @@ import { seededRandom } from '../../support/prng.js'
  */
 
 const kinesis = useKinesis()
-
-/** The source of truth: a version per key, and when each version's invalidation was acknowledged. */
-class VersionedSource {
-  readonly versions = new Map<string, number>()
-  readonly acks = new Map<string, { version: number; at: number }[]>()
-
-  read(key: string): number {
-    return this.versions.get(key) ?? 0
-  }
-
-  async write(key: string, publisher: Publisher): Promise<void> {
-    const version = this.read(key) + 1
-    this.versions.set(key, version)
-    await publisher.invalidate(key)
-    const acks = this.acks.get(key) ?? []
-    acks.push({ version, at: Date.now() })
-    this.acks.set(key, acks)
-  }
-
-  /** When the first version newer than `version` was acknowledged, if one was. */
-  overtakenAt(key: string, version: number): number | undefined {
-    return this.acks.get(key)?.find((ack) => ack.version > version)?.at
-  }
-}
 
 interface Read {
   readonly key: string

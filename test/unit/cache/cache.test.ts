@@ -1,13 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import {
-  Cache,
-  type CacheOptions,
-  drawTtl,
-  estimateBytes,
-  keyspaceOf,
-} from '../../../src/cache/index.js'
+import { drawTtl, estimateBytes, keyspaceOf } from '../../../src/cache/index.js'
 import { InvalidKeyError } from '../../../src/errors.js'
 import type { Invalidation } from '../../../src/record/index.js'
+import { invalidation, newCache } from '../../support/cache.js'
 import { seededRandom } from '../../support/prng.js'
 
 /** A hand-moved wall clock. Starts far from 0: lru-cache treats a start time of 0 as "no TTL". */
@@ -21,21 +16,6 @@ const manualClock = (start = 1_700_000_000_000) => {
     },
   }
 }
-
-const invalidation = (fields: Partial<Invalidation>): Invalidation => ({
-  keys: [],
-  prefixes: [],
-  all: false,
-  ...fields,
-})
-
-const newCache = (options: Partial<CacheOptions> = {}): Cache =>
-  new Cache({
-    ttl: { minMs: 60_000, maxMs: 60_000 },
-    maxEntries: 1_000,
-    maxBytes: 10_000_000,
-    ...options,
-  })
 
 afterEach(() => {
   vi.useRealTimers()

@@ -1,25 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { Cache, type CacheOptions } from '../../../src/cache/index.js'
 import { KeyIndex } from '../../../src/cache/key-index.js'
 import { InvalidKeyError } from '../../../src/errors.js'
 import { type Invalidation, recordLimits } from '../../../src/record/index.js'
 import { compilePattern } from '../../../src/record/pattern.js'
+import { invalidation, newCache } from '../../support/cache.js'
 import { seededRandom } from '../../support/prng.js'
-
-const invalidation = (fields: Partial<Invalidation>): Invalidation => ({
-  keys: [],
-  prefixes: [],
-  all: false,
-  ...fields,
-})
-
-const newCache = (options: Partial<CacheOptions> = {}): Cache =>
-  new Cache({
-    ttl: { minMs: 60_000, maxMs: 60_000 },
-    maxEntries: 1_000,
-    maxBytes: 10_000_000,
-    ...options,
-  })
 
 describe('KeyIndex', () => {
   it('keeps keys in order through adds and deletes across many chunks', () => {
