@@ -154,10 +154,11 @@ const INTERNED_LENGTH = 9
 
 /**
  * Retained size of a value in bytes as V8 (64-bit, as Node ships it) lays it out, calibrated
- * against the heap (bench/memory-retained.ts, within ±20 % for the shapes there):
+ * against the heap (bench/memory-retained.ts: within ±20 % for the shapes there but the four
+ * below that no code can see):
  * - a string takes a 16-byte header and a byte a character (two for a string with any character
- *   beyond Latin-1), rounded to 8 bytes; a string of up to 9 characters once (JSON.parse interns
- *   those);
+ *   beyond Latin-1), rounded to 8 bytes; a string of up to 9 characters once across values
+ *   (JSON.parse interns those; see `knownStrings`);
  * - a number that is not a small integer a 16-byte heap number (none inside an array of numbers,
  *   which V8 stores unboxed); `true`, `false`, `null`, `undefined` nothing beyond their slot;
  * - a plain object with fewer than 20 properties (`DICTIONARY_PROPERTIES`) 24 bytes and 8 a
@@ -171,13 +172,14 @@ const INTERNED_LENGTH = 9
  * Every own property counts, symbol-keyed and non-enumerable ones too. Counts shared or cyclic
  * references once.
  *
- * What it cannot see, because no code can: how an object was built. So it over-counts an object
- * of 20 to 127 properties that JSON.parse made (fast, up to 8 times less than counted) and an
- * array made whole (JSON.parse, `map`, a literal: 16 + `length` / 8 slots less), and it
- * under-counts an object of fewer than 20 properties that went to dictionary mode by a `delete`
- * (3 to 8 times its estimate). It also cannot see a string shared between values (counted in
- * each), the larger string a sliced string keeps alive, the buffer behind a view beyond the
- * view's own bytes, or properties added to a typed array. Pass your own `sizeOf` when you know
+ * What it cannot see, because no code can: how a value was built. So it over-counts an object
+ * of 20 to 127 properties that JSON.parse made (fast, up to 8 times less than counted), an
+ * array made whole (JSON.parse, `map`, a literal: 16 + `length` / 8 slots less) and a string
+ * shared between values (counted in each), and it under-counts an object of fewer than 20
+ * properties that went to dictionary mode by a `delete` (3 to 8 times its estimate), the
+ * spare capacity of an array just grown by `push` (up to a third of its slots), the larger
+ * string a sliced string keeps alive, the buffer behind a view beyond the view's own bytes,
+ * and properties added to a typed array. Pass your own `sizeOf` when you know
  * better, or to cache class instances.
  *
  * Returns `Infinity`, so that the cache does not store the value, rather than guess:
