@@ -177,10 +177,10 @@ const INTERNED_LENGTH = 9
  * array made whole (JSON.parse, `map`, a literal: 16 + `length` / 8 slots less) and a string
  * shared between values (counted in each), and it under-counts an object of fewer than 20
  * properties that went to dictionary mode by a `delete` (3 to 8 times its estimate), the
- * spare capacity of an array just grown by `push` (up to a third of its slots), the larger
- * string a sliced string keeps alive, the buffer behind a view beyond the view's own bytes,
- * and properties added to a typed array. Pass your own `sizeOf` when you know
- * better, or to cache class instances.
+ * spare capacity of an array just grown by `push` (up to 1.33 times the slots counted), the
+ * larger string a sliced string keeps alive, the buffer behind a view beyond the view's own
+ * bytes, and properties added to a typed array. Pass your own `sizeOf` when you know better,
+ * or to cache class instances.
  *
  * Returns `Infinity`, so that the cache does not store the value, rather than guess:
  * - for more than a million nodes (checked before a node is expanded: an array's `length` counts
