@@ -1,4 +1,4 @@
-import { ENTRY_OVERHEAD_BYTES } from '../../src/cache/size.js'
+import { DICTIONARY_PROPERTIES, ENTRY_OVERHEAD_BYTES } from '../../src/cache/size.js'
 import type { MemoryParts, MemoryResult, MemoryShape, RetainedShape } from '../memory.js'
 import { measuredOn, met, mib, n, pct, type Section, signed, table } from './format.js'
 
@@ -78,9 +78,12 @@ Per entry, the cache counts ${range(entryFactors, (x) => `${n(x)}×`)} the heap 
             ? ' An object that lost a property keeps a hash table sized by the properties it had, which no walk of its present properties can see.'
             : ''
         }`
-  } Strings cost one byte a character when every character fits in one (the estimate counts
-two), objects a word a property when V8 keeps them fast (the estimate counts up to 72 bytes, a
-hash table's worst case): decoded JSON is over-estimated most.
+  } The extremes are what no walk of a value can see. How an object was built: from
+${DICTIONARY_PROPERTIES} properties the estimate counts the hash table V8 makes when properties are added through
+computed keys (\`o[k] = v\` in a loop), where JSON.parse keeps up to 127 in fast mode, a word a
+property. A \`delete\`, which puts a small object in a hash table. A string shared between
+entries, counted in each. An array's spare capacity, counted as if \`push\` had grown it, where
+JSON.parse leaves none.
 `
 }
 
@@ -221,8 +224,8 @@ ${table(
         `${shape} hold ${mib(v.heapGrowth)} of heap for ${mib(v.estimatedBytes)} estimated (the estimate is ${n(v.estimatedBytes / v.heapGrowth)}× what they hold)`,
     )
     .join('; ')}. \`estimateBytes\` models V8's layouts (strings at a byte a character, two
-  beyond Latin-1; objects at 24 bytes and 8 a property, their hidden class once per list of keys;
-  ${ENTRY_OVERHEAD_BYTES} bytes an entry)${
+  beyond Latin-1; objects at 24 bytes and 8 a property, their hidden class once per list of keys,
+  or from ${DICTIONARY_PROPERTIES} properties as hash tables; ${ENTRY_OVERHEAD_BYTES} bytes an entry)${
     shapes.every(([, v]) => v.heapGrowth <= v.estimatedBytes)
       ? ', so the live cache stays under `maxBytes`'
       : ', yet here the live heap exceeds it: the estimate undercounts these values'

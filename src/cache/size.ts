@@ -4,13 +4,14 @@ import { describe } from '../validate.js'
 
 /**
  * Fixed cost of one entry beyond its key's characters and its value, on V8 64-bit (Node's builds
- * do not compress pointers: 8-byte slots): the entry wrapper `{ value, costMs, expiresAt }`
- * (48), the heap number of its expiry (16), its share of lru-cache's key map (28 bytes a slot,
+ * do not compress pointers: 8-byte slots): the entry wrapper `{ value, costMs, expiresAt, tags }`
+ * (56), the heap number of its expiry (16), its share of lru-cache's key map (28 bytes a slot,
  * between one and two slots an entry as the table fills and doubles: 40 counted) and the key's
  * string header (16, with a word of alignment or of the cons cell a concatenated key keeps).
- * lru-cache's own arrays are allocated when the store is made (see `MAX_ENTRIES`).
+ * lru-cache's own arrays are allocated when the store is made (see `MAX_ENTRIES`); the key
+ * index's slot is counted by the cache.
  */
-export const ENTRY_OVERHEAD_BYTES = 128
+export const ENTRY_OVERHEAD_BYTES = 136
 
 /** Bytes of an entry's key: a one-byte string takes a byte a character, a two-byte one two. */
 export const keyBytes = (key: string): number => (TWO_BYTE.test(key) ? 2 : 1) * key.length
@@ -19,7 +20,7 @@ export const keyBytes = (key: string): number => (TWO_BYTE.test(key) ? 2 : 1) * 
  * Most entries a store may be given. lru-cache allocates its slots when the store is made, about
  * 36 bytes each (24 on the heap, 12 in typed arrays; measured with lru-cache 11.5 on Node 20):
  * 36 MiB at this cap, which a 128 MB function can afford, where 2^30 slots exhaust any heap. A
- * full store holds about `ENTRY_OVERHEAD_BYTES` per entry beyond its slot: 128 MiB more here.
+ * full store holds about `ENTRY_OVERHEAD_BYTES` per entry beyond its slot: 136 MiB more here.
  */
 export const MAX_ENTRIES = 1_048_576
 
@@ -71,11 +72,12 @@ const VIEW_PROTOTYPES = new Set<object>(
 )
 
 /**
- * Property lists whose hidden class (map, descriptors and key strings) was already counted. V8
- * shares one hidden class between the objects built with the same keys in the same order (every
- * row JSON.parse decodes from one response shape), so the estimate charges it once, not per
- * object. Bounded: when full it starts again, and counts each list once more (over, never
- * under).
+ * Key lists already counted: a fast-mode object's hidden class (map, descriptors and key
+ * strings), a dictionary-mode object's key strings. V8 shares one hidden class between the
+ * objects built with the same keys in the same order (every row JSON.parse decodes from one
+ * response shape), and every property key is an internalized string, one copy however many
+ * objects have it, so the estimate charges a list once, not per object. Bounded: when full it
+ * starts again, and counts each list once more (over, never under).
  */
 const knownShapes = new Set<string>()
 let knownShapeChars = 0
@@ -85,10 +87,66 @@ const MAX_KNOWN_SHAPE_CHARS = 262_144
 const MAX_SHAPE_KEY_CHARS = 4_096
 
 /**
+ * Whether the key list `shape` of this `kind` is counted for the first time (true for a list
+ * too long to remember, `undefined`), and remembers it.
+ */
+const firstSeen = (shape: string | undefined, kind: 'fast' | 'dictionary'): boolean => {
+  if (shape === undefined) return true
+  const key = `${kind === 'fast' ? 'f' : 'd'}${shape}`
+  if (knownShapes.has(key)) return false
+  if (knownShapeChars + key.length > MAX_KNOWN_SHAPE_CHARS) {
+    knownShapes.clear()
+    knownShapeChars = 0
+  }
+  knownShapes.add(key)
+  knownShapeChars += key.length
+  return true
+}
+
+/**
+ * Named properties from which a plain object is counted in dictionary mode. V8 turns an object
+ * into a hash table when properties are added one by one through computed keys (`o[k] = v` in a
+ * loop, as DynamoDB's `unmarshall` and most row mappers build items) at the 20th, JSON.parse
+ * builds one at 128 or more, and every way at 1,021; `Object.fromEntries`, `Object.assign`, a
+ * spread and `structuredClone` stay fast below that. The estimate cannot tell how an object was
+ * built, so from 20 it counts the hash table: up to 8 times what a fast object of as many
+ * properties holds, never less.
+ */
+export const DICTIONARY_PROPERTIES = 20
+
+/**
+ * Slots of one of V8's hash tables (dictionary-mode properties, dictionary elements) holding
+ * `entries`: the least power of two, 4 or more, with `entries` × 1.5 at most; a table grown by
+ * additions and one built whole (JSON.parse) both end there.
+ */
+const hashSlots = (entries: number): number =>
+  Math.max(4, 2 ** Math.ceil(Math.log2(entries + Math.floor(entries / 2))))
+
+/**
+ * A dictionary-mode object: the object (24 bytes) and its property table's header (64), then
+ * 24-byte slots (key, value, details), as measured on Node 20 and 24 from 0 to 300 properties.
+ */
+const dictionaryBytes = (properties: number): number => 88 + 24 * hashSlots(properties)
+
+/**
+ * An object's integer-keyed properties (its elements, `maxIndex` the highest): a flat store of
+ * 8-byte slots up to the highest index, holes included, or, where those would be more than
+ * three times a hash table's words (as JSON.parse decides: ids as keys, `{"1001": …}`), a hash
+ * table of 24-byte slots and a 48-byte header.
+ */
+const elementsBytes = (elements: number, maxIndex: number): number => {
+  const slots = hashSlots(elements)
+  return maxIndex + 1 <= 9 * slots ? 16 + 8 * (maxIndex + 1) : 48 + 24 * slots
+}
+
+/**
  * Short strings already counted. JSON.parse interns the strings it decodes up to 9 characters
- * (10 on Node 20), so every entry decoded with `"status": "active"` shares one copy. Bounded
- * like `knownShapes`. A short string built in code is a copy of its own: 24 or 32 bytes a repeat
- * go uncounted.
+ * (10 on Node 20), so every entry decoded with `"status": "active"` shares one copy; so do the
+ * strings `String(n)` returns for a number. A short string built in code (`v${i}`) is a copy of
+ * its own, every time: a string this value is the first to show is counted at each occurrence in
+ * it (over for JSON.parse, once), one an earlier value showed not again. Bounded like
+ * `knownShapes`; a repeat in a later value of a copy built in code goes uncounted (24 or 32
+ * bytes).
  */
 const knownStrings = new Set<string>()
 const MAX_KNOWN_STRINGS = 16_384
@@ -96,26 +154,33 @@ const INTERNED_LENGTH = 9
 
 /**
  * Retained size of a value in bytes as V8 (64-bit, as Node ships it) lays it out, calibrated
- * against the heap (bench/memory-retained.ts, within ±20 % for the shapes there):
+ * against the heap (bench/memory-retained.ts: within ±20 % for the shapes there but the four
+ * below that no code can see):
  * - a string takes a 16-byte header and a byte a character (two for a string with any character
- *   beyond Latin-1), rounded to 8 bytes; a string of up to 9 characters once (JSON.parse interns
- *   those);
+ *   beyond Latin-1), rounded to 8 bytes; a string of up to 9 characters once across values
+ *   (JSON.parse interns those; see `knownStrings`);
  * - a number that is not a small integer a 16-byte heap number (none inside an array of numbers,
  *   which V8 stores unboxed); `true`, `false`, `null`, `undefined` nothing beyond their slot;
- * - a plain object 24 bytes and 8 a property, plus its hidden class once per list of keys (the
- *   keys' strings, 40 bytes of descriptors a key, 104 for the class); an object with a null
- *   prototype as a hash table (dictionary mode), up to 72 bytes a property;
+ * - a plain object with fewer than 20 properties (`DICTIONARY_PROPERTIES`) 24 bytes and 8 a
+ *   property, plus its hidden class once per list of keys (the keys' strings, 40 bytes of
+ *   descriptors a key, 104 for the class); one with more, or with a null prototype, as a hash
+ *   table (dictionary mode: 88 bytes and 24 a slot, 1.5 to 3 slots a property), its keys once
+ *   per list; integer keys in a flat store up to the highest, or a hash table where sparse;
  * - an array 48 bytes and 8 a slot, for `length` + `length` / 8 + 16 slots (the spare capacity
  *   `push` leaves is up to `length` / 2 + 16); `Map` and `Set` by their hash tables; `Date`,
  *   `ArrayBuffer`, typed arrays, `Buffer` and `DataView` by their heap objects and bytes.
  * Every own property counts, symbol-keyed and non-enumerable ones too. Counts shared or cyclic
  * references once.
  *
- * What it cannot see: whether an object went to dictionary mode (a property deleted, or many
- * added one by one through a computed key: `o[k] = v` in a loop, past about 16), where it takes
- * two to three times this; the larger string a sliced string keeps alive; the buffer behind a
- * view beyond the view's own bytes; properties added to a typed array. Pass your own `sizeOf`
- * when you know better, or to cache class instances.
+ * What it cannot see, because no code can: how a value was built. So it over-counts an object
+ * of 20 to 127 properties that JSON.parse made (fast, up to 8 times less than counted), an
+ * array made whole (JSON.parse, `map`, a literal: 16 + `length` / 8 slots less) and a string
+ * shared between values (counted in each), and it under-counts an object of fewer than 20
+ * properties that went to dictionary mode by a `delete` (3 to 8 times its estimate), the
+ * spare capacity of an array just grown by `push` (up to 1.33 times the slots counted), the
+ * larger string a sliced string keeps alive, the buffer behind a view beyond the view's own
+ * bytes, and properties added to a typed array. Pass your own `sizeOf` when you know better,
+ * or to cache class instances.
  *
  * Returns `Infinity`, so that the cache does not store the value, rather than guess:
  * - for more than a million nodes (checked before a node is expanded: an array's `length` counts
@@ -127,35 +192,43 @@ const INTERNED_LENGTH = 9
  */
 export const estimateBytes = (value: unknown): number => {
   const seen = new Set<object>()
+  /** Short strings this value brought to `knownStrings`: a repeat of one here may be a copy. */
+  let introduced: Set<string> | undefined
   const stack: unknown[] = [value]
   let bytes = 0
   let nodes = 0
   /**
    * Pushes the values of an object's own properties, every one (symbol-keyed and non-enumerable
-   * too), and counts their slots and, for properties beyond `isElement`'s, their keys: in a
-   * hidden class shared by objects with the same keys (`layout` 'fast'), or in a hash table of
-   * the object's own ('dictionary'), or, for the extra properties of a built-in, either.
-   * Returns false when it cannot size them: too many, or an accessor.
+   * too), and counts the object with its properties and elements as V8 lays them out: `layout`
+   * 'plain' for an object whose prototype is `Object.prototype` (fast or dictionary mode by its
+   * count of properties), 'dictionary' for one V8 always keeps as a hash table (null prototype),
+   * 'extras' for the own properties of a built-in (the built-in itself counted by the caller;
+   * `isElement` then names the keys the caller counted). Returns false when it cannot size them:
+   * too many, or an accessor.
    */
   const pushProperties = (
     object: object,
     isElement: (key: string) => boolean,
-    layout: 'fast' | 'dictionary' | 'extras',
+    layout: 'plain' | 'dictionary' | 'extras',
   ): boolean => {
     const keys = Reflect.ownKeys(object)
     if (nodes + stack.length + keys.length > MAX_ESTIMATED_NODES) return false
     let properties = 0
     let elements = 0
+    let maxIndex = -1
     let keyChars = 0
-    // The hidden class's key, while it stays short enough to remember.
-    let shape: string | undefined = layout === 'fast' ? '' : undefined
+    // The key list, while it stays short enough to remember.
+    let shape: string | undefined = ''
     for (const key of keys) {
       const descriptor = Object.getOwnPropertyDescriptor(object, key)
       // An accessor's value lives in its closure, out of sight; reading it would run user code.
       if (descriptor === undefined || !('value' in descriptor)) return false
       if (typeof key === 'string' && isElement(key)) {
-        if (key !== 'length') stack.push(descriptor.value)
-        elements++
+        if (layout !== 'extras') {
+          elements++
+          maxIndex = Math.max(maxIndex, Number(key))
+          stack.push(descriptor.value)
+        } else if (key !== 'length') stack.push(descriptor.value)
         continue
       }
       properties++
@@ -171,28 +244,20 @@ export const estimateBytes = (value: unknown): number => {
         shape = shape.length + key.length < MAX_SHAPE_KEY_CHARS ? `${shape}${key}\u0000` : undefined
       }
     }
-    if (layout === 'fast') {
-      // The object (24 bytes: hidden class, properties, elements) and a slot a property. Integer
-      // keys live in the elements store: a slot and its share of a table each.
-      bytes += 24 + 8 * properties + 24 * elements
-      if (shape !== undefined && knownShapes.has(shape)) return true
+    if (elements > 0) bytes += elementsBytes(elements, maxIndex)
+    if (layout === 'plain' && properties < DICTIONARY_PROPERTIES) {
+      // In-object fields: the object (24 bytes: hidden class, properties, elements) and a slot a
+      // property; the hidden class (104), its descriptors (40 a key) and its keys once per list.
+      bytes += 24 + 8 * properties
+      if (!firstSeen(shape, 'fast')) return true
       bytes += 104 + 40 * properties + keyChars
-      if (shape !== undefined) {
-        if (knownShapeChars + shape.length > MAX_KNOWN_SHAPE_CHARS) {
-          knownShapes.clear()
-          knownShapeChars = 0
-        }
-        knownShapes.add(shape)
-        knownShapeChars += shape.length
-      }
       return true
     }
-    // Dictionary mode: the object (24) and its table's header (64), then 24-byte slots, the
-    // table between a third and two thirds full (at least 4 slots), so up to 72 a property. The
-    // keys are counted: a dictionary's keys are not shared through a hidden class.
-    if (properties > 0 || layout === 'dictionary') {
-      bytes += 88 + 72 * Math.max(2, properties) + keyChars
-    }
+    if (layout === 'extras' && properties === 0) return true
+    // A hash table: the object and its table's header, 24 bytes a slot. Its key strings are
+    // internalized, shared by every object that has them: once per list, like a hidden class's.
+    bytes += dictionaryBytes(properties)
+    if (firstSeen(shape, 'dictionary')) bytes += keyChars
     return true
   }
   while (stack.length > 0) {
@@ -201,10 +266,12 @@ export const estimateBytes = (value: unknown): number => {
     nodes++
     switch (typeof item) {
       case 'string':
-        if (item.length <= INTERNED_LENGTH) {
+        if (item.length <= INTERNED_LENGTH && !introduced?.has(item)) {
           if (knownStrings.has(item)) continue
           if (knownStrings.size >= MAX_KNOWN_STRINGS) knownStrings.clear()
           knownStrings.add(item)
+          introduced ??= new Set()
+          introduced.add(item)
         }
         bytes += stringBytes(item)
         continue
@@ -287,10 +354,10 @@ export const estimateBytes = (value: unknown): number => {
       }
       sized = pushProperties(object, none, 'extras')
     } else if (prototype === Object.prototype) {
-      sized = pushProperties(object, isIndex, 'fast')
+      sized = pushProperties(object, isIndex, 'plain')
     } else if (prototype === null) {
       // V8 makes an object with a null prototype in dictionary mode.
-      sized = pushProperties(object, none, 'dictionary')
+      sized = pushProperties(object, isIndex, 'dictionary')
     } else {
       // A class instance (or another built-in): its `#private` fields cannot be seen from here.
       return Number.POSITIVE_INFINITY

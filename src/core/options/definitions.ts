@@ -56,8 +56,8 @@ export const integerOptions = {
     type: 'integer (bytes)',
     default: '64 MiB',
     doc:
-      'Byte budget by estimated entry size (±20 % of the heap for JSON-like values); least ' +
-      'recently used entries go first.',
+      'Byte budget by estimated entry size (±20 % of the heap for most values; How it works, ' +
+      'Memory, lists the exceptions); least recently used entries go first.',
   }),
   pollIntervalMs: integer(0, DAY_MS, 1_000, {
     env: 'SCACHE_POLL_INTERVAL_MS',

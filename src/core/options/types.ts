@@ -93,8 +93,9 @@ export interface ScacheOptions {
    */
   readonly maxEntries?: number
   /**
-   * Byte budget by estimated entry size (±20 % of the heap for JSON-like values); least recently
-   * used entries go first. From 1,024 to 2^53 − 1. Default: 64 MiB.
+   * Byte budget by estimated entry size (±20 % of the heap for most values; How it works, Memory,
+   * lists the exceptions); least recently used entries go first. From 1,024 to 2^53 − 1. Default:
+   * 64 MiB.
    */
   readonly maxBytes?: number
   /**

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Cache, estimateBytes } from '../../../src/cache/index.js'
+import { DICTIONARY_PROPERTIES } from '../../../src/cache/size.js'
 
 const sizeModule = join(import.meta.dirname, '../../../src/cache/size.ts')
 
@@ -110,6 +111,75 @@ describe('estimateBytes: what it cannot see, it refuses', () => {
   })
 })
 
+/** A plain object of `count` properties `${prefix}0`… set one by one, each `value`. */
+const withKeys = (prefix: string, count: number, value: unknown = 1): Record<string, unknown> => {
+  const object: Record<string, unknown> = {}
+  for (let k = 0; k < count; k++) object[`${prefix}${k}`] = value
+  return object
+}
+
+/** The estimate once the key list (hidden class, key strings) has been counted by a twin. */
+const withKnownKeys = (make: () => object): number => {
+  estimateBytes(make())
+  return estimateBytes(make())
+}
+
+describe('estimateBytes: V8 object layouts', () => {
+  it('counts an object of DICTIONARY_PROPERTIES properties as a hash table, several times its fast-mode twin', () => {
+    const fast = withKnownKeys(() => withKeys('fastTwin', DICTIONARY_PROPERTIES - 1))
+    const dictionary = withKnownKeys(() => withKeys('dictTwin', DICTIONARY_PROPERTIES))
+    // One more property in fast mode is one more 8-byte slot; in dictionary mode, the table.
+    expect(dictionary).toBeGreaterThan(4 * fast)
+  })
+
+  it('counts an object with a null prototype as a hash table, more than its plain twin', () => {
+    const plain = withKnownKeys(() => withKeys('nullTwin', 5))
+    const dictionary = withKnownKeys(() =>
+      Object.assign(Object.create(null) as object, withKeys('nullTwin', 5)),
+    )
+    expect(dictionary).toBeGreaterThan(2 * plain)
+  })
+
+  it("grows a dictionary's table by powers of two, 1.5 slots a property at least", () => {
+    const size = (count: number) => withKnownKeys(() => withKeys(`grow${count}_`, count))
+    // 32 slots hold up to 21 properties; the 22nd doubles the table.
+    expect(size(21)).toBe(size(20))
+    expect(size(22) - size(21)).toBe(24 * 32)
+    expect(size(43)).toBe(size(22))
+  })
+
+  it('counts the key strings of a dictionary once per key list, unique keys every time', () => {
+    const keys = 'sharedDictionaryKey'
+    const first = estimateBytes(withKeys(keys, 30))
+    const again = estimateBytes(withKeys(keys, 30))
+    expect(first - again).toBeGreaterThanOrEqual(30 * keys.length)
+    const unique = (n: number) => estimateBytes(withKeys(`uniqueDictionaryKey${n}_`, 30))
+    unique(0)
+    expect(unique(1)).toBeGreaterThan(again)
+  })
+
+  it('counts integer keys in a flat store when dense, in a hash table when they are sparse ids', () => {
+    const dense = withKnownKeys(() => JSON.parse('{"0":1,"1":1,"2":1,"3":1}') as object)
+    const ids = withKnownKeys(
+      () => JSON.parse('{"100000":1,"100001":1,"100002":1,"100003":1}') as object,
+    )
+    expect(ids).toBeGreaterThan(dense)
+    // A flat store counts its holes: up to the highest index.
+    const holey = withKnownKeys(() => JSON.parse('{"0":1,"30":1}') as object)
+    expect(holey).toBeGreaterThan(dense + 8 * 25)
+  })
+
+  it('counts a short string at each repeat in the value that brings it, once across values', () => {
+    // Built in code, `v${i}` is a new copy at each evaluation; JSON.parse would share one.
+    const copies = (n: number) => Array.from({ length: n }, () => `rep${'x'.repeat(3)}`)
+    const one = estimateBytes(['rep-one'])
+    const first = estimateBytes(copies(10))
+    expect(first - one).toBeGreaterThanOrEqual(9 * 24)
+    // A later value with the same strings: counted already (interned by JSON.parse, or shared).
+    expect(estimateBytes(copies(10))).toBeLessThan(first - 9 * 24)
+  })
+})
+
 describe('maxBytes holds for values with hidden fields', () => {
   it('does not store class instances by default: 200 × 100 KB of #private data stay out', () => {
     class Session {
@@ -147,11 +217,21 @@ describe('estimateBytes against the heap', () => {
   // collections, against the bytes the cache counts: the calibration bench/memory-retained.ts
   // measures for more shapes. The band is the target (±20 %) with a margin for the measurement.
   const cacheModule = join(import.meta.dirname, '../../../src/cache/index.ts')
+  // Each as a handler gets it: decoded from a response, or built in code.
+  const decoded = (make: string) => `JSON.parse(JSON.stringify(${make}))`
   const shapes: Record<string, string> = {
-    'user record': `({ id: i, name: 'user ' + i, email: 'user' + i + '@example.com', roles: ['reader', 'writer'], address: { street: i + ' Main Street', city: 'Springfield', zip: String(10000 + i) }, bio: 'y'.repeat(600) })`,
-    '1 KB string': `i + ':' + 'x'.repeat(1000)`,
-    'object of 30 numbers': `Object.fromEntries(Array.from({ length: 30 }, (_, k) => ['f' + k, i + k]))`,
-    'array of 20 objects': `Array.from({ length: 20 }, (_, k) => ({ id: i * 20 + k, tag: 't' + k }))`,
+    'user record': decoded(
+      `({ id: i, name: 'user ' + i, email: 'user' + i + '@example.com', roles: ['reader', 'writer'], address: { street: i + ' Main Street', city: 'Springfield', zip: String(10000 + i) }, bio: 'y'.repeat(600) })`,
+    ),
+    '1 KB string': decoded(`i + ':' + 'x'.repeat(1000)`),
+    'object of 12 numbers': decoded(
+      `Object.fromEntries(Array.from({ length: 12 }, (_, k) => ['f' + k, i + k]))`,
+    ),
+    // Dictionary mode: 30 properties added through computed keys.
+    'object of 30 numbers set one by one': `(() => { const o = {}; for (let k = 0; k < 30; k++) o['f' + k] = i + k; return o })()`,
+    'array of 20 objects': decoded(
+      `Array.from({ length: 20 }, (_, k) => ({ id: i * 20 + k, tag: 't' + k }))`,
+    ),
   }
   for (const [shape, make] of Object.entries(shapes)) {
     it(`holds ${shape} entries within 0.75 to 1.25 of the estimate`, () => {
@@ -163,7 +243,7 @@ const heap = () => { const m = process.memoryUsage(); return m.heapUsed + m.arra
 const settle = () => { for (let i = 0; i < 4; i++) globalThis.gc() }
 settle()
 const before = heap()
-for (let i = 0; i < count; i++) cache.set('users:' + i, JSON.parse(JSON.stringify(${make})))
+for (let i = 0; i < count; i++) cache.set('users:' + i, ${make})
 settle()
 console.log(JSON.stringify({ held: heap() - before, counted: cache.bytes, size: cache.size }))`
       const result = spawnSync(
