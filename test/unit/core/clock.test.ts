@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { KinesisClient } from '@aws-sdk/client-kinesis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { perRunClock } from '../../../src/core/clock.js'
+import { perRunClock, readsOncePerRun } from '../../../src/core/clock.js'
 import { createScache } from '../../../src/core/index.js'
 
 // A real client that is never called: no poll falls due in these tests.
@@ -40,6 +40,11 @@ describe('perRunClock', () => {
     vi.setSystemTime(5_000)
     await nextTurn()
     expect(now()).toBe(5_000)
+  })
+
+  it('is told apart from other clocks', () => {
+    expect(readsOncePerRun(perRunClock())).toBe(true)
+    expect(readsOncePerRun(() => Date.now())).toBe(false)
   })
 
   it('keeps each clock to itself', () => {
