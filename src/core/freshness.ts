@@ -27,26 +27,30 @@ export type PollOutcome =
   /** A throttled reader moved to another replica, its cache emptied: fresh, but backing off. */
   | 'moved'
 
-/** What `ServingTime` answers while reads must skip the cache. */
+/** What `ServingTime.read` answers while reads must skip the cache. */
 export const BYPASSED = Number.NaN
 
 /**
  * The staleness bound and the clock, as a hit asks them: the time now, or `BYPASSED` (NaN) while
  * reads must skip the cache. With the per-run clock a time is kept in `at` for the run of code
  * that asked (the clock cannot move within it, and it is forgotten with the clock's reading,
- * before the event loop turns) and forgotten at once whenever `Freshness` changes what it would
+ * before the event loop turns), and forgotten at once whenever `Freshness` changes what it would
  * answer; `BYPASSED` is never kept, nor any time read from a clock of the caller's own, which may
- * move within a run. So a hit of a trusted cache checks one number, `at`, where it would ask the
- * clock and compare it with the bound.
+ * move within a run. So a hit of a trusted cache compares its entry's expiry with `at`, a number
+ * it loads, where it would read the clock and compare it with the bound.
  */
 export class ServingTime {
-  /** The time `read` answered in the code running now; NaN when it must be asked. */
-  at = Number.NaN
+  /**
+   * The time `read` answered in the code running now, or +Infinity when it must be asked: later
+   * than any expiry, so a hit that finds it turns to the slow path by the expiry check itself.
+   * Always a number, so that V8 keeps it unboxed.
+   */
+  at = Number.POSITIVE_INFINITY
   readonly #untrusted: ((now: number) => boolean) | undefined
   readonly #now: () => number
   readonly #perRun: boolean
   readonly #forget = (): void => {
-    this.at = Number.NaN
+    this.at = Number.POSITIVE_INFINITY
   }
 
   /** `untrusted` undefined: an invocation whose every read is a bypass. */
@@ -69,7 +73,7 @@ export class ServingTime {
 
   /** `Freshness` changed: the next read asks again. */
   forget(): void {
-    this.at = Number.NaN
+    this.at = Number.POSITIVE_INFINITY
   }
 }
 

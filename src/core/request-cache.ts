@@ -110,19 +110,15 @@ export class InvocationCache implements RequestCache {
   }
 
   get<T = unknown>(key: string): T | undefined {
-    // The hot path of a hit, one function with lru-cache's `get` inlined into it (see `storeOf`).
-    // `ServingTime` answers for the staleness bound and the clock together (asked on every read,
-    // as a long handler may outlive the bound): one check of a number while the cache is
-    // trusted, then one comparison with the entry's TTL.
-    let now = this.#serving.at
-    if (Number.isNaN(now)) {
-      // `+`: the answer is a number, so V8 keeps `now` an unboxed double on the hot path.
-      now = +this.#serving.read()
-      if (Number.isNaN(now)) return this.#missed(true)
-    }
+    // The hot path of a hit, one function with lru-cache's `get` inlined into it (see `storeOf`),
+    // straight through: the entry's expiry is compared with the time `ServingTime` keeps for
+    // this run of code while the cache is trusted. Anything else (no time kept yet, a bypass, a
+    // miss, an expired entry) fails that comparison and is sorted out of line. The bound is so
+    // asked on every read, as a long handler may outlive it.
+    const now = this.#serving.at
     const store = this.#store
     const entry = (store !== undefined ? store : storeOf(this.#cache, key)).get(key)
-    if (entry === undefined || now > entry.expiresAt) return this.#notServed(key, entry)
+    if (entry === undefined || now > entry.expiresAt) return this.#notServed<T>(key, entry, now)
     const counters = this.#counters
     counters.hits++
     counters.savedMs += entry.costMs
@@ -130,10 +126,20 @@ export class InvocationCache implements RequestCache {
   }
 
   /**
-   * A miss: absent, or expired, which `Cache.get` drops once past its stale-if-error time. (No
-   * time is passed on: a hit's time stays an unboxed double.)
+   * `get` when the kept time did not serve `entry`: none was kept (+Infinity), so `ServingTime`
+   * is asked, and the read is a bypass (whose lookup only touched the entry's recency), a hit, or
+   * a miss; else a miss, absent or expired (`Cache.get` drops it once past stale-if-error).
    */
-  #notServed(key: string, entry: CacheHit | undefined): undefined {
+  #notServed<T>(key: string, entry: CacheHit | undefined, kept: number): T | undefined {
+    if (kept === Number.POSITIVE_INFINITY) {
+      const now = this.#serving.read()
+      if (Number.isNaN(now)) return this.#missed(true)
+      if (entry !== undefined && now <= entry.expiresAt) {
+        this.#counters.hits++
+        this.#counters.savedMs += entry.costMs
+        return entry.value as T
+      }
+    }
     if (entry !== undefined) this.#cache.get(key)
     return this.#missed(false)
   }

@@ -89,8 +89,9 @@ describe('Freshness when the clock steps back', () => {
 })
 
 /**
- * `serving`: what a hit asks (the time, or NaN while reads must skip the cache), kept for a run of
- * code with the per-run clock. The default clock reads `Date`, faked here.
+ * `serving`: what a hit asks (the time, or NaN while reads must skip the cache), kept in `at` for
+ * a run of code with the per-run clock (+Infinity when nothing is kept). The default clock reads
+ * `Date`, faked here.
  */
 describe('Freshness.serving', () => {
   afterEach(() => {
@@ -116,7 +117,7 @@ describe('Freshness.serving', () => {
     vi.setSystemTime(105_000)
     expect(freshness.serving.at).toBe(100_000)
     await Promise.resolve()
-    expect(freshness.serving.at).toBeNaN()
+    expect(freshness.serving.at).toBe(Number.POSITIVE_INFINITY)
     expect(freshness.serving.read()).toBe(105_000)
   })
 
@@ -125,7 +126,7 @@ describe('Freshness.serving', () => {
     expect(freshness.serving.read()).toBe(100_000)
     // A failed poll, with 'bypass': every read from now on skips the cache, this run's too.
     freshness.polled(100_000, 'failed')
-    expect(freshness.serving.at).toBeNaN()
+    expect(freshness.serving.at).toBe(Number.POSITIVE_INFINITY)
     expect(freshness.serving.read()).toBeNaN()
     // Nor is a bypass kept: a poll that succeeds serves the very next read.
     freshness.polled(100_000, 'ok')
@@ -137,7 +138,7 @@ describe('Freshness.serving', () => {
     vi.setSystemTime(110_001)
     await Promise.resolve()
     expect(freshness.serving.read()).toBeNaN()
-    expect(freshness.serving.at).toBeNaN()
+    expect(freshness.serving.at).toBe(Number.POSITIVE_INFINITY)
   })
 
   it('keeps nothing with a clock of the caller, which may move within a run', () => {
@@ -150,7 +151,7 @@ describe('Freshness.serving', () => {
       random: () => 0.5,
     })
     expect(freshness.serving.read()).toBe(100_000)
-    expect(freshness.serving.at).toBeNaN()
+    expect(freshness.serving.at).toBe(Number.POSITIVE_INFINITY)
     now = 110_001
     expect(freshness.serving.read()).toBeNaN()
   })
@@ -158,6 +159,6 @@ describe('Freshness.serving', () => {
   it('bypassedServing answers NaN, always', () => {
     const freshness = perRun()
     expect(freshness.bypassedServing.read()).toBeNaN()
-    expect(freshness.bypassedServing.at).toBeNaN()
+    expect(freshness.bypassedServing.at).toBe(Number.POSITIVE_INFINITY)
   })
 })
