@@ -21,10 +21,10 @@ import { type Results, renderReport, type SectionName, sectionNames } from './re
 import { streamCost } from './stream-cost.js'
 
 /**
- * `npm run bench [section …]`: runs each section in a fresh process (so that one section's JIT
- * and heap state cannot colour another's), merges the results into bench/results.json (a
- * section not run keeps its last results), and writes docs/BENCHMARKS.md and the fleet chart
- * (`--report`: only those, from the results already there).
+ * `npm run bench [--only] [section …]`: runs each section in a fresh process (so that one
+ * section's JIT and heap state cannot colour another's), merges the results into
+ * bench/results.json (a section not run keeps its last results), and writes docs/BENCHMARKS.md
+ * and the fleet chart (`--report`: only those, from the results already there).
  */
 const root = fileURLToPath(new URL('..', import.meta.url))
 const resultsPath = `${root}bench/results.json`
@@ -79,9 +79,10 @@ if (child) {
   const result = await runSection(name)
   process.stdout.write(`${MARKER}${JSON.stringify({ machine: machine(), result })}`)
 } else {
-  // `--report`: only render the docs again from bench/results.json.
+  // `--report`: only render the docs again from bench/results.json. `--only` may precede the
+  // sections' names, which are what is run either way.
   const reportOnly = process.argv.includes('--report')
-  const asked = reportOnly ? [] : process.argv.slice(2)
+  const asked = reportOnly ? [] : process.argv.slice(2).filter((arg) => arg !== '--only')
   const unknown = asked.filter((name) => !sectionNames.includes(name as SectionName))
   if (unknown.length > 0)
     throw new Error(`bench: unknown section ${unknown.join(', ')} (${sectionNames.join(', ')})`)

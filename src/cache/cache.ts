@@ -83,6 +83,21 @@ export const checkTtlMs = (ttlMs: number | undefined): void => {
 export const drawTtl = (range: TtlRange, random: () => number): number =>
   range.minMs + Math.floor(random() * (range.maxMs - range.minMs + 1))
 
+/** An lru-cache store of entries, as `storeOf` hands it out. */
+export type Store = LRUCache<string, CacheHit>
+
+/**
+ * The lru-cache store that holds `key`, for the request cache's hit path only (not part of the
+ * package's API): that path reads lru-cache itself, so that a hit is one function with
+ * lru-cache's `get` inlined into it. V8's inlining budget (920 bytes of bytecode) holds that
+ * `get` (about 700 with what it inlines) and one caller: through `Cache.get`, lru-cache's `get`
+ * would be a call of its own.
+ */
+export let storeOf: (cache: Cache, key: string) => Store
+
+/** The store of every key when no keyspace has one of its own, else undefined (see `storeOf`). */
+export let soleStoreOf: (cache: Cache) => Store | undefined
+
 /**
  * The in-memory store of one container: lru-cache stores bounded by entries and estimated bytes,
  * randomised TTLs per keyspace, eviction by key, prefix, tag, pattern or everything, and the
@@ -122,6 +137,11 @@ export class Cache {
   #lastDropAt = Number.NEGATIVE_INFINITY
   /** The only store, when no keyspace has one of its own: a hit then skips the keyspace lookup. */
   readonly #single: LRUCache<string, Entry> | undefined
+
+  static {
+    storeOf = (cache, key) => cache.#single ?? cache.#keyspace(key).store
+    soleStoreOf = (cache) => cache.#single
+  }
 
   constructor(options: CacheOptions) {
     this.#sizeOf = options.sizeOf ?? estimateBytes

@@ -1,4 +1,14 @@
-export { Cache, checkKey, checkTags, checkTtlMs, drawTtl, keyspaceOf } from './cache.js'
+export {
+  Cache,
+  checkKey,
+  checkTags,
+  checkTtlMs,
+  drawTtl,
+  keyspaceOf,
+  type Store,
+  soleStoreOf,
+  storeOf,
+} from './cache.js'
 export type { Lease } from './fill-guard.js'
 export { estimateBytes } from './size.js'
 export type { CacheHit, CacheOptions, KeyspaceOptions, SetOptions, TtlRange } from './types.js'

@@ -1,3 +1,4 @@
+import { afterThisRun, readsOncePerRun } from './clock.js'
 import type { OnStreamError } from './options/index.js'
 
 /** Backoff after failed polls: the delay doubles per failure from here (or the poll interval)… */
@@ -26,6 +27,56 @@ export type PollOutcome =
   /** A throttled reader moved to another replica, its cache emptied: fresh, but backing off. */
   | 'moved'
 
+/** What `ServingTime.read` answers while reads must skip the cache. */
+export const BYPASSED = Number.NaN
+
+/**
+ * The staleness bound and the clock, as a hit asks them: the time now, or `BYPASSED` (NaN) while
+ * reads must skip the cache. With the per-run clock a time is kept in `at` for the run of code
+ * that asked (the clock cannot move within it, and it is forgotten with the clock's reading,
+ * before the event loop turns), and forgotten at once whenever `Freshness` changes what it would
+ * answer; `BYPASSED` is never kept, nor any time read from a clock of the caller's own, which may
+ * move within a run. So a hit of a trusted cache compares its entry's expiry with `at`, a number
+ * it loads, where it would read the clock and compare it with the bound.
+ */
+export class ServingTime {
+  /**
+   * The time `read` answered in the code running now, or +Infinity when it must be asked: later
+   * than any expiry, so a hit that finds it turns to the slow path by the expiry check itself.
+   * Always a number, so that V8 keeps it unboxed.
+   */
+  at = Number.POSITIVE_INFINITY
+  readonly #untrusted: ((now: number) => boolean) | undefined
+  readonly #now: () => number
+  readonly #perRun: boolean
+  readonly #forget = (): void => {
+    this.at = Number.POSITIVE_INFINITY
+  }
+
+  /** `untrusted` undefined: an invocation whose every read is a bypass. */
+  constructor(now: () => number, untrusted: ((now: number) => boolean) | undefined) {
+    this.#now = now
+    this.#untrusted = untrusted
+    this.#perRun = untrusted !== undefined && readsOncePerRun(now)
+  }
+
+  read(): number {
+    if (this.#untrusted === undefined) return BYPASSED
+    const now = this.#now()
+    if (this.#untrusted(now)) return BYPASSED
+    if (this.#perRun) {
+      this.at = now
+      afterThisRun(this.#forget)
+    }
+    return now
+  }
+
+  /** `Freshness` changed: the next read asks again. */
+  forget(): void {
+    this.at = Number.POSITIVE_INFINITY
+  }
+}
+
 /**
  * When to poll, and whether the cache may be trusted. This is where the staleness bound is
  * enforced:
@@ -36,7 +87,7 @@ export type PollOutcome =
  * - a clock that stepped back makes the cache's age unknown: bypass until a poll succeeds, and
  *   poll at once.
  * The request cache asks on every read, not once per invocation, so a long handler cannot outlive
- * the bound.
+ * the bound; a hit asks through `serving`, which keeps the answer for a run of code.
  */
 export class Freshness {
   readonly #options: FreshnessOptions
@@ -63,9 +114,15 @@ export class Freshness {
   #trustedUntil = Number.NEGATIVE_INFINITY
   /** `onStreamError: 'bypass'`: an invocation whose poll failed or was held back bypasses. */
   readonly bypassOnError: boolean
+  /** What a hit asks: `untrusted` and the clock at once. */
+  readonly serving: ServingTime
+  /** …in an invocation whose poll was held back, with `onStreamError: 'bypass'`: always bypass. */
+  readonly bypassedServing: ServingTime
 
   constructor(options: FreshnessOptions) {
     this.#options = options
+    this.serving = new ServingTime(options.now, (now) => this.untrusted(now))
+    this.bypassedServing = new ServingTime(options.now, undefined)
     this.#syncedAt = options.now()
     this.bypassOnError = options.onStreamError === 'bypass'
     this.#retrust()
@@ -129,7 +186,9 @@ export class Freshness {
     return true
   }
 
+  /** Every change of `#trustedUntil` or `#syncedAt` comes through here, and so reaches `serving`. */
   #retrust(): void {
+    this.serving.forget()
     this.#trustedUntil =
       this.#syncForgotten || (!this.#healthy && this.bypassOnError)
         ? Number.NEGATIVE_INFINITY

@@ -5,13 +5,16 @@ import {
   checkTags,
   checkTtlMs,
   type SetOptions,
+  type Store,
+  soleStoreOf,
+  storeOf,
 } from '../cache/index.js'
 import { InvalidKeyError } from '../errors.js'
 import { toArray } from '../publish/index.js'
 import { type Invalidation, tagProblem } from '../record/index.js'
 import { patternProblem } from '../record/pattern.js'
 import { type Entries, pairsOf } from './entries.js'
-import type { Freshness } from './freshness.js'
+import type { Freshness, ServingTime } from './freshness.js'
 import type { Counters } from './invocation.js'
 import type { Loads } from './loads.js'
 import type {
@@ -71,13 +74,13 @@ export class InvocationCache implements RequestCache {
   readonly #counters: Counters
   /** This invocation's poll was owed but held back by the backoff. */
   readonly #deferred: boolean
-  /** …and `onStreamError: 'bypass'`: every read of this invocation is a bypass. */
-  readonly #deferredBypass: boolean
   readonly #context: InvocationContext
-  // The engine's parts a hit uses, held here so that a hit loads them in one step.
+  // What a hit uses, held here so that a hit loads each in one step.
+  /** The bound and the clock; one that always bypasses for a deferred poll with 'bypass'. */
+  readonly #serving: ServingTime
+  /** The store of every key, unless keyspaces have stores of their own. */
+  readonly #store: Store | undefined
   readonly #cache: Cache
-  readonly #freshness: Freshness
-  readonly #now: () => number
   /** Asked by a load when it would serve a stale value: is the cache bypassed now? */
   readonly #bypassing = (): boolean => this.bypassed
 
@@ -90,11 +93,12 @@ export class InvocationCache implements RequestCache {
     this.#engine = engine
     this.#counters = counters
     this.#deferred = deferred
-    this.#deferredBypass = deferred && engine.freshness.bypassOnError
     this.#context = context
+    const { freshness } = engine
+    this.#serving =
+      deferred && freshness.bypassOnError ? freshness.bypassedServing : freshness.serving
     this.#cache = engine.cache
-    this.#freshness = engine.freshness
-    this.#now = engine.now
+    this.#store = soleStoreOf(engine.cache)
   }
 
   get bypassed(): boolean {
@@ -106,17 +110,38 @@ export class InvocationCache implements RequestCache {
   }
 
   get<T = unknown>(key: string): T | undefined {
-    // The hot path of a hit, written out and kept small, so that V8 inlines it (with the store's
-    // `get` and lru-cache's) into the handler: one clock read serves the staleness bound and
-    // the entry's TTL; the bound is asked on every read, as a long handler may outlive it.
-    const now = this.#now()
-    if (this.#deferredBypass || this.#freshness.untrusted(now)) return this.#missed(true)
-    const hit = this.#cache.get<T>(key, now)
-    if (hit === undefined) return this.#missed(false)
+    // The hot path of a hit, one function with lru-cache's `get` inlined into it (see `storeOf`),
+    // straight through: the entry's expiry is compared with the time `ServingTime` keeps for
+    // this run of code while the cache is trusted. Anything else (no time kept yet, a bypass, a
+    // miss, an expired entry) fails that comparison and is sorted out of line. The bound is so
+    // asked on every read, as a long handler may outlive it.
+    const now = this.#serving.at
+    const store = this.#store
+    const entry = (store !== undefined ? store : storeOf(this.#cache, key)).get(key)
+    if (entry === undefined || now > entry.expiresAt) return this.#notServed<T>(key, entry, now)
     const counters = this.#counters
     counters.hits++
-    counters.savedMs += hit.costMs
-    return hit.value
+    counters.savedMs += entry.costMs
+    return entry.value as T
+  }
+
+  /**
+   * `get` when the kept time did not serve `entry`: none was kept (+Infinity), so `ServingTime`
+   * is asked, and the read is a bypass (whose lookup only touched the entry's recency), a hit, or
+   * a miss; else a miss, absent or expired (`Cache.get` drops it once past stale-if-error).
+   */
+  #notServed<T>(key: string, entry: CacheHit | undefined, kept: number): T | undefined {
+    if (kept === Number.POSITIVE_INFINITY) {
+      const now = this.#serving.read()
+      if (Number.isNaN(now)) return this.#missed(true)
+      if (entry !== undefined && now <= entry.expiresAt) {
+        this.#counters.hits++
+        this.#counters.savedMs += entry.costMs
+        return entry.value as T
+      }
+    }
+    if (entry !== undefined) this.#cache.get(key)
+    return this.#missed(false)
   }
 
   /** Counts a read that found nothing: bypassed, or a miss. */

@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { KinesisClient } from '@aws-sdk/client-kinesis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { perRunClock } from '../../../src/core/clock.js'
+import { perRunClock, readsOncePerRun } from '../../../src/core/clock.js'
 import { createScache } from '../../../src/core/index.js'
 
 // A real client that is never called: no poll falls due in these tests.
@@ -42,6 +42,11 @@ describe('perRunClock', () => {
     expect(now()).toBe(5_000)
   })
 
+  it('is told apart from other clocks', () => {
+    expect(readsOncePerRun(perRunClock())).toBe(true)
+    expect(readsOncePerRun(() => Date.now())).toBe(false)
+  })
+
   it('keeps each clock to itself', () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     vi.setSystemTime(1_000)
@@ -72,6 +77,33 @@ describe('the default clock of a Scache', () => {
     await Promise.resolve()
     expect(invocation.cache.get('k')).toBeUndefined()
     invocation.end()
+  })
+
+  it('serves, expires and misses within one run of code, at the time its first read kept', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(1_000_000)
+    const scache = createScache({
+      stream: { name: 's', client },
+      ttl: { minMs: 100, maxMs: 100 },
+      pollIntervalMs: 3_600_000,
+      maxStalenessMs: 3_600_000,
+      log: false,
+    })
+    const invocation = await scache.begin()
+    invocation.cache.set('old', 'a')
+    await Promise.resolve()
+    vi.setSystemTime(1_000_050)
+    invocation.cache.set('new', 'b')
+    await Promise.resolve()
+    vi.setSystemTime(1_000_120)
+    // The first read of this run keeps 1_000_120: 'old' (expiring at 1_000_100) is past its TTL.
+    expect(invocation.cache.get('new')).toBe('b')
+    expect(invocation.cache.get('old')).toBeUndefined()
+    expect(invocation.cache.get('none')).toBeUndefined()
+    // Later in the same run the clock has moved on, but the kept time still serves 'new'.
+    vi.setSystemTime(1_000_200)
+    expect(invocation.cache.get('new')).toBe('b')
+    expect(invocation.end()).toMatchObject({ hits: 2, misses: 2, bypassed: 0 })
   })
 
   it('bypasses reads in a long invocation once it outlives maxStalenessMs', async () => {

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { perRunClock } from '../../../src/core/clock.js'
 import { Freshness } from '../../../src/core/freshness.js'
 
 const at = (start: number) => {
@@ -84,5 +85,80 @@ describe('Freshness when the clock steps back', () => {
     expect(freshness.bypassing(false, now)).toBe(true)
     freshness.skipped(now)
     expect(freshness.bypassing(false, 91_000)).toBe(false)
+  })
+})
+
+/**
+ * `serving`: what a hit asks (the time, or NaN while reads must skip the cache), kept in `at` for
+ * a run of code with the per-run clock (+Infinity when nothing is kept). The default clock reads
+ * `Date`, faked here.
+ */
+describe('Freshness.serving', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  const perRun = (onStreamError: 'bypass' | 'serve-stale' = 'bypass') => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(100_000)
+    return new Freshness({
+      pollIntervalMs: 1_000,
+      maxStalenessMs: 10_000,
+      onStreamError,
+      now: perRunClock(),
+      random: () => 0.5,
+    })
+  }
+
+  it('keeps the time for the run of code that read it, and reads afresh after it', async () => {
+    const freshness = perRun()
+    expect(freshness.serving.read()).toBe(100_000)
+    expect(freshness.serving.at).toBe(100_000)
+    vi.setSystemTime(105_000)
+    expect(freshness.serving.at).toBe(100_000)
+    await Promise.resolve()
+    expect(freshness.serving.at).toBe(Number.POSITIVE_INFINITY)
+    expect(freshness.serving.read()).toBe(105_000)
+  })
+
+  it('forgets the kept time as soon as the bound changes, within the same run', () => {
+    const freshness = perRun()
+    expect(freshness.serving.read()).toBe(100_000)
+    // A failed poll, with 'bypass': every read from now on skips the cache, this run's too.
+    freshness.polled(100_000, 'failed')
+    expect(freshness.serving.at).toBe(Number.POSITIVE_INFINITY)
+    expect(freshness.serving.read()).toBeNaN()
+    // Nor is a bypass kept: a poll that succeeds serves the very next read.
+    freshness.polled(100_000, 'ok')
+    expect(freshness.serving.read()).toBe(100_000)
+  })
+
+  it('answers NaN past the staleness bound', async () => {
+    const freshness = perRun('serve-stale')
+    vi.setSystemTime(110_001)
+    await Promise.resolve()
+    expect(freshness.serving.read()).toBeNaN()
+    expect(freshness.serving.at).toBe(Number.POSITIVE_INFINITY)
+  })
+
+  it('keeps nothing with a clock of the caller, which may move within a run', () => {
+    let now = 100_000
+    const freshness = new Freshness({
+      pollIntervalMs: 1_000,
+      maxStalenessMs: 10_000,
+      onStreamError: 'bypass',
+      now: () => now,
+      random: () => 0.5,
+    })
+    expect(freshness.serving.read()).toBe(100_000)
+    expect(freshness.serving.at).toBe(Number.POSITIVE_INFINITY)
+    now = 110_001
+    expect(freshness.serving.read()).toBeNaN()
+  })
+
+  it('bypassedServing answers NaN, always', () => {
+    const freshness = perRun()
+    expect(freshness.bypassedServing.read()).toBeNaN()
+    expect(freshness.bypassedServing.at).toBe(Number.POSITIVE_INFINITY)
   })
 })

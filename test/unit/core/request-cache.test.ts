@@ -116,4 +116,34 @@ describe('context.cache.get', () => {
     expect(held.cache.get('users:1')).toBe('Ada')
     expect(held.end()).toMatchObject({ pollDeferred: true, hits: 1, bypassed: 0 })
   })
+
+  it('reads the store of a keyspace that has its own, counting its hits and misses', async () => {
+    const { clock, scache } = setUp({
+      keyspaces: { orders: { maxEntries: 10, ttl: { minMs: 1_000, maxMs: 1_000 } } },
+    })
+    const invocation = await scache.begin()
+    invocation.cache.set('users:1', 'Ada')
+    invocation.cache.set('orders:1', 'book')
+    expect(invocation.cache.get('orders:1')).toBe('book')
+    expect(invocation.cache.get('users:1')).toBe('Ada')
+    expect(invocation.cache.get('orders:2')).toBeUndefined()
+    clock.advance(1_001)
+    expect(invocation.cache.get('orders:1')).toBeUndefined()
+    expect(invocation.cache.get('users:1')).toBe('Ada')
+    expect(invocation.end()).toMatchObject({ hits: 3, misses: 2, bypassed: 0 })
+  })
+
+  it('keeps an expired entry it read for stale-if-error, and drops it once past that too', async () => {
+    const { clock, scache } = setUp({ ttl: { minMs: 1_000, maxMs: 1_000 }, staleIfErrorMs: 500 })
+    const invocation = await scache.begin()
+    invocation.cache.set('users:1', 'Ada', { costMs: 7 })
+    expect(invocation.cache.get('users:1')).toBe('Ada')
+    clock.advance(1_001)
+    expect(invocation.cache.get('users:1')).toBeUndefined()
+    expect(scache.cache.getStale('users:1')?.value).toBe('Ada')
+    clock.advance(500)
+    expect(invocation.cache.get('users:1')).toBeUndefined()
+    expect(scache.cache.size).toBe(0)
+    expect(invocation.end()).toMatchObject({ hits: 1, misses: 2, savedMs: 7 })
+  })
 })
