@@ -58,17 +58,22 @@ describe('perRunClock', () => {
   })
 })
 
+/** A Scache on the default clock, Date faked at 1,000,000, entries living 100 ms, no poll due. */
+const atFixedTime = () => {
+  vi.useFakeTimers({ toFake: ['Date'] })
+  vi.setSystemTime(1_000_000)
+  return createScache({
+    stream: { name: 's', client },
+    ttl: { minMs: 100, maxMs: 100 },
+    pollIntervalMs: 3_600_000,
+    maxStalenessMs: 3_600_000,
+    log: false,
+  })
+}
+
 describe('the default clock of a Scache', () => {
   it('expires an entry read after an await, once its TTL has passed', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] })
-    vi.setSystemTime(1_000_000)
-    const scache = createScache({
-      stream: { name: 's', client },
-      ttl: { minMs: 100, maxMs: 100 },
-      pollIntervalMs: 3_600_000,
-      maxStalenessMs: 3_600_000,
-      log: false,
-    })
+    const scache = atFixedTime()
     const invocation = await scache.begin()
     invocation.cache.set('k', 'v')
     vi.setSystemTime(1_000_101)
@@ -80,15 +85,7 @@ describe('the default clock of a Scache', () => {
   })
 
   it('serves, expires and misses within one run of code, at the time its first read kept', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] })
-    vi.setSystemTime(1_000_000)
-    const scache = createScache({
-      stream: { name: 's', client },
-      ttl: { minMs: 100, maxMs: 100 },
-      pollIntervalMs: 3_600_000,
-      maxStalenessMs: 3_600_000,
-      log: false,
-    })
+    const scache = atFixedTime()
     const invocation = await scache.begin()
     invocation.cache.set('old', 'a')
     await Promise.resolve()
