@@ -2,12 +2,16 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { perRunClock } from '../../../src/core/clock.js'
 import { Freshness } from '../../../src/core/freshness.js'
 
-const at = (start: number) => {
+/** A Freshness on a clock of the test's own, at `start` (1 s polls, a 10 s bound, 'bypass'). */
+const at = (
+  start: number,
+  options: { pollIntervalMs?: number; onStreamError?: 'bypass' | 'serve-stale' } = {},
+) => {
   let now = start
   const freshness = new Freshness({
-    pollIntervalMs: 1_000,
+    pollIntervalMs: options.pollIntervalMs ?? 1_000,
     maxStalenessMs: 10_000,
-    onStreamError: 'bypass',
+    onStreamError: options.onStreamError ?? 'bypass',
     now: () => now,
     random: () => 0.5,
   })
@@ -44,26 +48,19 @@ describe('Freshness with a source that lags its writers (syncedTo)', () => {
 
 describe('Freshness when the clock steps back', () => {
   it('forgets the last sync: a failed poll does not make the cache trusted once the clock catches up', () => {
-    let now = 100_000
-    const freshness = new Freshness({
-      pollIntervalMs: 0,
-      maxStalenessMs: 10_000,
-      onStreamError: 'serve-stale',
-      now: () => now,
-      random: () => 0.5,
-    })
+    const { freshness, set } = at(100_000, { pollIntervalMs: 0, onStreamError: 'serve-stale' })
     freshness.polled(100_000, 'ok')
     expect(freshness.bypassing(false, 101_000)).toBe(false)
     // The clock steps back 5 s: the cache's age is unknown, and a poll is due at once.
-    now = 96_000
+    let now = set(96_000)
     expect(freshness.bypassing(false, now)).toBe(true)
     expect(freshness.schedule(now).due).toBe(true)
     freshness.polled(now, 'failed')
     // 9 s later by the clock, 14 s since the sync in truth: past the 10 s bound, not trusted.
-    now = 105_000
+    now = set(105_000)
     expect(freshness.bypassing(false, now)).toBe(true)
     // Nor after another step back, into what the bound would have allowed.
-    now = 101_000
+    now = set(101_000)
     expect(freshness.bypassing(false, now)).toBe(true)
     // A poll that succeeds is a sync again, from its start.
     freshness.polled(101_000, 'ok')
@@ -72,16 +69,9 @@ describe('Freshness when the clock steps back', () => {
   })
 
   it('a skip after the step is a sync too (nothing cached can be stale)', () => {
-    let now = 100_000
-    const freshness = new Freshness({
-      pollIntervalMs: 1_000,
-      maxStalenessMs: 10_000,
-      onStreamError: 'serve-stale',
-      now: () => now,
-      random: () => 0.5,
-    })
+    const { freshness, set } = at(100_000, { onStreamError: 'serve-stale' })
     freshness.polled(100_000, 'ok')
-    now = 90_000
+    const now = set(90_000)
     expect(freshness.bypassing(false, now)).toBe(true)
     freshness.skipped(now)
     expect(freshness.bypassing(false, 91_000)).toBe(false)
@@ -142,17 +132,10 @@ describe('Freshness.serving', () => {
   })
 
   it('keeps nothing with a clock of the caller, which may move within a run', () => {
-    let now = 100_000
-    const freshness = new Freshness({
-      pollIntervalMs: 1_000,
-      maxStalenessMs: 10_000,
-      onStreamError: 'bypass',
-      now: () => now,
-      random: () => 0.5,
-    })
+    const { freshness, set } = at(100_000)
     expect(freshness.serving.read()).toBe(100_000)
     expect(freshness.serving.at).toBe(Number.POSITIVE_INFINITY)
-    now = 110_001
+    set(110_001)
     expect(freshness.serving.read()).toBeNaN()
   })
 
