@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events'
 import {
   type AttributeValue,
   type DynamoDBClient,
@@ -8,6 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import { SimulatedDynamoDB } from '../../../bench/fleet/dynamodb.js'
 import { copyKey, fromItem, type LogEntry } from '../../../src/log/index.js'
+import { operationOf, simulatedCall } from './call.js'
 import type { VirtualTime } from './time.js'
 
 /**
@@ -167,47 +167,27 @@ export class SimulatedLogTable {
     const time = this.#options.time
     const random = this.#options.random
     const send = (command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown> =>
-      new Promise((resolve, reject) => {
-        if (!alive()) return
-        const signal = options?.abortSignal
-        const abort = () => {
-          const error = new Error('Request aborted')
-          error.name = 'AbortError'
-          reject(error)
-        }
-        if (signal?.aborted) return abort()
-        if (signal !== undefined) {
-          setMaxListeners(1_000, signal)
-          signal.addEventListener('abort', abort, { once: true })
-        }
-        const operation = (command as { constructor: { name: string } }).constructor.name.replace(
-          /Command$/,
-          '',
-        )
-        this.calls[operation] = (this.calls[operation] ?? 0) + 1
-        const down = time.now < this.#downUntil ? this.#downHow : undefined
-        const fault = down ?? drawFault(faults(), random())
-        if (fault !== undefined) this.faults[fault] = (this.faults[fault] ?? 0) + 1
-        if (fault === 'hang') return
-        let outcome: { ok: true; output: unknown } | { ok: false; error: unknown }
-        if (fault !== undefined) outcome = { ok: false, error: faultError(fault) }
-        else
-          try {
-            const item = command instanceof PutItemCommand ? command.input.Item : undefined
-            const headBefore = item === undefined ? 0 : this.#headOf(item)
-            outcome = { ok: true, output: this.#db.handle(command, time.now) }
-            if (item !== undefined) this.#record(item, headBefore)
-          } catch (error) {
-            outcome = { ok: false, error }
-          }
-        const settled = outcome
-        time.setTimer(() => {
-          signal?.removeEventListener('abort', abort)
-          if (signal?.aborted) return
-          if (settled.ok) resolve(settled.output)
-          else reject(settled.error)
-        }, latencyMs())
-      })
+      // A dead instance's calls never leave.
+      !alive()
+        ? new Promise(() => {})
+        : simulatedCall(time, options?.abortSignal, latencyMs, () => {
+            const operation = operationOf(command)
+            this.calls[operation] = (this.calls[operation] ?? 0) + 1
+            const down = time.now < this.#downUntil ? this.#downHow : undefined
+            const fault = down ?? drawFault(faults(), random())
+            if (fault !== undefined) this.faults[fault] = (this.faults[fault] ?? 0) + 1
+            if (fault === 'hang') return 'hang'
+            if (fault !== undefined) return { ok: false, error: faultError(fault) }
+            try {
+              const item = command instanceof PutItemCommand ? command.input.Item : undefined
+              const headBefore = item === undefined ? 0 : this.#headOf(item)
+              const output = this.#db.handle(command, time.now)
+              if (item !== undefined) this.#record(item, headBefore)
+              return { ok: true, output }
+            } catch (error) {
+              return { ok: false, error }
+            }
+          })
     // LogSource and the relay use only send().
     return { send } as unknown as DynamoDBClient
   }

@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events'
 import {
   DescribeStreamSummaryCommand,
   ExpiredIteratorException,
@@ -12,6 +11,7 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-kinesis'
 import { admitInWindow, kinesisLimits } from '../../../bench/fleet/kinesis.js'
+import { operationOf, simulatedCall } from './call.js'
 import type { VirtualTime } from './time.js'
 
 /**
@@ -245,45 +245,20 @@ export class SimulatedStream {
     const time = this.#options.time
     const random = this.#options.random
     const send = (command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown> =>
-      new Promise((resolve, reject) => {
-        const signal = options?.abortSignal
-        const abort = () => {
-          const error = new Error('Request aborted')
-          error.name = 'AbortError'
-          reject(error)
-        }
-        if (signal?.aborted) return abort()
-        if (signal !== undefined) {
-          // A poll reads many shards under one signal.
-          setMaxListeners(1_000, signal)
-          signal.addEventListener('abort', abort, { once: true })
-        }
-        const operation = (command as { constructor: { name: string } }).constructor.name.replace(
-          /Command$/,
-          '',
-        )
+      simulatedCall(time, options?.abortSignal, latencyMs, () => {
+        const operation = operationOf(command)
         this.calls[operation] = (this.calls[operation] ?? 0) + 1
         const f = faults()
-        let outcome: { ok: true; output: unknown } | { ok: false; error: unknown } | undefined
         const fault = operation === 'PutRecords' ? undefined : drawFault(f, operation, random())
         if (fault !== undefined) this.faults[fault] = (this.faults[fault] ?? 0) + 1
         // Hung: never answered; only the caller's abort ends it.
-        if (fault === 'hang') return
-        if (fault !== undefined) outcome = { ok: false, error: faultError(fault) }
-        if (outcome === undefined) {
-          try {
-            outcome = { ok: true, output: this.#handle(command, f) }
-          } catch (error) {
-            outcome = { ok: false, error }
-          }
+        if (fault === 'hang') return 'hang'
+        if (fault !== undefined) return { ok: false, error: faultError(fault) }
+        try {
+          return { ok: true, output: this.#handle(command, f) }
+        } catch (error) {
+          return { ok: false, error }
         }
-        const settled = outcome
-        time.setTimer(() => {
-          signal?.removeEventListener('abort', abort)
-          if (signal?.aborted) return
-          if (settled.ok) resolve(settled.output)
-          else reject(settled.error)
-        }, latencyMs())
       })
     client.send = send as KinesisClient['send']
     return client
