@@ -9,6 +9,7 @@ import {
   type Scache,
 } from '../../../src/index.js'
 import { dynamoDb } from '../../../src/log/client.js'
+import { kinesisSdk } from '../../../src/stream/read-client.js'
 import { seededRandom } from '../prng.js'
 import { LOG_TABLE, noTableFaults, SimulatedLogTable, type TableFaults } from './dynamodb.js'
 import { type Faults, noFaults, SimulatedStream } from './kinesis.js'
@@ -179,6 +180,8 @@ export const runSeed = async (
   const logMode = options.mode === 'log'
   // Loaded before the world starts: a module loading inside it would finish in real time, at a
   // different virtual moment from one run to the next.
+  // (Under tsx a dynamic import goes through its loader thread even when the module is loaded.)
+  await kinesisSdk()
   if (logMode) await dynamoDb()
   const random = seededRandom(seed)
   const time = new VirtualTime(EPOCH_MS)
