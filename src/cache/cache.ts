@@ -4,6 +4,7 @@ import { type Invalidation, keyProblem, recordLimits, tagProblem } from '../reco
 import { compilePattern } from '../record/pattern.js'
 import { FillGuard, type Lease } from './fill-guard.js'
 import { KeyIndex } from './key-index.js'
+import { recencyOf } from './recency.js'
 import { ENTRY_OVERHEAD_BYTES, estimateBytes, keyBytes } from './size.js'
 import type { CacheHit, CacheOptions, SetOptions, TtlRange } from './types.js'
 
@@ -11,7 +12,10 @@ import type { CacheHit, CacheOptions, SetOptions, TtlRange } from './types.js'
  * A stored entry, handed to readers as it is: a copy per hit costs about 5 % of a hit. It is kept
  * `staleIfErrorMs` past `expiresAt`, for `getStale`.
  */
-type Entry = CacheHit
+export interface Entry extends CacheHit {
+  /** The recency period (`recencyOf`) in which the entry last moved to its store's recent end. */
+  recency: number
+}
 
 /**
  * Estimated bytes the key and tag indexes hold for an entry: its slot in the sorted key index,
@@ -83,30 +87,24 @@ export const checkTtlMs = (ttlMs: number | undefined): void => {
 export const drawTtl = (range: TtlRange, random: () => number): number =>
   range.minMs + Math.floor(random() * (range.maxMs - range.minMs + 1))
 
-/** An lru-cache store of entries, as `storeOf` hands it out. */
-export type Store = LRUCache<string, CacheHit>
-
 /**
- * The lru-cache store that holds `key`, for the request cache's hit path only (not part of the
- * package's API): that path reads lru-cache itself, so that a hit is one function with
- * lru-cache's `get` inlined into it. V8's inlining budget (920 bytes of bytecode) holds that
- * `get` (about 700 with what it inlines) and one caller: through `Cache.get`, lru-cache's `get`
- * would be a call of its own.
+ * Every entry the cache holds, by key, for the request cache's hit path only (not part of the
+ * package's API): a hit is one lookup in this map, inlined into the caller, where lru-cache's
+ * `get` is a call of about 700 bytes of bytecode. It is a view: only the cache changes it.
  */
-export let storeOf: (cache: Cache, key: string) => Store
-
-/** The store of every key when no keyspace has one of its own, else undefined (see `storeOf`). */
-export let soleStoreOf: (cache: Cache) => Store | undefined
+export let entriesOf: (cache: Cache) => ReadonlyMap<string, Entry>
 
 /**
  * The in-memory store of one container: lru-cache stores bounded by entries and estimated bytes,
  * randomised TTLs per keyspace, eviction by key, prefix, tag, pattern or everything, and the
  * fill guard.
  *
- * lru-cache's own hooks (`onInsert`, `dispose`) keep two indexes exactly in step with the
- * stores, whatever removes an entry (a delete, an eviction for room, a replacement): every key in
- * order, so that a prefix costs its matches (O(matches · log n)), and per tag the keys stored
- * with it. `get` never touches them.
+ * lru-cache's own hooks (`onInsert`, `dispose`) keep three indexes exactly in step with the
+ * stores, whatever removes an entry (a delete, an eviction for room, a replacement): every entry
+ * by key, which a hit reads instead of the store (see `entriesOf`); every key in order, so that
+ * a prefix costs its matches (O(matches · log n)); and per tag the keys stored with it. A hit
+ * moves its entry to the store's recent end once per recency period (`RECENCY_MS`), not every
+ * time, so eviction is least recently used to within a second.
  *
  * Expiry is checked when an entry is read, against the wall clock: no timer ever runs, so a
  * frozen Lambda container thaws with its entries exactly as expired as they should be. The
@@ -122,7 +120,9 @@ export class Cache {
   readonly #now: () => number
   readonly #staleIfErrorMs: number
   readonly #guard = new FillGuard()
-  /** Every key held, in every store: keys are unique across stores (one keyspace each). */
+  /** Every entry held, by key, in every store: keys are unique across stores (one keyspace each). */
+  readonly #entries = new Map<string, Entry>()
+  /** Every key held, in order. */
   readonly #keys = new KeyIndex()
   /** Per tag, the keys of the entries stored with it. */
   readonly #tags = new Map<string, Set<string>>()
@@ -135,12 +135,9 @@ export class Cache {
    * cache whose late entries were evicted, never "all expired" for one that holds a live entry.
    */
   #lastDropAt = Number.NEGATIVE_INFINITY
-  /** The only store, when no keyspace has one of its own: a hit then skips the keyspace lookup. */
-  readonly #single: LRUCache<string, Entry> | undefined
 
   static {
-    storeOf = (cache, key) => cache.#single ?? cache.#keyspace(key).store
-    soleStoreOf = (cache) => cache.#single
+    entriesOf = (cache) => cache.#entries
   }
 
   constructor(options: CacheOptions) {
@@ -182,11 +179,11 @@ export class Cache {
           : this.#default.store,
       })
     }
-    this.#single = this.#stores.length === 1 ? this.#default.store : undefined
   }
 
   /** lru-cache stored `entry`: a new key, or a new entry for a key it held (`replace`). */
   #inserted(entry: Entry, key: string, reason: LRUCache.InsertReason): void {
+    this.#entries.set(key, entry)
     if (reason === 'add') this.#keys.add(key)
     const tags = entry.tags
     if (tags === undefined) return
@@ -208,7 +205,10 @@ export class Cache {
    */
   #disposed(entry: Entry, key: string, reason: LRUCache.DisposeReason): void {
     if (this.#clearing) return
-    if (reason !== 'set') this.#keys.delete(key)
+    if (reason !== 'set') {
+      this.#entries.delete(key)
+      this.#keys.delete(key)
+    }
     const tags = entry.tags
     if (tags === undefined) return
     for (const tag of tags) {
@@ -231,18 +231,27 @@ export class Cache {
    * caller that has just read it.
    */
   get<T = unknown>(key: string, now: number = this.#now()): CacheHit<T> | undefined {
-    // The hot path of every hit, kept small so that V8 inlines it with lru-cache's `get` into
-    // the caller; the expired case is out of line.
-    const store = this.#single ?? this.#keyspace(key).store
-    const entry = store.get(key)
-    if (entry === undefined || now > entry.expiresAt)
-      return entry === undefined ? undefined : this.#expired(store, key, entry, now)
+    const entry = this.#entries.get(key)
+    if (entry === undefined) return undefined
+    if (now > entry.expiresAt) return this.#expired(key, entry, now)
+    this.touch(key, entry, now)
     return entry as CacheHit<T>
   }
 
+  /**
+   * A hit of `entry` at `now`: moves it to its store's most recently used end, unless it moved
+   * there in this recency period already.
+   */
+  touch(key: string, entry: Entry, now: number): void {
+    const recency = recencyOf(now)
+    if (entry.recency === recency) return
+    entry.recency = recency
+    this.#keyspace(key).store.get(key)
+  }
+
   /** An entry past its TTL: not served, and dropped once past its stale-if-error time too. */
-  #expired(store: LRUCache<string, Entry>, key: string, entry: Entry, now: number): undefined {
-    if (now > entry.expiresAt + this.#staleIfErrorMs) store.delete(key)
+  #expired(key: string, entry: Entry, now: number): undefined {
+    if (now > entry.expiresAt + this.#staleIfErrorMs) this.#keyspace(key).store.delete(key)
     return undefined
   }
 
@@ -295,14 +304,15 @@ export class Cache {
     const ttl =
       options.ttlMs ?? drawTtl(notFound ? keyspace.negativeTtl : keyspace.ttl, this.#random)
     const status: LRUCache.Status<string, Entry> = {}
-    const expiresAt = this.#now() + ttl
+    const now = this.#now()
+    const expiresAt = now + ttl
     const dropAt = expiresAt + this.#staleIfErrorMs
     if (dropAt > this.#lastDropAt) this.#lastDropAt = dropAt
     keyspace.store.set(
       key,
       // Kept past its TTL for `getStale`; `get` and `has` stop at the TTL itself.
       // Every entry has the same shape (`tags` undefined when none): one hidden class for `get`.
-      { value, costMs: options.costMs ?? 0, expiresAt, tags },
+      { value, costMs: options.costMs ?? 0, expiresAt, tags, recency: recencyOf(now) },
       { size, status },
     )
     return status.set !== 'miss'
@@ -377,13 +387,14 @@ export class Cache {
   }
 
   /**
-   * Keys in the key index and (key, tag) pairs in the tag index: equal to `size` and to the tags
-   * of the entries held, unless the indexes drifted from the stores (a leak tests look for).
+   * Entries in the map of entries, keys in the key index and (key, tag) pairs in the tag index:
+   * equal to `size` (twice) and to the tags of the entries held, unless the indexes drifted from
+   * the stores (a leak, or a stale entry a hit could find, that tests look for).
    */
-  get indexed(): { readonly keys: number; readonly taggings: number } {
+  get indexed(): { readonly entries: number; readonly keys: number; readonly taggings: number } {
     let taggings = 0
     for (const keys of this.#tags.values()) taggings += keys.size
-    return { keys: this.#keys.size, taggings }
+    return { entries: this.#entries.size, keys: this.#keys.size, taggings }
   }
 
   /** Times a pattern past the candidate budget cleared the cache (it started with `*`). */
@@ -431,13 +442,14 @@ export class Cache {
     return true
   }
 
-  /** Empties every store and both indexes, which are reset whole. */
+  /** Empties every store and the indexes, which are reset whole. */
   #clearStores(): void {
     this.#clearing = true
     try {
       for (const store of this.#stores) store.clear()
     } finally {
       this.#clearing = false
+      this.#entries.clear()
       this.#keys.clear()
       this.#tags.clear()
     }

@@ -4,11 +4,11 @@ export {
   checkTags,
   checkTtlMs,
   drawTtl,
+  type Entry,
+  entriesOf,
   keyspaceOf,
-  type Store,
-  soleStoreOf,
-  storeOf,
 } from './cache.js'
 export type { Lease } from './fill-guard.js'
+export { RECENCY_MS, recencyOf } from './recency.js'
 export { estimateBytes } from './size.js'
 export type { CacheHit, CacheOptions, KeyspaceOptions, SetOptions, TtlRange } from './types.js'

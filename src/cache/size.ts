@@ -4,14 +4,15 @@ import { describe } from '../validate.js'
 
 /**
  * Fixed cost of one entry beyond its key's characters and its value, on V8 64-bit (Node's builds
- * do not compress pointers: 8-byte slots): the entry wrapper `{ value, costMs, expiresAt, tags }`
- * (56), the heap number of its expiry (16), its share of lru-cache's key map (28 bytes a slot,
- * between one and two slots an entry as the table fills and doubles: 40 counted) and the key's
- * string header (16, with a word of alignment or of the cons cell a concatenated key keeps).
- * lru-cache's own arrays are allocated when the store is made (see `MAX_ENTRIES`); the key
- * index's slot is counted by the cache.
+ * do not compress pointers: 8-byte slots): the entry wrapper `{ value, costMs, expiresAt, tags,
+ * recency }` (64), the heap number of its expiry (16), its share of two hash maps, lru-cache's
+ * key map and the cache's map of entries that a hit reads (28 bytes a slot, between one and two
+ * slots an entry as a table fills and doubles: 40 counted each), and the key's string header (16,
+ * with a word of alignment or of the cons cell a concatenated key keeps). lru-cache's own arrays
+ * are allocated when the store is made (see `MAX_ENTRIES`); the key index's slot is counted by
+ * the cache.
  */
-export const ENTRY_OVERHEAD_BYTES = 136
+export const ENTRY_OVERHEAD_BYTES = 184
 
 /** Bytes of an entry's key: a one-byte string takes a byte a character, a two-byte one two. */
 export const keyBytes = (key: string): number => (TWO_BYTE.test(key) ? 2 : 1) * key.length
@@ -20,7 +21,7 @@ export const keyBytes = (key: string): number => (TWO_BYTE.test(key) ? 2 : 1) * 
  * Most entries a store may be given. lru-cache allocates its slots when the store is made, about
  * 36 bytes each (24 on the heap, 12 in typed arrays; measured with lru-cache 11.5 on Node 20):
  * 36 MiB at this cap, which a 128 MB function can afford, where 2^30 slots exhaust any heap. A
- * full store holds about `ENTRY_OVERHEAD_BYTES` per entry beyond its slot: 136 MiB more here.
+ * full store holds about `ENTRY_OVERHEAD_BYTES` per entry beyond its slot: 184 MiB more here.
  */
 export const MAX_ENTRIES = 1_048_576
 

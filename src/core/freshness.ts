@@ -1,3 +1,4 @@
+import { recencyOf } from '../cache/index.js'
 import { afterThisRun, readsOncePerRun } from './clock.js'
 import type { OnStreamError } from './options/index.js'
 
@@ -46,6 +47,8 @@ export class ServingTime {
    * Always a number, so that V8 keeps it unboxed.
    */
   at = Number.POSITIVE_INFINITY
+  /** The recency period of `at` (`recencyOf`): a hit that finds its entry in another moves it. */
+  recency = 0
   readonly #untrusted: ((now: number) => boolean) | undefined
   readonly #now: () => number
   readonly #perRun: boolean
@@ -66,6 +69,7 @@ export class ServingTime {
     if (this.#untrusted(now)) return BYPASSED
     if (this.#perRun) {
       this.at = now
+      this.recency = recencyOf(now)
       afterThisRun(this.#forget)
     }
     return now

@@ -4,10 +4,9 @@ import {
   checkKey,
   checkTags,
   checkTtlMs,
+  type Entry,
+  entriesOf,
   type SetOptions,
-  type Store,
-  soleStoreOf,
-  storeOf,
 } from '../cache/index.js'
 import { InvalidKeyError } from '../errors.js'
 import { toArray } from '../publish/index.js'
@@ -78,8 +77,8 @@ export class InvocationCache implements RequestCache {
   // What a hit uses, held here so that a hit loads each in one step.
   /** The bound and the clock; one that always bypasses for a deferred poll with 'bypass'. */
   readonly #serving: ServingTime
-  /** The store of every key, unless keyspaces have stores of their own. */
-  readonly #store: Store | undefined
+  /** The cache's entries by key (see `entriesOf`). */
+  readonly #entries: ReadonlyMap<string, Entry>
   readonly #cache: Cache
   /** Asked by a load when it would serve a stale value: is the cache bypassed now? */
   readonly #bypassing = (): boolean => this.bypassed
@@ -98,7 +97,7 @@ export class InvocationCache implements RequestCache {
     this.#serving =
       deferred && freshness.bypassOnError ? freshness.bypassedServing : freshness.serving
     this.#cache = engine.cache
-    this.#store = soleStoreOf(engine.cache)
+    this.#entries = entriesOf(engine.cache)
   }
 
   get bypassed(): boolean {
@@ -110,15 +109,17 @@ export class InvocationCache implements RequestCache {
   }
 
   get<T = unknown>(key: string): T | undefined {
-    // The hot path of a hit, one function with lru-cache's `get` inlined into it (see `storeOf`),
-    // straight through: the entry's expiry is compared with the time `ServingTime` keeps for
-    // this run of code while the cache is trusted. Anything else (no time kept yet, a bypass, a
-    // miss, an expired entry) fails that comparison and is sorted out of line. The bound is so
-    // asked on every read, as a long handler may outlive it.
-    const now = this.#serving.at
-    const store = this.#store
-    const entry = (store !== undefined ? store : storeOf(this.#cache, key)).get(key)
-    if (entry === undefined || now > entry.expiresAt) return this.#notServed<T>(key, entry, now)
+    // The hot path of a hit, one lookup in the cache's map of entries, straight through: the
+    // entry's expiry is compared with the time `ServingTime` keeps for this run of code while the
+    // cache is trusted, and its recency period with that time's. Anything else (no time kept yet,
+    // a bypass, a miss, an expired entry, an entry to move to its store's recent end) fails those
+    // comparisons and is sorted out of line. The bound is so asked on every read, as a long
+    // handler may outlive it.
+    const serving = this.#serving
+    const now = serving.at
+    const entry = this.#entries.get(key)
+    if (entry === undefined || now > entry.expiresAt || entry.recency !== serving.recency)
+      return this.#notServed<T>(key, entry, now)
     const counters = this.#counters
     counters.hits++
     counters.savedMs += entry.costMs
@@ -126,22 +127,23 @@ export class InvocationCache implements RequestCache {
   }
 
   /**
-   * `get` when the kept time did not serve `entry`: none was kept (+Infinity), so `ServingTime`
-   * is asked, and the read is a bypass (whose lookup only touched the entry's recency), a hit, or
-   * a miss; else a miss, absent or expired (`Cache.get` drops it once past stale-if-error).
+   * `get` when the kept time did not serve `entry` at once: none was kept (+Infinity), so
+   * `ServingTime` is asked, and the read is a bypass, a hit, or a miss; else a hit of an entry
+   * whose recency period has passed (moved to its store's recent end), or a miss, absent or
+   * expired (`Cache.get` drops it once past stale-if-error).
    */
-  #notServed<T>(key: string, entry: CacheHit | undefined, kept: number): T | undefined {
-    if (kept === Number.POSITIVE_INFINITY) {
-      const now = this.#serving.read()
-      if (Number.isNaN(now)) return this.#missed(true)
-      if (entry !== undefined && now <= entry.expiresAt) {
-        this.#counters.hits++
-        this.#counters.savedMs += entry.costMs
-        return entry.value as T
-      }
+  #notServed<T>(key: string, entry: Entry | undefined, kept: number): T | undefined {
+    const now = kept === Number.POSITIVE_INFINITY ? this.#serving.read() : kept
+    if (Number.isNaN(now)) return this.#missed(true)
+    if (entry === undefined) return this.#missed(false)
+    if (now > entry.expiresAt) {
+      this.#cache.get(key, now)
+      return this.#missed(false)
     }
-    if (entry !== undefined) this.#cache.get(key)
-    return this.#missed(false)
+    this.#cache.touch(key, entry, now)
+    this.#counters.hits++
+    this.#counters.savedMs += entry.costMs
+    return entry.value as T
   }
 
   /** Counts a read that found nothing: bypassed, or a miss. */

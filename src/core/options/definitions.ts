@@ -57,7 +57,7 @@ export const integerOptions = {
     default: '64 MiB',
     doc:
       'Byte budget by estimated entry size (±20 % of the heap for most values; How it works, ' +
-      'Memory, lists the exceptions); least recently used entries go first.',
+      'Memory, lists the exceptions); least recently used entries (to within a second) go first.',
   }),
   pollIntervalMs: integer(0, DAY_MS, 1_000, {
     env: 'SCACHE_POLL_INTERVAL_MS',

@@ -94,8 +94,8 @@ export interface ScacheOptions {
   readonly maxEntries?: number
   /**
    * Byte budget by estimated entry size (±20 % of the heap for most values; How it works, Memory,
-   * lists the exceptions); least recently used entries go first. From 1,024 to 2^53 − 1. Default:
-   * 64 MiB.
+   * lists the exceptions); least recently used entries (to within a second) go first. From 1,024 to
+   * 2^53 − 1. Default: 64 MiB.
    */
   readonly maxBytes?: number
   /**

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { drawTtl, estimateBytes, keyspaceOf } from '../../../src/cache/index.js'
+import { drawTtl, estimateBytes, keyspaceOf, RECENCY_MS } from '../../../src/cache/index.js'
 import { InvalidKeyError } from '../../../src/errors.js'
 import type { Invalidation } from '../../../src/record/index.js'
 import { invalidation, newCache } from '../../support/cache.js'
@@ -152,7 +152,7 @@ describe('TTL', () => {
     const cache = newCache({ ttl: { minMs: 60_000, maxMs: 60_000 }, now: clock.now })
     cache.set('users:1', undefined)
     clock.at(60_000)
-    expect(cache.get('users:1')).toEqual({
+    expect(cache.get('users:1')).toMatchObject({
       value: undefined,
       costMs: 0,
       expiresAt: 1_700_000_060_000,
@@ -171,10 +171,11 @@ describe('TTL', () => {
     clock.at(1_001)
     expect(cache.get('users:1')).toBeUndefined()
     expect(cache.has('users:1')).toBe(false)
-    expect(cache.getStale('users:1')).toEqual({
+    expect(cache.getStale('users:1')).toMatchObject({
       value: 'Ada',
       costMs: 7,
       expiresAt: 1_700_000_001_000,
+      tags: undefined,
     })
     expect(cache.size).toBe(2) // kept, so the container keeps polling for it
     cache.invalidate(invalidation({ keys: ['users:2'] }))
@@ -188,7 +189,12 @@ describe('TTL', () => {
     const cache = newCache({ ttl: { minMs: 5_000, maxMs: 5_000 }, now: clock.now })
     const value = { name: 'Ada' }
     cache.set('users:1', value, { costMs: 12 })
-    expect(cache.get('users:1')).toEqual({ value, costMs: 12, expiresAt: 1_700_000_005_000 })
+    expect(cache.get('users:1')).toMatchObject({
+      value,
+      costMs: 12,
+      expiresAt: 1_700_000_005_000,
+      tags: undefined,
+    })
     expect(cache.get<{ name: string }>('users:1')?.value).toBe(value)
     cache.set('users:2', 'x')
     expect(cache.get('users:2')?.costMs).toBe(0)
@@ -294,16 +300,32 @@ describe('bounds', () => {
     expect(cache.bytes).toBeGreaterThan(maxBytes / 2)
   })
 
-  it('a read makes an entry recently used', () => {
+  it('a read makes an entry recently used, once per recency period', () => {
     const maxEntries = 5
-    const cache = newCache({ maxEntries })
+    const clock = manualClock()
+    const cache = newCache({ maxEntries, now: clock.now })
     const keys = Array.from({ length: maxEntries }, (_, i) => `k${i}`)
     for (const key of keys) cache.set(key, key)
+    clock.at(RECENCY_MS)
     expect(cache.get('k0')?.value).toBe('k0')
     cache.set('new', 'new')
     expect(cache.has('k0')).toBe(true)
     expect(cache.has('k1')).toBe(false)
     expect(cache.size).toBe(maxEntries)
+  })
+
+  it('a read in the recency period an entry last moved in leaves its place', () => {
+    const maxEntries = 5
+    const clock = manualClock()
+    const cache = newCache({ maxEntries, now: clock.now })
+    const keys = Array.from({ length: maxEntries }, (_, i) => `k${i}`)
+    for (const key of keys) cache.set(key, key)
+    clock.at(RECENCY_MS / 2)
+    // Set in this period: already at the recent end when set, so the read does not move it.
+    expect(cache.get('k0')?.value).toBe('k0')
+    cache.set('new', 'new')
+    expect(cache.has('k0')).toBe(false)
+    expect(cache.has('k1')).toBe(true)
   })
 
   it('does not store a value larger than maxBytes, and set returns false', () => {

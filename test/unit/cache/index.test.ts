@@ -67,7 +67,7 @@ describe('tags', () => {
     expect(cache.set('k:1', 'big', { tags: ['t'] })).toBe(false)
     expect(cache.has('k:1')).toBe(false)
     cache.set('k:2', 'small')
-    expect(cache.indexed).toEqual({ keys: 1, taggings: 0 })
+    expect(cache.indexed).toEqual({ entries: 1, keys: 1, taggings: 0 })
     expect(cache.invalidate(invalidation({ tags: ['t'] }))).toBe(0)
     expect(cache.invalidate(invalidation({ prefixes: ['k:'] }))).toBe(1)
   })
@@ -145,7 +145,7 @@ describe('the indexes against a model (random operations)', () => {
         (sum, [key, tags]) => sum + (cache.has(key) ? tags.length : 0),
         0,
       )
-      expect(cache.indexed).toEqual({ keys: cache.size, taggings })
+      expect(cache.indexed).toEqual({ entries: cache.size, keys: cache.size, taggings })
       if (step % 997 === 996) {
         cache.clear()
         expect(cache.invalidate(invalidation({ patterns: ['*:*:*'] }))).toBe(0)

@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { KinesisClient } from '@aws-sdk/client-kinesis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { RECENCY_MS } from '../../../src/cache/index.js'
 import { perRunClock, readsOncePerRun } from '../../../src/core/clock.js'
 import { createScache } from '../../../src/core/index.js'
 
@@ -101,6 +102,32 @@ describe('the default clock of a Scache', () => {
     vi.setSystemTime(1_000_200)
     expect(invocation.cache.get('new')).toBe('b')
     expect(invocation.end()).toMatchObject({ hits: 2, misses: 2, bypassed: 0 })
+  })
+
+  it('moves an entry a hit finds in a later recency period to the recent end, once', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(1_000_000)
+    const scache = createScache({
+      stream: { name: 's', client },
+      ttl: { minMs: 3_600_000, maxMs: 3_600_000 },
+      pollIntervalMs: 3_600_000,
+      maxStalenessMs: 3_600_000,
+      maxEntries: 3,
+      log: false,
+    })
+    const invocation = await scache.begin()
+    for (const key of ['a', 'b', 'c']) invocation.cache.set(key, key)
+    await Promise.resolve()
+    vi.setSystemTime(1_000_000 + RECENCY_MS)
+    // The first hit of a new period moves 'a' past 'b' and 'c'; the second finds it moved.
+    expect(invocation.cache.get('a')).toBe('a')
+    expect(invocation.cache.get('a')).toBe('a')
+    invocation.cache.set('d', 'd')
+    expect(invocation.cache.get('b')).toBeUndefined()
+    invocation.cache.set('e', 'e')
+    expect(invocation.cache.get('c')).toBeUndefined()
+    expect(invocation.cache.get('a')).toBe('a')
+    expect(invocation.end()).toMatchObject({ hits: 3, misses: 2 })
   })
 
   it('bypasses reads in a long invocation once it outlives maxStalenessMs', async () => {

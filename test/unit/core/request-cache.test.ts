@@ -1,5 +1,6 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import { describe, expect, it } from 'vitest'
+import { RECENCY_MS } from '../../../src/cache/index.js'
 import { createScache, type ScacheOptions } from '../../../src/index.js'
 import { createTestClock, MemoryKinesis } from '../../../src/testing/index.js'
 
@@ -53,6 +54,22 @@ describe('context.cache.get', () => {
     clock.advance(1)
     expect(invocation.cache.get('users:1')).toBeUndefined()
     expect(invocation.end()).toMatchObject({ hits: 2, bypassed: 1, misses: 0 })
+  })
+
+  it('a hit in a later recency period moves its entry to the recent end; one in the same does not', async () => {
+    const { clock, scache } = setUp({ maxEntries: 3, maxStalenessMs: 3_600_000 })
+    const invocation = await scache.begin()
+    for (const key of ['a', 'b', 'c']) invocation.cache.set(key, key)
+    // Set in this period: 'a' keeps its place, the least recent, and is evicted first.
+    expect(invocation.cache.get('a')).toBe('a')
+    invocation.cache.set('d', 'd')
+    expect(invocation.cache.get('a')).toBeUndefined()
+    clock.advance(RECENCY_MS)
+    expect(invocation.cache.get('b')).toBe('b')
+    invocation.cache.set('e', 'e')
+    expect(invocation.cache.get('c')).toBeUndefined()
+    expect(invocation.cache.get('b')).toBe('b')
+    expect(invocation.end()).toMatchObject({ hits: 3, misses: 2 })
   })
 
   it('bypasses once the clock steps back before the last sync, until a poll succeeds', async () => {
