@@ -67,9 +67,9 @@ const opener = async (contender: Contender): Promise<Open> => {
       return async () => ({ target: lru, close: noop })
     }
     case 'lru-cache get + entry read': {
-      // The least a cache over lru-cache does whose entries carry their expiry: read the entry
-      // lru-cache returns (lru-cache's own \`get\` never reads the value it returns). No clock, no
-      // staleness bound, no counters: a floor, not a cache.
+      // The least a cache does that reads its entries, which carry their expiry, through
+      // lru-cache's \`get\`: read the entry it returns (lru-cache's own \`get\` never reads the
+      // value it returns). No clock, no staleness bound, no counters: a floor, not a cache.
       interface Entry {
         readonly value: object
         readonly costMs: number
@@ -78,13 +78,13 @@ const opener = async (contender: Contender): Promise<Open> => {
       const lru = new LRUCache<string, Entry>({ max: 10_000 })
       const expiresAt = Date.now() + 3_600_000
       for (const key of keys) lru.set(key, { value, costMs: 0, expiresAt })
-      const floor = {
+      const throughGet = {
         get: (key: string): unknown => {
           const entry = lru.get(key)
           return entry === undefined || entry.expiresAt < 0 ? undefined : entry.value
         },
       }
-      return async () => ({ target: floor, close: noop })
+      return async () => ({ target: throughGet, close: noop })
     }
     case 'Map.get': {
       const map = new Map<string, object>()

@@ -5,7 +5,7 @@ import { median, sig } from './lib/stats.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 /** Processes per contender, interleaved; each figure is the median of its processes. */
-const ROUNDS = 5
+const ROUNDS = 9
 
 export interface HitPathResult {
   readonly keys: number
@@ -19,7 +19,7 @@ export interface HitPathResult {
   readonly ratioToMap: number
   /**
    * lru-cache `get` followed by one read of the entry it returns, over lru-cache `get` alone: the
-   * floor for any cache over lru-cache whose entries carry their own expiry.
+   * least any cache costs that reads its entries, with their own expiry, through lru-cache's `get`.
    */
   readonly entryReadToLruCache?: number
 }

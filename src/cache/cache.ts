@@ -94,6 +94,9 @@ export const drawTtl = (range: TtlRange, random: () => number): number =>
  */
 export let entriesOf: (cache: Cache) => ReadonlyMap<string, Entry>
 
+/** A hit of `entry` found in `entriesOf` at `now` (see `Cache.#touch`), for the same path. */
+export let touchEntry: (cache: Cache, key: string, entry: Entry, now: number) => void
+
 /**
  * The in-memory store of one container: lru-cache stores bounded by entries and estimated bytes,
  * randomised TTLs per keyspace, eviction by key, prefix, tag, pattern or everything, and the
@@ -138,6 +141,7 @@ export class Cache {
 
   static {
     entriesOf = (cache) => cache.#entries
+    touchEntry = (cache, key, entry, now) => cache.#touch(key, entry, now)
   }
 
   constructor(options: CacheOptions) {
@@ -234,7 +238,7 @@ export class Cache {
     const entry = this.#entries.get(key)
     if (entry === undefined) return undefined
     if (now > entry.expiresAt) return this.#expired(key, entry, now)
-    this.touch(key, entry, now)
+    this.#touch(key, entry, now)
     return entry as CacheHit<T>
   }
 
@@ -242,7 +246,7 @@ export class Cache {
    * A hit of `entry` at `now`: moves it to its store's most recently used end, unless it moved
    * there in this recency period already.
    */
-  touch(key: string, entry: Entry, now: number): void {
+  #touch(key: string, entry: Entry, now: number): void {
     const recency = recencyOf(now)
     if (entry.recency === recency) return
     entry.recency = recency

@@ -7,6 +7,7 @@ export {
   type Entry,
   entriesOf,
   keyspaceOf,
+  touchEntry,
 } from './cache.js'
 export type { Lease } from './fill-guard.js'
 export { RECENCY_MS, recencyOf } from './recency.js'

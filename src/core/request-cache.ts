@@ -7,6 +7,7 @@ import {
   type Entry,
   entriesOf,
   type SetOptions,
+  touchEntry,
 } from '../cache/index.js'
 import { InvalidKeyError } from '../errors.js'
 import { toArray } from '../publish/index.js'
@@ -140,7 +141,7 @@ export class InvocationCache implements RequestCache {
       this.#cache.get(key, now)
       return this.#missed(false)
     }
-    this.#cache.touch(key, entry, now)
+    touchEntry(this.#cache, key, entry, now)
     this.#counters.hits++
     this.#counters.savedMs += entry.costMs
     return entry.value as T
