@@ -4,7 +4,7 @@ import { type Invalidation, keyProblem, recordLimits, tagProblem } from '../reco
 import { compilePattern } from '../record/pattern.js'
 import { FillGuard, type Lease } from './fill-guard.js'
 import { KeyIndex } from './key-index.js'
-import { ENTRY_OVERHEAD_BYTES, estimateBytes, keyBytes } from './size.js'
+import { ENTRY_OVERHEAD_BYTES, estimateBytes, keyBytes, sizeBytes } from './size.js'
 import type { CacheHit, CacheOptions, SetOptions, TtlRange } from './types.js'
 
 /**
@@ -98,6 +98,9 @@ export let storeOf: (cache: Cache, key: string) => Store
 /** The store of every key when no keyspace has one of its own, else undefined (see `storeOf`). */
 export let soleStoreOf: (cache: Cache) => Store | undefined
 
+/** The default `sizeOf`: the estimate of a value of unknown making. */
+const defaultSizeOf = (value: unknown): number => sizeBytes(value, false)
+
 /**
  * The in-memory store of one container: lru-cache stores bounded by entries and estimated bytes,
  * randomised TTLs per keyspace, eviction by key, prefix, tag, pattern or everything, and the
@@ -144,7 +147,11 @@ export class Cache {
   }
 
   constructor(options: CacheOptions) {
-    this.#sizeOf = options.sizeOf ?? estimateBytes
+    // Not `estimateBytes` itself, which would take the key it is called with for its options.
+    this.#sizeOf =
+      options.sizeOf === undefined || options.sizeOf === estimateBytes
+        ? defaultSizeOf
+        : options.sizeOf
     this.#random = options.random ?? Math.random
     const now = options.now ?? Date.now
     this.#now = now

@@ -10,5 +10,5 @@ export {
   storeOf,
 } from './cache.js'
 export type { Lease } from './fill-guard.js'
-export { estimateBytes } from './size.js'
+export { type EstimateOptions, estimateBytes } from './size.js'
 export type { CacheHit, CacheOptions, KeyspaceOptions, SetOptions, TtlRange } from './types.js'
