@@ -219,8 +219,8 @@ const madeByJson = (options: EstimateOptions): boolean => {
  * hash table from 128, an array at exactly its length (32 bytes when empty), strings as by
  * default. It is a hint, not a check: what JSON cannot make (a `Map`, `Set`, `Date`, typed
  * array, symbol, an object with a null prototype) is sized as by default, and an object built
- * through computed keys (20 properties or more) or given many after decoding is counted as
- * fast, up to 9 times under the heap it holds. No option helps the `delete` above. Throws a
+ * through computed keys (20 properties or more) or given many after decoding is a hash table
+ * counted as fast, up to 9 times less than it holds. No option helps the `delete` above. Throws a
  * `ScacheOptionsError` for options that are not an object, with another key, or with another
  * `madeBy`. For a cache of decoded values: `sizeOf: (value) => estimateBytes(value, { madeBy:
  * 'json' })`.
