@@ -82,6 +82,9 @@ export interface RetainedShape {
   readonly valueEstimate: number
   readonly entry: number
   readonly entryEstimate: number
+  /** For a shape decoded from JSON: the estimates with `madeBy: 'json'`. */
+  readonly valueEstimateJson?: number
+  readonly entryEstimateJson?: number
 }
 
 export interface MemoryResult {

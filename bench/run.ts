@@ -32,16 +32,30 @@ const MARKER = '\nbench-result:'
 
 /**
  * Retained heap over the cache's estimate, over every shape of bench/memory-retained.ts: the
- * ratio of the totals, and the lowest and highest shape's (target: 0.8 to 1.2 each).
+ * ratio of the totals, and the lowest and highest shape's (target: 0.8 to 1.2 each); then the
+ * same over the shapes decoded from JSON against the estimate with `madeBy: 'json'`.
  */
 const heapOverEstimate = (retained: Record<string, RetainedShape>): Record<string, number> => {
+  const ratios = (
+    name: string,
+    shapes: readonly RetainedShape[],
+    estimate: (v: RetainedShape) => number,
+  ): Record<string, number> => {
+    if (shapes.length === 0) return {}
+    const each = shapes.map((v) => v.entry / estimate(v))
+    const total = (pick: (v: RetainedShape) => number) =>
+      shapes.reduce((sum, v) => sum + pick(v), 0)
+    return {
+      [name]: sig(total((v) => v.entry) / total(estimate)),
+      [`${name}Lowest`]: sig(Math.min(...each)),
+      [`${name}Highest`]: sig(Math.max(...each)),
+    }
+  }
   const shapes = Object.values(retained)
-  const ratios = shapes.map((v) => v.entry / v.entryEstimate)
-  const total = (pick: (v: RetainedShape) => number) => shapes.reduce((sum, v) => sum + pick(v), 0)
+  const decoded = shapes.filter((v) => v.entryEstimateJson !== undefined)
   return {
-    heapOverEstimate: sig(total((v) => v.entry) / total((v) => v.entryEstimate)),
-    heapOverEstimateLowest: sig(Math.min(...ratios)),
-    heapOverEstimateHighest: sig(Math.max(...ratios)),
+    ...ratios('heapOverEstimate', shapes, (v) => v.entryEstimate),
+    ...ratios('heapOverEstimateJson', decoded, (v) => v.entryEstimateJson ?? Number.NaN),
   }
 }
 

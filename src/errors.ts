@@ -53,7 +53,10 @@ export class ScacheError extends Error {
   }
 }
 
-/** An option passed to `scache()`, `createScache()` or `createPublisher()` is invalid. */
+/**
+ * An option passed to `scache()`, `createScache()`, `createPublisher()`, `httpCaching()` or
+ * `estimateBytes()` is invalid.
+ */
 export class ScacheOptionsError extends ScacheError {
   /** Dotted path of the offending option, e.g. `ttl.minMs`. */
   readonly option: string

@@ -2,6 +2,7 @@ export {
   Cache,
   type CacheHit,
   type CacheOptions,
+  type EstimateOptions,
   estimateBytes,
   type KeyspaceOptions,
   type SetOptions,

@@ -1,4 +1,8 @@
-import { DICTIONARY_PROPERTIES, ENTRY_OVERHEAD_BYTES } from '../../src/cache/size.js'
+import {
+  DICTIONARY_PROPERTIES,
+  ENTRY_OVERHEAD_BYTES,
+  JSON_DICTIONARY_PROPERTIES,
+} from '../../src/cache/size.js'
 import type { MemoryParts, MemoryResult, MemoryShape, RetainedShape } from '../memory.js'
 import { measuredOn, met, mib, n, pct, type Section, signed, table } from './format.js'
 
@@ -30,6 +34,11 @@ const retainedPart = (r: MemoryResult): string => {
     (v) => v.valueEstimate,
   )
   const entryFactors = rows.map(([, v]) => v.entryEstimate / v.entry)
+  const decoded = rows.filter(([, v]) => v.entryEstimateJson !== undefined)
+  const jsonEstimate = (v: RetainedShape) => v.entryEstimateJson ?? Number.NaN
+  const jsonFactors = decoded.map(([, v]) => jsonEstimate(v) / v.entry)
+  const jsonUnder = decoded.filter(([, v]) => isUnder(jsonEstimate(v), v.entry))
+  const defaultFactors = decoded.map(([, v]) => v.entryEstimate / v.entry)
   return `
 **The estimate against the heap.** ${n(r.retainedCount)} distinct values of each shape, in a
 process of its own per shape, held in
@@ -49,6 +58,8 @@ ${table(
     'heap per entry',
     'entry counted',
     'estimate / heap',
+    "counted, `madeBy: 'json'`",
+    'estimate / heap',
   ],
   rows.map(([shape, v]) => [
     shape,
@@ -58,6 +69,8 @@ ${table(
     `${n(v.entry)} B`,
     `${n(v.entryEstimate)} B`,
     factor(v.entryEstimate, v.entry),
+    v.entryEstimateJson === undefined ? '' : `${n(v.entryEstimateJson)} B`,
+    v.entryEstimateJson === undefined ? '' : factor(v.entryEstimateJson, v.entry),
   ]),
 )}
 
@@ -80,11 +93,28 @@ Per entry, the cache counts ${range(entryFactors, (x) => `${n(x)}×`)} the heap 
         }`
   } The extremes are what no walk of a value can see. How an object was built: from
 ${DICTIONARY_PROPERTIES} properties the estimate counts the hash table V8 makes when properties are added through
-computed keys (\`o[k] = v\` in a loop), where JSON.parse keeps up to 127 in fast mode, a word a
+computed keys (\`o[k] = v\` in a loop), where JSON.parse keeps up to ${JSON_DICTIONARY_PROPERTIES - 1} in fast mode, a word a
 property. A \`delete\`, which puts a small object in a hash table. A string shared between
 entries, counted in each. An array's spare capacity, counted as if \`push\` had grown it, where
 JSON.parse leaves none.
+${
+  decoded.length === 0
+    ? ''
+    : `
+The last two columns, for the ${decoded.length} shapes decoded from JSON: the same values written
+through a second cache whose \`sizeOf\` is \`(value) => estimateBytes(value, { madeBy: 'json' })\`
+(unmeasured: the heap is the first cache's), which counts plain objects in fast mode below
+${JSON_DICTIONARY_PROPERTIES} properties and arrays at their length. Per entry it counts ${range(
+        jsonFactors,
+        (x) => `${n(x)}×`,
+      )} the heap, where the default counts ${range(defaultFactors, (x) => `${n(x)}×`)} for these shapes; ${
+        jsonUnder.length === 0
+          ? 'no shape is under'
+          : `**under** for ${jsonUnder.map(([shape]) => shape).join(', ')}`
+      }. Nothing it is told changes the \`delete\` above: a small object that lost a property is
+under-counted with the option as without.
 `
+}`
 }
 
 export const memorySection = (s: Section<MemoryResult>): string => {

@@ -5,7 +5,7 @@ import { compilePattern } from '../record/pattern.js'
 import { FillGuard, type Lease } from './fill-guard.js'
 import { KeyIndex } from './key-index.js'
 import { recencyOf } from './recency.js'
-import { ENTRY_OVERHEAD_BYTES, estimateBytes, keyBytes } from './size.js'
+import { ENTRY_OVERHEAD_BYTES, estimateBytes, keyBytes, sizeBytes } from './size.js'
 import type { CacheHit, CacheOptions, SetOptions, TtlRange } from './types.js'
 
 /**
@@ -97,6 +97,9 @@ export let entriesOf: (cache: Cache) => ReadonlyMap<string, Entry>
 /** A hit of `entry` found in `entriesOf` at `now` (see `Cache.#touch`), for the same path. */
 export let touchEntry: (cache: Cache, key: string, entry: Entry, now: number) => void
 
+/** The default `sizeOf`: the estimate of a value of unknown making. */
+const defaultSizeOf = (value: unknown): number => sizeBytes(value, false)
+
 /**
  * The in-memory store of one container: lru-cache stores bounded by entries and estimated bytes,
  * randomised TTLs per keyspace, eviction by key, prefix, tag, pattern or everything, and the
@@ -145,7 +148,11 @@ export class Cache {
   }
 
   constructor(options: CacheOptions) {
-    this.#sizeOf = options.sizeOf ?? estimateBytes
+    // Not `estimateBytes` itself, which would take the key it is called with for its options.
+    this.#sizeOf =
+      options.sizeOf === undefined || options.sizeOf === estimateBytes
+        ? defaultSizeOf
+        : options.sizeOf
     this.#random = options.random ?? Math.random
     const now = options.now ?? Date.now
     this.#now = now

@@ -11,5 +11,5 @@ export {
 } from './cache.js'
 export type { Lease } from './fill-guard.js'
 export { RECENCY_MS, recencyOf } from './recency.js'
-export { estimateBytes } from './size.js'
+export { type EstimateOptions, estimateBytes } from './size.js'
 export type { CacheHit, CacheOptions, KeyspaceOptions, SetOptions, TtlRange } from './types.js'

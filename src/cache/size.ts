@@ -1,6 +1,6 @@
 import { types } from 'node:util'
 import { ScacheOptionsError } from '../errors.js'
-import { describe } from '../validate.js'
+import { describe, isObject, onlyKnown } from '../validate.js'
 
 /**
  * Fixed cost of one entry beyond its key's characters and its value, on V8 64-bit (Node's builds
@@ -108,12 +108,19 @@ const firstSeen = (shape: string | undefined, kind: 'fast' | 'dictionary'): bool
  * Named properties from which a plain object is counted in dictionary mode. V8 turns an object
  * into a hash table when properties are added one by one through computed keys (`o[k] = v` in a
  * loop, as DynamoDB's `unmarshall` and most row mappers build items) at the 20th, JSON.parse
- * builds one at 128 or more, and every way at 1,021; `Object.fromEntries`, `Object.assign`, a
- * spread and `structuredClone` stay fast below that. The estimate cannot tell how an object was
- * built, so from 20 it counts the hash table: up to 8 times what a fast object of as many
- * properties holds, never less.
+ * builds one at 128 or more (`JSON_DICTIONARY_PROPERTIES`), and every way at 1,021;
+ * `Object.fromEntries`, `Object.assign`, a spread and `structuredClone` stay fast below that.
+ * The estimate cannot tell how an object was built, so from 20 it counts the hash table: up to 8
+ * times what a fast object of as many properties holds, never less.
  */
 export const DICTIONARY_PROPERTIES = 20
+
+/**
+ * Named properties from which JSON.parse makes a dictionary-mode object: it takes an object's
+ * hidden class from a cache of 128 (one per count of properties), and builds a hash table for
+ * more. Integer keys (elements) do not count. Measured on Node 20 and 24: 127 fast, 128 not.
+ */
+export const JSON_DICTIONARY_PROPERTIES = 128
 
 /**
  * Slots of one of V8's hash tables (dictionary-mode properties, dictionary elements) holding
@@ -153,6 +160,31 @@ const knownStrings = new Set<string>()
 const MAX_KNOWN_STRINGS = 16_384
 const INTERNED_LENGTH = 9
 
+/** How a value was made, as far as V8's layout of it depends on that: see `estimateBytes`. */
+export interface EstimateOptions {
+  /**
+   * How the value was made, when you know: `'json'` for a value JSON.parse decoded (a response
+   * body, an item read as JSON), whose plain objects V8 keeps in fast mode below 128 properties
+   * and whose arrays have no spare capacity; `'any'` (the default) for a value built in code or
+   * of unknown making. A hint, not a check: what JSON cannot make is sized as by default.
+   */
+  readonly madeBy?: 'any' | 'json'
+}
+
+/** Whether `options` say the value was made by JSON.parse; a ScacheOptionsError if not options. */
+const madeByJson = (options: EstimateOptions): boolean => {
+  if (!isObject(options))
+    throw new ScacheOptionsError(
+      'estimateBytes',
+      `options must be an object (got ${describe(options)})`,
+    )
+  onlyKnown('', options, ['madeBy'])
+  const { madeBy } = options
+  if (madeBy !== undefined && madeBy !== 'any' && madeBy !== 'json')
+    throw new ScacheOptionsError('madeBy', `must be 'any' or 'json' (got ${describe(madeBy)})`)
+  return madeBy === 'json'
+}
+
 /**
  * Retained size of a value in bytes as V8 (64-bit, as Node ships it) lays it out, calibrated
  * against the heap (bench/memory-retained.ts: within ±20 % for the shapes there but the four
@@ -173,15 +205,26 @@ const INTERNED_LENGTH = 9
  * Every own property counts, symbol-keyed and non-enumerable ones too. Counts shared or cyclic
  * references once.
  *
- * What it cannot see, because no code can: how a value was built. So it over-counts an object
- * of 20 to 127 properties that JSON.parse made (fast, up to 8 times less than counted), an
- * array made whole (JSON.parse, `map`, a literal: 16 + `length` / 8 slots less) and a string
- * shared between values (counted in each), and it under-counts an object of fewer than 20
- * properties that went to dictionary mode by a `delete` (3 to 8 times its estimate), the
- * spare capacity of an array just grown by `push` (up to 1.33 times the slots counted), the
+ * What it cannot see, because no code can: how a value was built. So by default it over-counts
+ * an object of 20 to 127 properties that JSON.parse made (fast, up to 8 times less than
+ * counted), an array made whole (JSON.parse, `map`, a literal: 16 + `length` / 8 slots less)
+ * and a string shared between values (counted in each), and it under-counts an object of fewer
+ * than 20 properties that went to dictionary mode by a `delete` (3 to 8 times its estimate),
+ * the spare capacity of an array just grown by `push` (up to 1.33 times the slots counted), the
  * larger string a sliced string keeps alive, the buffer behind a view beyond the view's own
  * bytes, and properties added to a typed array. Pass your own `sizeOf` when you know better,
  * or to cache class instances.
+ *
+ * `options.madeBy: 'json'` says how: the value is what JSON.parse returned. A plain object is
+ * then counted in fast mode below 128 named properties (`JSON_DICTIONARY_PROPERTIES`) and as a
+ * hash table from 128, an array at exactly its length (32 bytes when empty), strings as by
+ * default. It is a hint, not a check: what JSON cannot make (a `Map`, `Set`, `Date`, typed
+ * array, symbol, an object with a null prototype) is sized as by default, and an object built
+ * through computed keys (20 properties or more) or given many after decoding is a hash table
+ * counted as fast, up to 9 times less than it holds. No option helps the `delete` above. Throws a
+ * `ScacheOptionsError` for options that are not an object, with another key, or with another
+ * `madeBy`. For a cache of decoded values: `sizeOf: (value) => estimateBytes(value, { madeBy:
+ * 'json' })`.
  *
  * Returns `Infinity`, so that the cache does not store the value, rather than guess:
  * - for more than a million nodes (checked before a node is expanded: an array's `length` counts
@@ -191,13 +234,21 @@ const INTERNED_LENGTH = 9
  *   `Set`, `Date`, `ArrayBuffer`, typed array, `Buffer` or `DataView`. A class instance may keep
  *   any amount in `#private` fields, which no code outside its class can reach.
  */
-export const estimateBytes = (value: unknown): number => {
+export const estimateBytes = (value: unknown, options?: EstimateOptions): number =>
+  sizeBytes(value, options !== undefined && madeByJson(options))
+
+/**
+ * `estimateBytes` without its options: `json` when the value was made by JSON.parse. The cache's
+ * default `sizeOf`, which is called with the key too.
+ */
+export const sizeBytes = (value: unknown, json: boolean): number => {
   const seen = new Set<object>()
   /** Short strings this value brought to `knownStrings`: a repeat of one here may be a copy. */
   let introduced: Set<string> | undefined
   const stack: unknown[] = [value]
   let bytes = 0
   let nodes = 0
+  const dictionaryFrom = json ? JSON_DICTIONARY_PROPERTIES : DICTIONARY_PROPERTIES
   /**
    * Pushes the values of an object's own properties, every one (symbol-keyed and non-enumerable
    * too), and counts the object with its properties and elements as V8 lays them out: `layout`
@@ -246,7 +297,7 @@ export const estimateBytes = (value: unknown): number => {
       }
     }
     if (elements > 0) bytes += elementsBytes(elements, maxIndex)
-    if (layout === 'plain' && properties < DICTIONARY_PROPERTIES) {
+    if (layout === 'plain' && properties < dictionaryFrom) {
       // In-object fields: the object (24 bytes: hidden class, properties, elements) and a slot a
       // property; the hidden class (104), its descriptors (40 a key) and its keys once per list.
       bytes += 24 + 8 * properties
@@ -307,8 +358,10 @@ export const estimateBytes = (value: unknown): number => {
       const length = object.length
       if (nodes + stack.length + length > MAX_ESTIMATED_NODES) return Number.POSITIVE_INFINITY
       // Header (32) and backing store header (16), and its slots: exactly `length` for an array
-      // JSON.parse, `map` or a literal made, up to n + n/2 + 16 for one grown by `push`.
-      bytes += 48 + 8 * (length + Math.floor(length / 8) + 16)
+      // JSON.parse, `map` or a literal made (an empty one shares V8's empty store), up to
+      // n + n/2 + 16 for one grown by `push`.
+      if (json) bytes += length === 0 ? 32 : 48 + 8 * length
+      else bytes += 48 + 8 * (length + Math.floor(length / 8) + 16)
       const mark = stack.length
       // Elements, and any other property, are own properties; only `length` is not data.
       if (!pushProperties(object, isArrayElement, 'extras')) return Number.POSITIVE_INFINITY

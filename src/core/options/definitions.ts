@@ -201,8 +201,12 @@ export const optionDefinitions = {
     type: '(value, key) => bytes',
     default: 'a structural estimate',
     doc:
-      'Bytes of a value, when you know better. A value the estimate cannot see into (class ' +
-      'instance, function, getter, proxy) or `sizeOf` cannot size (throws, non-finite) is not stored.',
+      'Bytes of a value, when you know better; for values JSON.parse decoded, ' +
+      "`(value) => estimateBytes(value, { madeBy: 'json' })`. A value the estimate cannot see " +
+      'into (class instance, function, getter, proxy) or `sizeOf` cannot size (throws, ' +
+      "non-finite) is not stored. `madeBy: 'json'` counts a plain object of 20 to 127 " +
+      'properties as the fast object JSON.parse makes rather than as a hash table, and an array ' +
+      'without spare capacity (docs/how-it-works.md, Memory).',
   },
   clock: {
     type: '{ now?, random? }',

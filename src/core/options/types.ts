@@ -104,9 +104,12 @@ export interface ScacheOptions {
    */
   readonly keyspaces?: Readonly<Record<string, ScacheKeyspaceOptions>>
   /**
-   * Bytes of a value, when you know better. A value the estimate cannot see into (class instance,
-   * function, getter, proxy) or `sizeOf` cannot size (throws, non-finite) is not stored. Default: a
-   * structural estimate.
+   * Bytes of a value, when you know better; for values JSON.parse decoded, `(value) =>
+   * estimateBytes(value, { madeBy: 'json' })`. A value the estimate cannot see into (class
+   * instance, function, getter, proxy) or `sizeOf` cannot size (throws, non-finite) is not stored.
+   * `madeBy: 'json'` counts a plain object of 20 to 127 properties as the fast object JSON.parse
+   * makes rather than as a hash table, and an array without spare capacity (docs/how-it-works.md,
+   * Memory). Default: a structural estimate.
    */
   readonly sizeOf?: (value: unknown, key: string) => number
   /**

@@ -2,7 +2,12 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Cache, estimateBytes } from '../../../src/cache/index.js'
-import { DICTIONARY_PROPERTIES } from '../../../src/cache/size.js'
+import {
+  DICTIONARY_PROPERTIES,
+  type EstimateOptions,
+  JSON_DICTIONARY_PROPERTIES,
+} from '../../../src/cache/size.js'
+import { ScacheOptionsError } from '../../../src/errors.js'
 
 const sizeModule = join(import.meta.dirname, '../../../src/cache/size.ts')
 
@@ -180,6 +185,149 @@ describe('estimateBytes: V8 object layouts', () => {
   })
 })
 
+describe("estimateBytes: madeBy 'json'", () => {
+  const json: EstimateOptions = { madeBy: 'json' }
+  /** A plain object of `count` integer properties `${prefix}0`…, as JSON.parse decodes it. */
+  const decodedObject = (prefix: string, count: number): object =>
+    JSON.parse(JSON.stringify(withKeys(prefix, count, 7))) as object
+  /** Both estimates of `make()`, each once the key lists (both layouts) are counted. */
+  const both = (make: () => unknown): { any: number; json: number } => {
+    estimateBytes(make())
+    estimateBytes(make(), json)
+    return { any: estimateBytes(make()), json: estimateBytes(make(), json) }
+  }
+  // The object (24 bytes) and a slot a property, in the object: small integers need no more.
+  const fast = (count: number) => 24 + 8 * count
+  const table = (count: number) =>
+    88 + 24 * Math.max(4, 2 ** Math.ceil(Math.log2(count + Math.floor(count / 2))))
+
+  it('counts a decoded object of 30 or 100 properties in fast mode, not as a hash table', () => {
+    for (const count of [30, 100]) {
+      const sizes = both(() => decodedObject(`jsonFast${count}_`, count))
+      expect(sizes.json, `${count} properties`).toBe(fast(count))
+      expect(sizes.any, `${count} properties`).toBe(table(count))
+    }
+  })
+
+  it('counts the hidden class of a decoded object of 30 properties once per key list', () => {
+    const first = estimateBytes(decodedObject('jsonClass', 30), json)
+    const again = estimateBytes(decodedObject('jsonClass', 30), json)
+    expect(again).toBe(fast(30))
+    // The class (104), 40 bytes of descriptors a key, the keys' strings.
+    expect(first - again).toBeGreaterThanOrEqual(104 + 40 * 30 + 30 * 'jsonClass'.length)
+  })
+
+  it(`counts from ${JSON_DICTIONARY_PROPERTIES} properties as a hash table, as by default`, () => {
+    const below = both(() => decodedObject('jsonEdge', JSON_DICTIONARY_PROPERTIES - 1))
+    expect(below.json).toBe(fast(JSON_DICTIONARY_PROPERTIES - 1))
+    for (const count of [JSON_DICTIONARY_PROPERTIES, 200]) {
+      const sizes = both(() => decodedObject(`jsonDict${count}_`, count))
+      expect(sizes.json, `${count} properties`).toBe(table(count))
+      expect(sizes.json, `${count} properties`).toBe(sizes.any)
+    }
+  })
+
+  it('counts integer keys apart from named properties, as JSON.parse does', () => {
+    // 127 named properties and 10 elements: fast, the elements in a store of their own.
+    const make = () => {
+      const text = JSON.stringify(withKeys('jsonMixed', JSON_DICTIONARY_PROPERTIES - 1, 7))
+      return JSON.parse(
+        `{"0":1,"1":1,"2":1,"3":1,"4":1,"5":1,"6":1,"7":1,"8":1,"9":1,${text.slice(1)}`,
+      )
+    }
+    expect(both(make).json).toBe(fast(JSON_DICTIONARY_PROPERTIES - 1) + 16 + 8 * 10)
+  })
+
+  it('changes nothing below 20 properties', () => {
+    for (const count of [0, 1, 5, DICTIONARY_PROPERTIES - 1]) {
+      const sizes = both(() => decodedObject(`jsonSmall${count}_`, count))
+      expect(sizes.json, `${count} properties`).toBe(sizes.any)
+      expect(sizes.json, `${count} properties`).toBe(fast(count))
+    }
+  })
+
+  it('counts a decoded array at exactly its length: no spare capacity', () => {
+    for (const length of [1, 3, 100, 1_000]) {
+      const text = JSON.stringify(Array.from({ length }, (_, i) => i))
+      const sizes = both(() => JSON.parse(text))
+      // The array (32 bytes), its store's header (16) and a slot an element.
+      expect(sizes.json, `${length} integers`).toBe(48 + 8 * length)
+      expect(sizes.any - sizes.json, `${length} integers`).toBe(8 * (Math.floor(length / 8) + 16))
+    }
+    // An empty array has no store of its own.
+    expect(estimateBytes(JSON.parse('[]'), json)).toBe(32)
+    const objects = JSON.stringify(Array.from({ length: 20 }, (_, i) => ({ id: i })))
+    const nested = both(() => JSON.parse(objects))
+    expect(nested.any - nested.json).toBe(8 * (2 + 16))
+  })
+
+  it('sizes what JSON cannot make as by default', () => {
+    const values: Record<string, () => unknown> = {
+      'null prototype, 30 properties': () =>
+        Object.assign(Object.create(null) as object, withKeys('jsonNull', 30)),
+      'null prototype, 3 properties': () =>
+        Object.assign(Object.create(null) as object, withKeys('jsonNullSmall', 3)),
+      Map: () => new Map(Array.from({ length: 30 }, (_, i) => [`k${i}`, i])),
+      Set: () => new Set(Array.from({ length: 30 }, (_, i) => i)),
+      Date: () => new Date(0),
+      'typed array': () => new Float64Array(30),
+      Buffer: () => Buffer.alloc(30),
+      ArrayBuffer: () => new ArrayBuffer(30),
+      symbol: () => Symbol('description'),
+      bigint: () => 2n ** 100n,
+      'number (fractional)': () => 1.5,
+      'long string': () => 'x'.repeat(1_000),
+    }
+    for (const [name, make] of Object.entries(values)) {
+      const sizes = both(make)
+      expect(Number.isFinite(sizes.json), name).toBe(true)
+      expect(sizes.json, name).toBe(sizes.any)
+    }
+    // What the default cannot see, this cannot either.
+    expect(estimateBytes(new Map(), json)).toBeGreaterThan(0)
+    expect(estimateBytes({ f: () => 1 }, json)).toBe(Number.POSITIVE_INFINITY)
+    expect(estimateBytes(new (class {})(), json)).toBe(Number.POSITIVE_INFINITY)
+  })
+
+  it("counts as by default with no options, {}, madeBy undefined or 'any'", () => {
+    const make = () => decodedObject('jsonAny', 30)
+    const reference = both(make).any
+    for (const options of [undefined, {}, { madeBy: undefined }, { madeBy: 'any' } as const])
+      expect(estimateBytes(make(), options)).toBe(reference)
+  })
+
+  it.each([
+    [
+      'a madeBy other than any or json',
+      { madeBy: 'yaml' },
+      'madeBy',
+      /must be 'any' or 'json' \(got "yaml"\)/,
+    ],
+    ['a madeBy of another case', { madeBy: 'JSON' }, 'madeBy', /\(got "JSON"\)/],
+    ['an unknown option', { madeby: 'json' }, 'madeby', /is not an option \(known: madeBy\)/],
+    ['a string (a key)', 'users:1', 'estimateBytes', /options must be an object \(got "users:1"\)/],
+    ['null', null, 'estimateBytes', /options must be an object/],
+    ['an array', [], 'estimateBytes', /options must be an object/],
+  ])('rejects %s with a ScacheOptionsError', (_, options, option, message) => {
+    const call = () => estimateBytes({ id: 1 }, options as never)
+    expect(call).toThrow(ScacheOptionsError)
+    expect(call).toThrow(message)
+    expect(call).toThrow(expect.objectContaining({ option }))
+  })
+
+  it(`matches V8: JSON.parse keeps ${JSON_DICTIONARY_PROPERTIES - 1} properties fast, not ${JSON_DICTIONARY_PROPERTIES}`, () => {
+    const code = `
+const decode = (n) => JSON.parse(JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, k) => ['f' + k, k]))))
+console.log(JSON.stringify([%HasFastProperties(decode(${JSON_DICTIONARY_PROPERTIES - 1})), %HasFastProperties(decode(${JSON_DICTIONARY_PROPERTIES}))]))`
+    const result = spawnSync(process.execPath, ['--allow-natives-syntax', '-e', code], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    expect(result.status, result.stderr).toBe(0)
+    expect(JSON.parse(result.stdout)).toEqual([true, false])
+  })
+})
+
 describe('maxBytes holds for values with hidden fields', () => {
   it('does not store class instances by default: 200 × 100 KB of #private data stay out', () => {
     class Session {
@@ -212,6 +360,25 @@ describe('maxBytes holds for values with hidden fields', () => {
   })
 })
 
+describe('estimateBytes as a sizeOf', () => {
+  it('is the default estimate when given itself as sizeOf, called with the key', () => {
+    // The key is not options: taken for them, every value would fail to size and go unstored.
+    const options = { ttl: { minMs: 60_000, maxMs: 60_000 }, maxEntries: 100, maxBytes: 1_000_000 }
+    const given = new Cache({
+      ...options,
+      sizeOf: estimateBytes as unknown as (value: unknown, key: string) => number,
+    })
+    const byDefault = new Cache(options)
+    // Long strings: no key list or short string that the first cache would count for both.
+    for (let i = 0; i < 10; i++) {
+      given.set(`users:${i}`, `${i}:${'x'.repeat(100)}`)
+      byDefault.set(`users:${i}`, `${i}:${'x'.repeat(100)}`)
+    }
+    expect(given.size).toBe(10)
+    expect(given.bytes).toBe(byDefault.bytes)
+  })
+})
+
 describe('estimateBytes against the heap', () => {
   // Entries written through a Cache in a clean child (--expose-gc), heap measured after full
   // collections, against the bytes the cache counts: the calibration bench/memory-retained.ts
@@ -233,12 +400,27 @@ describe('estimateBytes against the heap', () => {
       `Array.from({ length: 20 }, (_, k) => ({ id: i * 20 + k, tag: 't' + k }))`,
     ),
   }
-  for (const [shape, make] of Object.entries(shapes)) {
+  // Decoded shapes the default estimate is far from (0.16 and 0.82 of the heap), with madeBy 'json'.
+  const jsonShapes: Record<string, string> = {
+    'object of 100 numbers': decoded(
+      `Object.fromEntries(Array.from({ length: 100 }, (_, k) => ['f' + k, i + k]))`,
+    ),
+    'array of 100 integers': decoded(`Array.from({ length: 100 }, (_, k) => i + k)`),
+  }
+  const cases = [
+    ...Object.entries(shapes).map(([shape, make]) => ({ shape, make, sizeOf: '' })),
+    ...Object.entries(jsonShapes).map(([shape, make]) => ({
+      shape: `${shape} (madeBy 'json')`,
+      make,
+      sizeOf: `, sizeOf: (value) => estimateBytes(value, { madeBy: 'json' })`,
+    })),
+  ]
+  for (const { shape, make, sizeOf } of cases) {
     it(`holds ${shape} entries within 0.75 to 1.25 of the estimate`, () => {
       const code = `
-import { Cache } from ${JSON.stringify(cacheModule)}
+import { Cache, estimateBytes } from ${JSON.stringify(cacheModule)}
 const count = 10000
-const cache = new Cache({ ttl: { minMs: 3600000, maxMs: 3600000 }, maxEntries: count, maxBytes: 2 ** 31 })
+const cache = new Cache({ ttl: { minMs: 3600000, maxMs: 3600000 }, maxEntries: count, maxBytes: 2 ** 31${sizeOf} })
 const heap = () => { const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers }
 const settle = () => { for (let i = 0; i < 4; i++) globalThis.gc() }
 settle()
