@@ -313,8 +313,11 @@ describe('stale-if-error and the circuit breaker (kinesalite)', () => {
 
   it('a failed load serves the expired value within staleIfErrorMs, never an invalidated one', async () => {
     const stream = await kinesis.createStream(1)
+    // A clock of the test's own: a busy machine must not run the failed loads past staleIfErrorMs.
+    let now = Date.now()
     const instance = createScache({
       stream: { name: stream, client: kinesis.client() },
+      clock: { now: () => now },
       ttl: { minMs: 50, maxMs: 50 },
       staleIfErrorMs: 300,
       pollIntervalMs: 0,
@@ -332,7 +335,7 @@ describe('stale-if-error and the circuit breaker (kinesalite)', () => {
     }
     await load(() => 'v1')
     await load(() => 'v1') // one poll, so the container has a position
-    await sleep(60) // expired
+    now += 60 // expired
     const first = await instance.begin()
     expect(first.cache.get('users:1')).toBeUndefined() // a miss for reads…
     expect(await first.cache.getOrLoad('users:1', failing)).toBe('v1') // …but kept for errors
@@ -345,15 +348,18 @@ describe('stale-if-error and the circuit breaker (kinesalite)', () => {
 
     // Past staleIfErrorMs, the error goes through as well.
     await load(() => 'v2')
-    await sleep(50 + 300 + 20)
+    now += 50 + 300 + 1
     expect((await load(failing)).error?.message).toBe('database down')
   })
 
   it('consecutive failures open a keyspace circuit; one probe after resetMs closes it', async () => {
     const stream = await kinesis.createStream(1)
     const lines: InvocationLog[] = []
+    // A clock of the test's own: a busy machine must not close the circuit before it is tried.
+    let now = Date.now()
     const instance = createScache({
       stream: { name: stream, client: kinesis.client() },
+      clock: { now: () => now },
       circuitBreaker: { failures: 2, resetMs: 100 },
       log: (line) => lines.push(line),
     })
@@ -374,11 +380,13 @@ describe('stale-if-error and the circuit breaker (kinesalite)', () => {
       .catch((e: Error) => e)
     expect(refused).toBeInstanceOf(CircuitOpenError)
     expect(refused).toMatchObject({ circuit: 'users', key: 'users:9' })
-    expect((refused as CircuitOpenError).retryInMs).toBeGreaterThan(0)
+    expect((refused as CircuitOpenError).retryInMs).toBe(100)
     expect(calls).toBe(2) // the open circuit did not call the loader
     expect(await cache.getOrLoad('orders:1', () => 'order')).toBe('order') // other keyspaces run
 
-    await sleep(110)
+    now += 99
+    await expect(cache.getOrLoad('users:3', () => 'Alan')).rejects.toBeInstanceOf(CircuitOpenError)
+    now += 1
     let release: (value: string) => void = () => {}
     const probe = cache.getOrLoad(
       'users:1',
@@ -389,7 +397,7 @@ describe('stale-if-error and the circuit breaker (kinesalite)', () => {
     release('Ada')
     expect(await probe).toBe('Ada')
     expect(await cache.getOrLoad('users:2', () => 'Alan')).toBe('Alan') // closed again
-    expect(invocation.end()).toMatchObject({ circuitOpen: 2 })
+    expect(invocation.end()).toMatchObject({ circuitOpen: 3 })
   })
 
   it('a timeout counts as a failure, and an open circuit falls back to stale-if-error', async () => {
@@ -668,6 +676,7 @@ describe('stream errors (kinesalite with injected faults)', () => {
   const setup = async (options: {
     onStreamError: 'bypass' | 'serve-stale'
     maxStalenessMs: number
+    clock?: { now: () => number }
   }) => {
     const stream = await kinesis.createStream(1)
     const client = kinesis.client()
@@ -708,19 +717,30 @@ describe('stream errors (kinesalite with injected faults)', () => {
   })
 
   it("'serve-stale': reads are served from cache until maxStalenessMs, then bypassed", async () => {
-    const { c, setDown } = await setup({ onStreamError: 'serve-stale', maxStalenessMs: 200 })
+    // A clock of the test's own: a busy machine must not take the first failed poll past the bound.
+    let now = Date.now()
+    const { c, setDown } = await setup({
+      onStreamError: 'serve-stale',
+      maxStalenessMs: 200,
+      clock: { now: () => now },
+    })
     setDown(true)
     await c.invoke({ op: 'get', key: 'users:1' })
     expect(c.lastLog()).toMatchObject({ hits: 1, bypassed: 0 })
     expect(c.lastLog().streamError).toBeDefined()
-    await sleep(250)
-    await c.invoke({ op: 'get', key: 'users:1' })
-    expect(c.lastLog()).toMatchObject({ hits: 0, bypassed: 1 })
-    expect(c.lastLog().stalenessMs).toBeGreaterThan(200)
-    setDown(false)
-    await sleep((c.lastLog().backoffMs ?? 0) + 5)
+    now += 199
     await c.invoke({ op: 'get', key: 'users:1' })
     expect(c.lastLog()).toMatchObject({ hits: 1, bypassed: 0 })
+    now += 3
+    await c.invoke({ op: 'get', key: 'users:1' })
+    expect(c.lastLog()).toMatchObject({ hits: 0, bypassed: 1 })
+    expect(c.lastLog().stalenessMs).toBe(202)
+    // Two polls failed (one of the last two requests was held back): past the second backoff's
+    // ceiling, the next poll succeeds and the cache serves again.
+    setDown(false)
+    now += 400
+    await c.invoke({ op: 'get', key: 'users:1' })
+    expect(c.lastLog()).toMatchObject({ polled: true, hits: 1, bypassed: 0 })
   })
 })
 

@@ -206,22 +206,44 @@ describe('many invocations at once in one environment (Lambda Managed Instances,
   it('a read waits for another invocation’s poll only when its own repoll is due', async () => {
     const stream = await kinesis.createStream(1)
     const client = kinesis.client()
-    const calls = watchReads(client, 300)
+    const calls = watchReads(client, 0)
+    // The other invocation's poll is answered only when the test lets it go, and the clock is
+    // the test's own: however busy the machine, that poll is in flight and the reader's own is
+    // less than a second old when the reader reads.
+    let hold: Promise<void> | undefined
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const output = await next(args)
+        await hold
+        return output
+      },
+      { step: 'initialize', name: 'scacheTestHeldAnswer' },
+    )
+    const now = Date.now()
     const instance = createScache({
       stream: { name: stream, client },
+      clock: { now: () => now },
       pollIntervalMs: 0,
       log: () => {},
     })
     const reader = await instance.begin(lambdaContext())
     expect(await reader.cache.getOrLoad('users:1', () => 'Ada')).toBe('Ada')
-    // Another invocation begins, and its poll's answer takes 300 ms to come back.
+    let release = () => {}
+    hold = new Promise((resolve) => (release = resolve))
     const other = instance.begin(lambdaContext())
-    await sleep(20)
-    // The reader's own poll is less than a second old: it reads without waiting for the other's,
-    // and counts no repoll for a poll it did not need.
-    expect(await reader.cache.getOrLoad('users:1', () => 'not called')).toBe('Ada')
-    expect(calls.inFlight).toBe(1) // the other's poll is still waiting for an answer
+    while (calls.inFlight === 0) await sleep(5) // its poll is sent, and its answer held
+    // The reader reads without waiting for the other's poll, and counts no repoll for a poll it
+    // did not need.
+    const read = reader.cache.getOrLoad('users:1', () => 'not called')
+    let timer: NodeJS.Timeout | undefined
+    const waited = new Promise((resolve) => {
+      timer = setTimeout(() => resolve('waited for the other poll'), 5_000)
+    })
+    expect(await Promise.race([read, waited])).toBe('Ada')
+    clearTimeout(timer)
     expect(reader.end().repolls).toBeUndefined()
+    hold = undefined
+    release()
     expect((await other).end()).toMatchObject({ polled: true })
   })
 

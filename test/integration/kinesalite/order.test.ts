@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { createPublisher, createScache, encodeRecord } from '../../../src/index.js'
 import { Source } from '../../support/containers.js'
@@ -97,14 +96,19 @@ describe('order and duplicates (kinesalite)', () => {
   it("a request that begins during another request's poll does not rely on it", async () => {
     const stream = await kinesis.createStream(1)
     const client = kinesis.client()
-    // GetRecords answers, then the response takes 100 ms more to arrive.
+    // The next GetRecords answer is held on its way back until the test lets it go: however busy
+    // the machine, the invalidation below is acknowledged after that poll read the stream.
+    let hold: { read: () => void; released: Promise<void> } | undefined
     client.middlewareStack.add(
       (next) => async (args) => {
         const result = await next(args)
-        await sleep(100)
+        const held = hold
+        hold = undefined
+        held?.read()
+        await held?.released
         return result
       },
-      { step: 'initialize', name: 'scacheTestSlowResponses' },
+      { step: 'initialize', name: 'scacheTestHeldResponse' },
     )
     const instance = createScache({
       stream: { name: stream, client },
@@ -114,10 +118,15 @@ describe('order and duplicates (kinesalite)', () => {
     instance.cache.set('users:1', 'old')
     ;(await instance.begin()).end()
 
-    const a = instance.begin() // its poll has read the stream, and is on its way back
-    await sleep(50)
+    let release = () => {}
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const read = new Promise<void>((resolve) => (hold = { read: resolve, released }))
+    const a = instance.begin()
+    await read // a's poll has read the stream, and its answer is on its way back
     await createPublisher({ streamName: stream, client: kinesis.client() }).invalidate('users:1')
-    const b = await instance.begin() // began after the acknowledgement
+    const beginning = instance.begin() // begins after the acknowledgement, during a's poll
+    release()
+    const b = await beginning
     expect(b.cache.get('users:1')).toBeUndefined()
     b.end()
     ;(await a).end()
