@@ -287,9 +287,9 @@ export class Cache {
 
   /**
    * Stores a value with a TTL drawn from its keyspace's range (its "not found" range for
-   * `undefined` and `null`). Returns false when the value was
-   * not stored: larger than its store's byte budget, or (with a lease) overtaken by an
-   * invalidation while it was loading.
+   * `undefined` and `null`). Returns false when the value was not stored: larger than its
+   * store's byte budget or not sizeable (either way the key's old entry is dropped), or (with a
+   * lease) overtaken by an invalidation while it was loading.
    */
   set(key: string, value: unknown, options: SetOptions = {}, lease?: Lease): boolean {
     checkKey(key)
@@ -301,13 +301,14 @@ export class Cache {
     }
     const tags = checkTags(options.tags)
     if (lease !== undefined && !lease.valid) return false
-    const measured = this.#entrySize(key, value, options.costMs ?? 0)
-    if (measured === undefined) return false
-    const size = measured + INDEX_BYTES_PER_ENTRY + tagBytes(tags)
     const keyspace = this.#keyspace(key)
-    if (size > keyspace.store.maxSize) {
-      // lru-cache would drop the key's old entry too (its dispose reason `set`, as for a
-      // replacement): do it here, as a delete, so that the indexes see a removal.
+    const measured = this.#entrySize(key, value, options.costMs ?? 0)
+    const size =
+      measured === undefined ? undefined : measured + INDEX_BYTES_PER_ENTRY + tagBytes(tags)
+    if (size === undefined || size > keyspace.store.maxSize) {
+      // A value not stored still supersedes the key's old one, as lru-cache drops it for one too
+      // large (its dispose reason `set`, as for a replacement): a delete, so that the indexes see
+      // a removal.
       keyspace.store.delete(key)
       return false
     }

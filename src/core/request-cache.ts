@@ -171,12 +171,14 @@ export class InvocationCache implements RequestCache {
   /**
    * A write-through: loads of `key` in flight started before this value existed, so their
    * leases are revoked (they return their value but do not store it), whether or not it is
-   * stored.
+   * stored. Not stored while bypassed, it still drops the value it supersedes.
    */
   set(key: string, value: unknown, options?: SetOptions): boolean {
     checkKey(key)
     this.#supersede([key])
-    return this.bypassed ? false : this.#engine.cache.set(key, value, options)
+    if (!this.bypassed) return this.#engine.cache.set(key, value, options)
+    this.#engine.cache.delete(key)
+    return false
   }
 
   getMany<T = unknown>(keys: readonly string[]): Map<string, T> {
@@ -198,7 +200,10 @@ export class InvocationCache implements RequestCache {
     const pairs = pairsOf(entries)
     for (const [key] of pairs) checkKey(key)
     this.#supersede(pairs.map(([key]) => key))
-    if (this.bypassed) return 0
+    if (this.bypassed) {
+      for (const [key] of pairs) this.#engine.cache.delete(key)
+      return 0
+    }
     let stored = 0
     for (const [key, value] of pairs) if (this.#engine.cache.set(key, value, options)) stored++
     return stored

@@ -349,6 +349,30 @@ describe('bounds', () => {
     expect(cache.get('k')?.value).not.toBe('old')
   })
 
+  it('a replacement that cannot be sized does not leave the old value behind', () => {
+    class Row {
+      readonly id = 1
+    }
+    const cache = newCache()
+    expect(cache.set('k', 'old')).toBe(true)
+    expect(cache.set('k', new Row())).toBe(false)
+    expect(cache.get('k')).toBeUndefined()
+    expect(cache.size).toBe(0)
+    for (const sizeOf of [
+      () => Number.NaN,
+      () => -1,
+      (): number => {
+        throw new Error('cannot size')
+      },
+    ]) {
+      const sized = newCache({ sizeOf: (value) => (value === 'old' ? 8 : sizeOf()) })
+      expect(sized.set('k', 'old', { tags: ['t'] })).toBe(true)
+      expect(sized.set('k', 'new')).toBe(false)
+      expect(sized.get('k')).toBeUndefined()
+      expect(sized.indexed).toEqual({ entries: 0, keys: 0, taggings: 0 })
+    }
+  })
+
   it('keeps at most maxEntries, the most recently set', () => {
     const maxEntries = 10
     const cache = newCache({ maxEntries })

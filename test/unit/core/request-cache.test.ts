@@ -128,6 +128,30 @@ describe('context.cache.get', () => {
     expect(held.end()).toMatchObject({ pollDeferred: true, hits: 0, bypassed: 2 })
   })
 
+  it('a write-through that a bypass keeps out drops the value it supersedes', async () => {
+    const { clock, scache, throttle } = setUp()
+    const first = await scache.begin()
+    first.cache.set('users:1', 'Ada')
+    first.cache.set('users:2', 'Alan')
+    first.end()
+    // Past the staleness bound with the poll failing: every read and write is a bypass.
+    throttle(true)
+    clock.advance(10_001)
+    const held = await scache.begin()
+    expect(held.cache.bypassed).toBe(true)
+    expect(held.cache.set('users:1', 'Grace')).toBe(false)
+    expect(held.cache.setMany([['users:2', 'Edsger']])).toBe(0)
+    held.end()
+    // Trusted again by a poll that found nothing (the writes' records are not on the stream yet).
+    throttle(false)
+    clock.advance(30_000)
+    const next = await scache.begin()
+    expect(next.cache.bypassed).toBe(false)
+    expect(next.cache.get('users:1')).toBeUndefined()
+    expect(next.cache.get('users:2')).toBeUndefined()
+    next.end()
+  })
+
   it("serves the reads of an invocation whose poll was held back, with onStreamError 'serve-stale'", async () => {
     const held = await deferredInvocation({ onStreamError: 'serve-stale' })
     expect(held.cache.get('users:1')).toBe('Ada')
