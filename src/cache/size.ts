@@ -7,8 +7,8 @@ import { describe, isObject, onlyKnown } from '../validate.js'
  * do not compress pointers: 8-byte slots): the entry wrapper `{ value, costMs, expiresAt, tags,
  * recency }` (64), the heap number of its expiry (16), its share of two hash maps, lru-cache's
  * key map and the cache's map of entries that a hit reads (28 bytes a slot, between one and two
- * slots an entry as a table fills and doubles: 40 counted each), and the key's string header (16,
- * with a word of alignment or of the cons cell a concatenated key keeps). lru-cache's own arrays
+ * slots an entry as a table fills and doubles: 40 counted each), and the key's string header with
+ * a word of alignment or of the cons cell a concatenated key keeps (24). lru-cache's own arrays
  * are allocated when the store is made (see `MAX_ENTRIES`); the key index's slot is counted by
  * the cache.
  */
@@ -24,6 +24,12 @@ export const keyBytes = (key: string): number => (TWO_BYTE.test(key) ? 2 : 1) * 
  * full store holds about `ENTRY_OVERHEAD_BYTES` per entry beyond its slot: 184 MiB more here.
  */
 export const MAX_ENTRIES = 1_048_576
+
+/**
+ * Most entries all stores together may be given: the cache's map of entries holds every store's,
+ * and a V8 `Map` holds at most 2^24 (a 17th store of `MAX_ENTRIES` would make its `set` throw).
+ */
+export const MAX_TOTAL_ENTRIES = 2 ** 24
 
 /** `value` as a store's `maxEntries`, or a ScacheOptionsError naming `path` and saying why. */
 export const maxEntriesOption = (path: string, value: unknown): number => {

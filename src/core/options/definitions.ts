@@ -195,7 +195,8 @@ export const optionDefinitions = {
     default: '`{}`',
     doc:
       'Per-keyspace settings; a keyspace is the part of a key before its first `:`. With ' +
-      'bounds, a keyspace gets a store and budget of its own (in addition to `maxBytes`).',
+      'bounds, a keyspace gets a store and budget of its own (in addition to `maxBytes`); the ' +
+      'stores hold at most 2^24 entries in all.',
   },
   sizeOf: {
     type: '(value, key) => bytes',

@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
-import { maxEntriesOption } from '../../cache/size.js'
+import { MAX_TOTAL_ENTRIES, maxEntriesOption } from '../../cache/size.js'
 import { booleanFromEnv, integerFromEnv, nonEmpty, streamsFromEnv } from '../../env.js'
 import { ScacheOptionsError } from '../../errors.js'
 import type { Publisher } from '../../publish/index.js'
@@ -199,6 +199,16 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
   const maxBytes = required(integerOption(options, 'maxBytes'))
 
   const keyspaces = keyspacesOption(options.keyspaces)
+  let totalEntries = maxEntries
+  for (const keyspace of Object.values(keyspaces))
+    if (keyspace.maxEntries !== undefined || keyspace.maxBytes !== undefined)
+      totalEntries += keyspace.maxEntries ?? maxEntries
+  if (totalEntries > MAX_TOTAL_ENTRIES) {
+    throw new ScacheOptionsError(
+      'keyspaces',
+      `the stores may hold at most ${MAX_TOTAL_ENTRIES} entries in all (maxEntries and each keyspace with a store of its own), the most a V8 Map holds (got ${totalEntries})`,
+    )
+  }
 
   const pollIntervalMs = required(integerOption(options, 'pollIntervalMs'))
   const pollBudgetMs = required(integerOption(options, 'pollBudgetMs'))

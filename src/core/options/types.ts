@@ -100,7 +100,8 @@ export interface ScacheOptions {
   readonly maxBytes?: number
   /**
    * Per-keyspace settings; a keyspace is the part of a key before its first `:`. With bounds, a
-   * keyspace gets a store and budget of its own (in addition to `maxBytes`). Default: `{}`.
+   * keyspace gets a store and budget of its own (in addition to `maxBytes`); the stores hold at
+   * most 2^24 entries in all. Default: `{}`.
    */
   readonly keyspaces?: Readonly<Record<string, ScacheKeyspaceOptions>>
   /**

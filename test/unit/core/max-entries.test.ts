@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MAX_ENTRIES } from '../../../src/cache/size.js'
+import { MAX_ENTRIES, MAX_TOTAL_ENTRIES } from '../../../src/cache/size.js'
 import { resolveOptions } from '../../../src/core/options/index.js'
 import { ScacheOptionsError } from '../../../src/errors.js'
 
@@ -35,5 +35,32 @@ describe('maxEntries is bounded by what a store preallocates', () => {
       resolveOptions({ stream, keyspaces: { users: { maxEntries: MAX_ENTRIES } } }).keyspaces.users
         ?.maxEntries,
     ).toBe(MAX_ENTRIES)
+  })
+})
+
+describe('the stores together hold what one Map can', () => {
+  const own = (count: number, extra: object = {}) =>
+    Object.fromEntries(
+      Array.from({ length: count }, (_, i) => [`k${i}`, { maxEntries: MAX_ENTRIES, ...extra }]),
+    )
+
+  it('rejects keyspace stores past 2^24 entries in all, naming keyspaces', () => {
+    const error = thrown({ stream, maxEntries: MAX_ENTRIES, keyspaces: own(16) })
+    expect(error).toBeInstanceOf(ScacheOptionsError)
+    expect((error as ScacheOptionsError).option).toBe('keyspaces')
+    expect((error as Error).message).toMatch(/at most 16777216 entries in all.*got 17825792/)
+  })
+
+  it('accepts them up to 2^24, and does not count keyspaces that share the default store', () => {
+    expect(MAX_TOTAL_ENTRIES).toBe(2 ** 24)
+    expect(() =>
+      resolveOptions({ stream, maxEntries: MAX_ENTRIES, keyspaces: own(15) }),
+    ).not.toThrow()
+    const shared = Object.fromEntries(
+      Array.from({ length: 40 }, (_, i) => [`s${i}`, { ttl: { minMs: 1_000, maxMs: 2_000 } }]),
+    )
+    expect(() =>
+      resolveOptions({ stream, maxEntries: MAX_ENTRIES, keyspaces: { ...own(15), ...shared } }),
+    ).not.toThrow()
   })
 })
