@@ -3,7 +3,7 @@ import { KinesisClient } from '@aws-sdk/client-kinesis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { RECENCY_MS } from '../../../src/cache/index.js'
 import { perRunClock, readsOncePerRun } from '../../../src/core/clock.js'
-import { createScache } from '../../../src/core/index.js'
+import { createScache, type ScacheOptions } from '../../../src/core/index.js'
 
 // A real client that is never called: no poll falls due in these tests.
 const client = new KinesisClient({ region: 'us-east-1' })
@@ -59,8 +59,11 @@ describe('perRunClock', () => {
   })
 })
 
-/** A Scache on the default clock, Date faked at 1,000,000, entries living 100 ms, no poll due. */
-const atFixedTime = () => {
+/**
+ * A Scache on the default clock, Date faked at 1,000,000: by default entries living 100 ms and no
+ * poll due; `options` override.
+ */
+const atFixedTime = (options: Partial<ScacheOptions> = {}) => {
   vi.useFakeTimers({ toFake: ['Date'] })
   vi.setSystemTime(1_000_000)
   return createScache({
@@ -69,6 +72,7 @@ const atFixedTime = () => {
     pollIntervalMs: 3_600_000,
     maxStalenessMs: 3_600_000,
     log: false,
+    ...options,
   })
 }
 
@@ -105,16 +109,7 @@ describe('the default clock of a Scache', () => {
   })
 
   it('moves an entry a hit finds in a later recency period to the recent end, once', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] })
-    vi.setSystemTime(1_000_000)
-    const scache = createScache({
-      stream: { name: 's', client },
-      ttl: { minMs: 3_600_000, maxMs: 3_600_000 },
-      pollIntervalMs: 3_600_000,
-      maxStalenessMs: 3_600_000,
-      maxEntries: 3,
-      log: false,
-    })
+    const scache = atFixedTime({ ttl: { minMs: 3_600_000, maxMs: 3_600_000 }, maxEntries: 3 })
     const invocation = await scache.begin()
     for (const key of ['a', 'b', 'c']) invocation.cache.set(key, key)
     await Promise.resolve()
@@ -131,14 +126,10 @@ describe('the default clock of a Scache', () => {
   })
 
   it('bypasses reads in a long invocation once it outlives maxStalenessMs', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] })
-    vi.setSystemTime(1_000_000)
-    const scache = createScache({
-      stream: { name: 's', client },
+    const scache = atFixedTime({
       ttl: { minMs: 3_600_000, maxMs: 3_600_000 },
       pollIntervalMs: 1_000,
       maxStalenessMs: 1_000,
-      log: false,
     })
     const invocation = await scache.begin()
     invocation.cache.set('k', 'v')
