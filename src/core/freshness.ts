@@ -84,7 +84,7 @@ export class ServingTime {
 /**
  * When to poll, and whether the cache may be trusted. This is where the staleness bound is
  * enforced:
- * - a value is served only while the last successful poll (or skip, or clear) started less than
+ * - a value is served only while the last successful poll (or skip, or clear) started at most
  *   `maxStalenessMs` ago; past it, every read is a bypass (a miss whose load is not stored);
  * - between a failed (or deferred) poll and that bound, reads are bypassed with
  *   `onStreamError: 'bypass'`, served with `'serve-stale'`;
