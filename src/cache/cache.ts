@@ -350,9 +350,7 @@ export class Cache {
 
   /** Evicts `key`. Returns true when a live entry was evicted (an expired one is removed too). */
   delete(key: string): boolean {
-    const live = this.has(key)
-    this.#keyspace(key).store.delete(key)
-    return live
+    return this.#evict(key, this.#now())
   }
 
   /**
@@ -416,10 +414,9 @@ export class Cache {
 
   /** Removes `key`; true when its entry was live at `now`. */
   #evict(key: string, now: number): boolean {
-    const store = this.#keyspace(key).store
-    const entry = store.peek(key)
+    const entry = this.#entries.get(key)
     if (entry === undefined) return false
-    store.delete(key)
+    this.#keyspace(key).store.delete(key)
     return now <= entry.expiresAt
   }
 
