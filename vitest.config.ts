@@ -27,7 +27,7 @@ export default defineConfig({
     // second worker takes the run from about 190 s to 110 s, its tests' summed time about 10%
     // longer.
     maxWorkers: Math.max(2, availableParallelism() - 1),
-    // The SDK warns on Node 20 that its 2027 releases will need Node 22; CI also runs Node 24.
+    // The SDK warns on Node 20 that its 2027 releases will need Node 22; CI also runs 22 and 24.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 })
