@@ -300,26 +300,26 @@ describe('bounds', () => {
     expect(cache.bytes).toBeGreaterThan(maxBytes / 2)
   })
 
-  it('a read makes an entry recently used, once per recency period', () => {
-    const maxEntries = 5
+  /** A full cache of 5 entries, k0 (the least recent) to k4, set at the clock's start. */
+  const fullOfFive = () => {
     const clock = manualClock()
-    const cache = newCache({ maxEntries, now: clock.now })
-    const keys = Array.from({ length: maxEntries }, (_, i) => `k${i}`)
-    for (const key of keys) cache.set(key, key)
+    const cache = newCache({ maxEntries: 5, now: clock.now })
+    for (let i = 0; i < 5; i++) cache.set(`k${i}`, `k${i}`)
+    return { clock, cache }
+  }
+
+  it('a read makes an entry recently used, once per recency period', () => {
+    const { clock, cache } = fullOfFive()
     clock.at(RECENCY_MS)
     expect(cache.get('k0')?.value).toBe('k0')
     cache.set('new', 'new')
     expect(cache.has('k0')).toBe(true)
     expect(cache.has('k1')).toBe(false)
-    expect(cache.size).toBe(maxEntries)
+    expect(cache.size).toBe(5)
   })
 
   it('a read in the recency period an entry last moved in leaves its place', () => {
-    const maxEntries = 5
-    const clock = manualClock()
-    const cache = newCache({ maxEntries, now: clock.now })
-    const keys = Array.from({ length: maxEntries }, (_, i) => `k${i}`)
-    for (const key of keys) cache.set(key, key)
+    const { clock, cache } = fullOfFive()
     clock.at(RECENCY_MS / 2)
     // Set in this period: already at the recent end when set, so the read does not move it.
     expect(cache.get('k0')?.value).toBe('k0')
