@@ -6,7 +6,7 @@ import { FillGuard, type Lease } from './fill-guard.js'
 import { KeyIndex } from './key-index.js'
 import { recencyOf } from './recency.js'
 import { ENTRY_OVERHEAD_BYTES, estimateBytes, keyBytes, sizeBytes } from './size.js'
-import type { CacheHit, CacheOptions, SetOptions, TtlRange } from './types.js'
+import type { CacheHit, CacheOptions, KeyspaceOptions, SetOptions, TtlRange } from './types.js'
 
 /**
  * A stored entry, handed to readers as it is: a copy per hit costs about 5 % of a hit. It is kept
@@ -62,6 +62,10 @@ interface Keyspace {
   readonly negativeTtl: TtlRange
   readonly store: LRUCache<string, Entry>
 }
+
+/** Whether a keyspace has a store of its own: it bounds its entries or its bytes. */
+export const hasOwnStore = (keyspace: KeyspaceOptions): boolean =>
+  keyspace.maxEntries !== undefined || keyspace.maxBytes !== undefined
 
 /** The part of a key before its first `:`; keys without one have no keyspace. */
 export const keyspaceOf = (key: string): string | undefined => {
@@ -178,7 +182,7 @@ export class Cache {
       store: newStore(options.maxEntries, options.maxBytes),
     }
     for (const [name, keyspace] of Object.entries(options.keyspaces ?? {})) {
-      const ownStore = keyspace.maxEntries !== undefined || keyspace.maxBytes !== undefined
+      const ownStore = hasOwnStore(keyspace)
       this.#keyspaces.set(name, {
         ttl: keyspace.ttl ?? options.ttl,
         negativeTtl: keyspace.negativeTtl ?? negativeTtl,

@@ -6,6 +6,7 @@ export {
   drawTtl,
   type Entry,
   entriesOf,
+  hasOwnStore,
   keyspaceOf,
   touchEntry,
 } from './cache.js'

@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { KinesisClient } from '@aws-sdk/client-kinesis'
+import { hasOwnStore } from '../../cache/index.js'
 import { MAX_TOTAL_ENTRIES, maxEntriesOption } from '../../cache/size.js'
 import { booleanFromEnv, integerFromEnv, nonEmpty, streamsFromEnv } from '../../env.js'
 import { ScacheOptionsError } from '../../errors.js'
@@ -201,8 +202,7 @@ export const resolveOptions = (input: unknown): ResolvedOptions => {
   const keyspaces = keyspacesOption(options.keyspaces)
   let totalEntries = maxEntries
   for (const keyspace of Object.values(keyspaces))
-    if (keyspace.maxEntries !== undefined || keyspace.maxBytes !== undefined)
-      totalEntries += keyspace.maxEntries ?? maxEntries
+    if (hasOwnStore(keyspace)) totalEntries += keyspace.maxEntries ?? maxEntries
   if (totalEntries > MAX_TOTAL_ENTRIES) {
     throw new ScacheOptionsError(
       'keyspaces',
